@@ -1,0 +1,63 @@
+# comet-lab: every target installs what it needs (Node 24 from npm, Debian packages) before it runs.
+# Node 24 is the project's runtime: node_modules/.bin/node, put there by `npm ci` (package "node"), never the host's.
+SHELL := /bin/bash
+NODE := node_modules/.bin/node
+N ?= 100000
+PROFILE ?= c1m
+ARGS ?=
+
+.PHONY: test typecheck deps system-deps flood report server loadgen doctor tune untune lab-up lab-down bench bench-server clean
+
+## deps: npm ci, only when package-lock.json changed since the last install
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## system-deps: the Debian packages the lab and its tests use (nginx+nchan, prometheus, chromium, docker)
+system-deps:
+	@bash scripts/install-system-deps.sh
+
+typecheck: deps
+	node_modules/.bin/tsc -p tsconfig.json
+
+## test: every test of every component, against real processes, Prometheus, dockerd and Chromium
+test: deps system-deps typecheck
+	bash scripts/run-tests.sh
+
+## flood N=100000: plan, ramp, hold, measure, report (backend auto: docker when the lab is up, else local)
+flood: deps
+	$(NODE) orchestrator/cli.ts flood --n $(N) $(ARGS)
+
+report: deps
+	$(NODE) orchestrator/cli.ts report $(ARGS)
+
+server: deps
+	$(NODE) server/cli.ts $(ARGS)
+
+loadgen: deps
+	$(NODE) loadgen/cli.ts $(ARGS)
+
+doctor: deps
+	$(NODE) kernel/cli.ts doctor $(ARGS)
+
+tune: deps
+	$(NODE) kernel/cli.ts tune --profile $(PROFILE) $(ARGS)
+
+untune: deps
+	$(NODE) kernel/cli.ts untune $(ARGS)
+
+lab-up: deps system-deps
+	bash scripts/lab-up.sh
+
+lab-down:
+	bash scripts/lab-down.sh
+
+bench: deps system-deps
+	$(NODE) bench/cli.ts $(ARGS)
+
+bench-server: deps system-deps
+	$(NODE) server/bench/memory-per-stream.ts $(ARGS)
+
+clean:
+	rm -rf reports test-artifacts .lab

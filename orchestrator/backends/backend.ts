@@ -1,0 +1,43 @@
+/**
+ * What the orchestrator needs from wherever the lab runs. One file per way (local processes, Docker containers);
+ * both must pass orchestrator/backends/backend.case.test.ts (the shared suite).
+ */
+import type { Plan } from '../plan/plan.ts';
+
+export type ComponentRole = 'server' | 'loadgen';
+
+/** How memory was read; the report names it next to every figure. */
+export type MemoryMethod = 'cgroup-v1' | 'cgroup-v2' | 'docker-stats' | 'proc-rss';
+
+export interface MemoryReading {
+  /** User-space working set as `docker stats` counts it: usage minus inactive file cache. */
+  workingSetBytes: number;
+  /** Kernel socket buffers charged to this component, where the method can separate them. */
+  kernelSocketBytes?: number;
+  /** Cumulative CPU time (user + system) in seconds, where known. */
+  cpuSeconds?: number;
+  method: MemoryMethod;
+}
+
+export interface MemoryProbe {
+  read(): Promise<MemoryReading>;
+}
+
+export interface Component {
+  name: string; // e.g. server, loadgen-1
+  role: ComponentRole;
+  /** Base URL of the HTTP API: the server's (stats, send, broadcast) or a load generator's control port. */
+  url: string;
+  probe: MemoryProbe;
+  /** Set when the component has died: why (exit code, signal, OOM kill). */
+  exited(): string | undefined;
+}
+
+export interface Backend {
+  readonly name: 'local' | 'docker';
+  /** Starts the server and load generators of the plan; resolves when every one answers on its API. */
+  up(plan: Plan): Promise<void>;
+  components(): Component[];
+  /** Stops and removes everything `up` made (processes, cgroups, containers, networks). Safe to call twice. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,36 @@
+/**
+ * A plan is everything a backend needs to start a run, worked out before anything starts so that it can be printed
+ * and refused. The planner (orchestrator/plan/planner.ts) makes it from the flood options and the host's limits.
+ */
+
+export interface LoadgenPlan {
+  name: string; // loadgen-1, loadgen-2, ...
+  procs: number; // processes inside this load generator (each under the per-process file limit)
+  connections: number; // its share of N
+  /** Source addresses it binds (local backend: 127.0.0.x; docker backend: extra addresses inside the container). */
+  sourceAddresses: string[];
+  /** Where it connects: the server's address(es) and port. */
+  targets: Array<{ host: string; port: number }>;
+}
+
+export interface Plan {
+  n: number;
+  backend: 'local' | 'docker';
+  server: {
+    engine: string;
+    workers: number;
+    port: number;
+    /** Addresses the server listens on (local backend: it listens on all of 127.0.0.0/8 through 0.0.0.0 or each). */
+    addresses: string[];
+    heartbeatIntervalMs: number;
+  };
+  loadgens: LoadgenPlan[];
+  transport: 'chunked' | 'sse' | 'poll';
+  rampRate: number; // connections per second, all load generators together
+  holdSeconds: number;
+  /** Expected memory at N, bytes, from per-connection costs measured on this kind of machine. */
+  expectedMemory: { server: number; loadgen: number; kernel: number };
+  /** Why this host cannot run it (empty when it can); `--force` runs anyway. */
+  refusals: string[];
+  warnings: string[];
+}

@@ -1,0 +1,88 @@
+/**
+ * The JSON shapes that cross process boundaries: the server's `GET /stats`, the load generator's control API
+ * (`GET /status`, `POST /ramp`, `POST /stop`, `POST /latency/reset`) and the orchestrator reading both.
+ * Metric names (Prometheus) are listed here too, so the dashboards and the tests that check them share one spelling.
+ */
+
+export type Transport = 'chunked' | 'sse' | 'poll';
+
+/** Why a load-generator connection failed or ended; `protocol` covers bad status lines, chunk sizes, SSE fields. */
+export const ERROR_CAUSES = ['refused', 'reset', 'timeout', 'addrnotavail', 'emfile', 'protocol', 'http_status', 'other'] as const;
+export type ErrorCause = (typeof ERROR_CAUSES)[number];
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number; // milliseconds, all of them
+}
+
+/** `GET /status` of a load generator (a parent aggregates its child processes into one of these). */
+export interface LoadgenStatus {
+  target: number; // connections asked for so far
+  connecting: number; // set up but response headers not yet received
+  active: number; // open with a 2xx response (the seed's Active)
+  closed: number; // were active, then closed (the seed's Closed)
+  chunks: number; // HTTP chunks / SSE events / poll responses received (the seed's Chunks)
+  messages: number; // of those, the ones carrying a server send timestamp
+  errors: Record<ErrorCause, number>;
+  latencyMs: LatencySummary; // delivery latency of messages since start or the last POST /latency/reset
+  lastMessageAtMs: number; // epoch ms when the newest message arrived (0 if none): a broadcast's fan-out end
+  procs: number;
+  rampDone: boolean; // every targeted connection was attempted
+  uptimeSeconds: number;
+}
+
+/** `POST /ramp` body: raise (or lower) the target, paced at `rate` connections per second. */
+export interface RampRequest {
+  target: number;
+  rate?: number;
+}
+
+/** `GET /stats` of the server: sums over every worker. */
+export interface ServerStats {
+  workers: number;
+  engine: string;
+  open: Record<Transport, number> & { total: number };
+  opened: number;
+  closed: Record<string, number>; // by reason: client, timeout, error, shutdown, ...
+  chunksSent: number;
+  messagesSent: number;
+  deliveryMs: LatencySummary; // from accepting a send until written to the socket
+  eventLoopLagMs: number; // worst worker
+  workerRestarts: number;
+}
+
+/** Prometheus metric names; units in the name. */
+export const METRICS = {
+  server: {
+    open: 'comet_open_connections', // gauge {transport}
+    opened: 'comet_connections_opened_total', // counter {transport}
+    closed: 'comet_connections_closed_total', // counter {transport, reason}
+    chunks: 'comet_chunks_sent_total', // counter
+    messages: 'comet_messages_sent_total', // counter
+    delivery: 'comet_message_delivery_seconds', // histogram
+    lag: 'comet_event_loop_lag_seconds', // gauge
+    restarts: 'comet_worker_restarts_total', // counter
+  },
+  loadgen: {
+    target: 'loadgen_target_connections', // gauge
+    connecting: 'loadgen_connecting_connections', // gauge
+    active: 'loadgen_active_connections', // gauge
+    closed: 'loadgen_closed_connections_total', // counter
+    chunks: 'loadgen_chunks_received_total', // counter
+    messages: 'loadgen_messages_received_total', // counter
+    errors: 'loadgen_errors_total', // counter {cause}
+    latency: 'loadgen_delivery_latency_seconds', // gauge {quantile="0.5"|"0.9"|"0.99"|"1"}
+  },
+  lab: {
+    target: 'lab_target_connections', // gauge
+    phase: 'lab_phase', // gauge {phase}: 1 for the current phase, 0 for the others
+    connections: 'lab_connections', // gauge {side="server"|"client"}
+    memory: 'lab_memory_bytes', // gauge {component, kind="working_set"|"kernel_socket"}
+    memoryPerConnection: 'lab_memory_per_connection_bytes', // gauge {component}
+    kernelTcp: 'lab_kernel_tcp_memory_bytes', // gauge (from /proc/net/sockstat)
+    cpu: 'lab_cpu_seconds_total', // counter {component}
+  },
+} as const;
