@@ -6,7 +6,7 @@ set -euo pipefail
 # command-or-file -> Debian package that provides it
 declare -A wanted=(
   [/usr/sbin/nginx]=nginx-light
-  [/usr/share/nginx/modules-available/mod-http-nchan.conf]=libnginx-mod-nchan
+  [/usr/share/nginx/modules-available/mod-nchan.conf]=libnginx-mod-nchan
   [/usr/bin/prometheus]=prometheus
   [/usr/bin/chromium]=chromium
   [/usr/sbin/dockerd]=docker.io
