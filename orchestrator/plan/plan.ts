@@ -7,6 +7,8 @@ export interface LoadgenPlan {
   name: string; // loadgen-1, loadgen-2, ...
   procs: number; // processes inside this load generator (each under the per-process file limit)
   connections: number; // its share of N
+  /** First connection index of its share: ids are `startIndex .. startIndex + connections - 1`, unique over the run. */
+  startIndex: number;
   /** Source addresses it binds (local backend: 127.0.0.x; docker backend: extra addresses inside the container). */
   sourceAddresses: string[];
   /** Where it connects: the server's address(es) and port. */
@@ -28,6 +30,10 @@ export interface Plan {
   transport: 'chunked' | 'sse' | 'poll';
   rampRate: number; // connections per second, all load generators together
   holdSeconds: number;
+  /** Open files a process may hold here (hard `nofile`); every process count above derives from it. */
+  fdLimitPerProcess: number;
+  /** Ports one (source, destination) address pair offers: the ephemeral range with headroom. */
+  portsPerAddress: number;
   /** Expected memory at N, bytes, from per-connection costs measured on this kind of machine. */
   expectedMemory: { server: number; loadgen: number; kernel: number };
   /** Why this host cannot run it (empty when it can); `--force` runs anyway. */

@@ -1,0 +1,180 @@
+/**
+ * The flood's configuration, consolidated in one place: defaults, then environment (`LAB_*`), then flags.
+ * Every value arrives as text (that is what env and argv hold) and is checked here, so that one run of
+ * `resolveFloodConfig` reports every problem at once and nothing starts when there is one.
+ */
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { usageError } from '../../shared/errors.ts';
+import type { Transport } from '../../shared/contracts.ts';
+import { parseDurationSeconds } from './duration.ts';
+
+export type BackendChoice = 'auto' | 'local' | 'docker';
+
+export interface FloodConfig {
+  n: number;
+  backend: BackendChoice;
+  /** Connections per second, all load generators together. */
+  rate: number;
+  holdSeconds: number;
+  /** Server heartbeat: a chunk on every stream this often. */
+  intervalSeconds: number;
+  /** Server engine name; empty = the server's own default. */
+  engine: string;
+  transport: Transport;
+  /** Routed sends per second during the sends phase; 0 = no sends phase. */
+  sendsRate: number;
+  sendsSeconds: number;
+  broadcast: boolean;
+  force: boolean;
+  json: boolean;
+  /** Loopback port of the live page; undefined = no live page, 0 = any free port. */
+  livePort: number | undefined;
+  out: string;
+  report: boolean;
+  /** Overrides of the planner's choice (0 = let the planner choose). */
+  workers: number;
+  loadgenProcs: number;
+  sampleSeconds: number;
+  /** Give up a ramp that has not gained a connection for this long. */
+  stallSeconds: number;
+}
+
+export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
+  n: 0,
+  backend: 'auto',
+  rate: 2000,
+  holdSeconds: 30,
+  intervalSeconds: 10,
+  engine: '',
+  transport: 'chunked',
+  sendsRate: 0,
+  sendsSeconds: 10,
+  broadcast: false,
+  force: false,
+  json: false,
+  livePort: undefined,
+  out: 'reports',
+  report: true,
+  workers: 0,
+  loadgenProcs: 0,
+  sampleSeconds: 1,
+  stallSeconds: 30,
+};
+
+/** Raw text per option: what commander hands over, or an environment variable. */
+export type RawOptions = Partial<Record<keyof FloodConfig, string | boolean | undefined>>;
+
+/** Environment variables read, by option. Flags win over these. */
+export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
+  n: 'LAB_N',
+  backend: 'LAB_BACKEND',
+  rate: 'LAB_RATE',
+  holdSeconds: 'LAB_HOLD',
+  intervalSeconds: 'LAB_INTERVAL',
+  engine: 'LAB_ENGINE',
+  transport: 'LAB_TRANSPORT',
+  out: 'LAB_OUT',
+  livePort: 'LAB_LIVE_PORT',
+  workers: 'LAB_WORKERS',
+  loadgenProcs: 'LAB_LOADGEN_PROCS',
+};
+
+const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
+const TRANSPORTS: Transport[] = ['chunked', 'sse', 'poll'];
+
+/**
+ * Layers defaults, env and flags, validates everything and returns the config, or throws one LAB_ERR_USAGE
+ * (exit 2) listing every problem. `checkOut` also makes sure the report folder can be written.
+ */
+export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {}, checkOut = true): FloodConfig {
+  const raw: RawOptions = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') raw[key as keyof FloodConfig] = v;
+  }
+  for (const [key, v] of Object.entries(flags)) if (v !== undefined) raw[key as keyof FloodConfig] = v;
+
+  const problems: string[] = [];
+  const cfg: FloodConfig = { ...DEFAULTS };
+
+  const int = (key: keyof FloodConfig, label: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+    const v = raw[key];
+    if (v === undefined || typeof v === 'boolean') return undefined;
+    const s = String(v).trim().replace(/_/g, '');
+    const num = /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(num) || num < min || num > max) {
+      problems.push(`${label} must be an integer from ${min} to ${max}, got '${v}'`);
+      return undefined;
+    }
+    return num;
+  };
+  const seconds = (key: keyof FloodConfig, label: string, min: number): number | undefined => {
+    const v = raw[key];
+    if (v === undefined || typeof v === 'boolean') return undefined;
+    const s = parseDurationSeconds(String(v));
+    if (!Number.isFinite(s) || s < min) {
+      problems.push(`${label} must be a duration of at least ${min}s (e.g. 30s, 500ms, 2m), got '${v}'`);
+      return undefined;
+    }
+    return s;
+  };
+  const bool = (key: keyof FloodConfig): boolean | undefined => {
+    const v = raw[key];
+    if (v === undefined) return undefined;
+    return v === true || v === 'true' || v === '1';
+  };
+
+  if (raw.n === undefined) problems.push('--n is required: the number of connections to hold (e.g. --n 100000)');
+  cfg.n = int('n', '--n', 1, 10_000_000) ?? 0;
+  cfg.rate = int('rate', '--rate (connections per second)', 1, 1_000_000) ?? cfg.rate;
+  cfg.holdSeconds = seconds('holdSeconds', '--hold', 0) ?? cfg.holdSeconds;
+  cfg.intervalSeconds = seconds('intervalSeconds', '--interval', 0.05) ?? cfg.intervalSeconds;
+  cfg.sendsRate = int('sendsRate', '--sends-rate', 0, 1_000_000) ?? cfg.sendsRate;
+  cfg.sendsSeconds = seconds('sendsSeconds', '--sends-duration', 1) ?? cfg.sendsSeconds;
+  cfg.workers = int('workers', '--workers', 0, 256) ?? cfg.workers;
+  cfg.loadgenProcs = int('loadgenProcs', '--loadgen-procs', 0, 1024) ?? cfg.loadgenProcs;
+  cfg.sampleSeconds = seconds('sampleSeconds', '--sample', 0.2) ?? cfg.sampleSeconds;
+  cfg.stallSeconds = seconds('stallSeconds', '--stall-timeout', 1) ?? cfg.stallSeconds;
+  if (raw.livePort !== undefined && raw.livePort !== false) cfg.livePort = int('livePort', '--live-port', 0, 65535);
+
+  const backend = raw.backend;
+  if (backend !== undefined) {
+    if (BACKENDS.includes(backend as BackendChoice)) cfg.backend = backend as BackendChoice;
+    else problems.push(`--backend must be one of ${BACKENDS.join(', ')}, got '${backend}'`);
+  }
+  const transport = raw.transport;
+  if (transport !== undefined) {
+    if (TRANSPORTS.includes(transport as Transport)) cfg.transport = transport as Transport;
+    else problems.push(`--transport must be one of ${TRANSPORTS.join(', ')}, got '${transport}'`);
+  }
+  if (typeof raw.engine === 'string') {
+    if (/^[a-z0-9_-]*$/i.test(raw.engine)) cfg.engine = raw.engine;
+    else problems.push(`--engine must be a plain name, got '${raw.engine}'`);
+  }
+  cfg.broadcast = bool('broadcast') ?? cfg.broadcast;
+  cfg.force = bool('force') ?? cfg.force;
+  cfg.json = bool('json') ?? cfg.json;
+  cfg.report = bool('report') ?? cfg.report;
+  if (typeof raw.out === 'string') cfg.out = raw.out;
+  cfg.out = resolve(cfg.out);
+  if (checkOut && cfg.report) {
+    const problem = unwritableFolder(cfg.out);
+    if (problem) problems.push(`--out ${cfg.out}: ${problem}`);
+  }
+
+  if (problems.length > 0) throw usageError(problems, 'see `orchestrator/cli.ts flood --help`');
+  return cfg;
+}
+
+/** Creates the folder if needed; returns why it cannot be written to, or undefined when it can. */
+function unwritableFolder(dir: string): string | undefined {
+  try {
+    mkdirSync(dir, { recursive: true });
+    if (!statSync(dir).isDirectory()) return 'not a folder';
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (err) {
+    return `cannot be written (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+}
