@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { METRICS } from '../../shared/contracts.ts';
+import { freePort, startPrometheus } from '../../dashboards/prometheus-process.ts';
+import { startLabExporter, COMPONENT_UP_METRIC } from './lab-exporter.ts';
+import { writeTargetsFile, removeTargetsFile } from './prometheus-targets.ts';
+
+const MiB = 1024 * 1024;
+
+function sample(over: { conns: number; server?: Partial<Record<string, unknown>>; loadgenUp?: boolean; phase?: string; cpu?: number }) {
+  return {
+    atMs: Date.now(),
+    phase: over.phase ?? 'ramp',
+    target: 1000,
+    connections: { server: over.conns, client: over.conns },
+    components: [
+      { name: 'server', role: 'server', workingSetBytes: 50 * MiB + over.conns * 4000, kernelSocketBytes: over.conns * 1000, cpuSeconds: over.cpu ?? 1, method: 'cgroup-v1', ...over.server },
+      over.loadgenUp === false
+        ? { name: 'loadgen-1', role: 'loadgen', exited: 'killed by SIGKILL' }
+        : { name: 'loadgen-1', role: 'loadgen', workingSetBytes: 40 * MiB + over.conns * 2000, method: 'cgroup-v1' },
+    ],
+    kernelTcpBytes: 4096 * 10 + over.conns * 3000,
+  };
+}
+
+/** Parses Prometheus text into `name{labels}` -> value, enough to check what the exporter serves. */
+async function scrape(url: string): Promise<Map<string, number>> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  const out = new Map<string, number>();
+  for (const line of (await res.text()).split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+test('the exporter serves what the run samples, with lab_* names from shared/contracts.ts', async (t) => {
+  const exporter = await startLabExporter();
+  t.after(() => exporter.close());
+  const run = new EventEmitter();
+  const detach = exporter.attach(run);
+  run.emit('phase', { phase: 'up' });
+  run.emit('sample', sample({ conns: 0, phase: 'up', cpu: 1 }));
+  run.emit('sample', sample({ conns: 1000, phase: 'hold', cpu: 3.5 }));
+  const m = await scrape(exporter.url);
+
+  assert.equal(m.get(METRICS.lab.target), 1000);
+  assert.equal(m.get(`${METRICS.lab.phase}{phase="hold"}`), 1);
+  assert.equal(m.get(`${METRICS.lab.phase}{phase="up"}`), 0);
+  assert.equal(m.get(`${METRICS.lab.connections}{side="server"}`), 1000);
+  assert.equal(m.get(`${METRICS.lab.connections}{side="client"}`), 1000);
+  assert.equal(m.get(`${METRICS.lab.memory}{component="server",kind="working_set"}`), 50 * MiB + 4_000_000);
+  assert.equal(m.get(`${METRICS.lab.memory}{component="server",kind="kernel_socket"}`), 1_000_000);
+  assert.equal(m.get(`${METRICS.lab.memory}{component="loadgen-1",kind="working_set"}`), 40 * MiB + 2_000_000);
+  // Growth over the first sample divided by connections: 4000 + 1000 for the server, 2000 for the load generator.
+  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="server"}`), 5000);
+  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="loadgen"}`), 2000);
+  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="kernel"}`), 3000);
+  assert.equal(m.get(METRICS.lab.kernelTcp), 40960 + 3_000_000);
+  assert.equal(m.get(`${METRICS.lab.cpu}{component="server"}`), 3.5);
+  assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="server",role="server"}`), 1);
+  assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="loadgen-1",role="loadgen"}`), 1);
+  assert.ok((m.get('process_open_fds') ?? 0) > 0, 'default process metrics are exported too');
+
+  detach();
+  run.emit('sample', sample({ conns: 5 }));
+  assert.equal((await scrape(exporter.url)).get(`${METRICS.lab.connections}{side="server"}`), 1000, 'detached: no longer follows the run');
+});
+
+test('a component that dies shows as down, and its memory series go away instead of falling to zero', async (t) => {
+  const exporter = await startLabExporter();
+  t.after(() => exporter.close());
+  const run = new EventEmitter();
+  exporter.attach(run);
+  run.emit('sample', sample({ conns: 500 }));
+  assert.ok((await scrape(exporter.url)).has(`${METRICS.lab.memory}{component="loadgen-1",kind="working_set"}`));
+  run.emit('sample', sample({ conns: 500, loadgenUp: false }));
+  const m = await scrape(exporter.url);
+  assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="loadgen-1",role="loadgen"}`), 0);
+  assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="server",role="server"}`), 1);
+  assert.ok(![...m.keys()].some((k) => k.startsWith(METRICS.lab.memory) && k.includes('loadgen-1')), [...m.keys()].join('\n'));
+  assert.ok(!m.has(`${METRICS.lab.memoryPerConnection}{component="loadgen"}`), 'no per-connection figure for a dead side');
+});
+
+test('bad requests get 404 and a taken port is a LabError with a hint', async (t) => {
+  const exporter = await startLabExporter();
+  t.after(() => exporter.close());
+  assert.equal((await fetch(exporter.url.replace('/metrics', '/nope'))).status, 404);
+  assert.equal((await fetch(exporter.url, { method: 'POST' })).status, 405);
+  await assert.rejects(startLabExporter({ port: exporter.port }), (err: any) => err.code === 'LAB_ERR_EXPORTER_LISTEN' && /metrics-port/.test(err.hint));
+});
+
+test('prometheus.local.yml finds the targets file a run writes, and a dead target shows as down', async (t) => {
+  // Lay out the config exactly as in the repository (dashboards/prometheus/) so its relative file_sd path resolves to
+  // this temporary tree's .lab/prometheus, not the working tree's.
+  const root = await mkdtemp(path.join(os.tmpdir(), 'comet-lab-exporter-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const config = path.join(root, 'dashboards/prometheus/prometheus.local.yml');
+  await mkdir(path.dirname(config), { recursive: true });
+  await copyFile(new URL('../../dashboards/prometheus/prometheus.local.yml', import.meta.url), config);
+
+  const exporter = await startLabExporter();
+  t.after(() => exporter.close());
+  exporter.observe(sample({ conns: 10 }) as never);
+  const deadPort = await freePort();
+  const file = await writeTargetsFile(path.join(root, '.lab/prometheus'), [
+    { name: 'lab', role: 'lab', url: exporter.url },
+    { name: 'server', role: 'server', url: `http://127.0.0.1:${deadPort}` },
+  ]);
+  assert.deepEqual(JSON.parse(await readFile(file, 'utf8'))[0].labels.job, 'lab');
+
+  const prom = await startPrometheus(config);
+  t.after(() => prom.stop());
+  const deadline = Date.now() + 30_000;
+  let up: Record<string, string> = {};
+  while (Date.now() < deadline) {
+    const res = await prom.query('up');
+    up = Object.fromEntries(res.map((s) => [s.metric.job!, s.value![1]]));
+    if (up.lab === '1' && up.server === '0') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.deepEqual(up, { lab: '1', server: '0' });
+  const conns = await prom.query(`${METRICS.lab.connections}{side="server"}`);
+  assert.equal(conns[0]?.value?.[1], '10');
+  assert.equal(conns[0]?.metric.component, 'lab');
+  await removeTargetsFile(file);
+});

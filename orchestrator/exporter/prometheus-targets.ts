@@ -1,0 +1,48 @@
+/**
+ * The file_sd targets file a local run writes for dashboards/prometheus/prometheus.local.yml: the server, every load
+ * generator's control port and the orchestrator's exporter, each with the `job` label the dashboard queries use
+ * (server, loadgen, lab). One file per run (named by pid), removed at the end; Prometheus re-reads the folder by
+ * itself, so a Prometheus started before or after the flood finds it.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ComponentRole } from '../backends/backend.ts';
+
+/** Where prometheus.local.yml looks (`../../.lab/prometheus/*.json` from the config's own folder). */
+export const DEFAULT_TARGETS_DIR = '.lab/prometheus';
+
+export interface ScrapeTarget {
+  name: string; // server, loadgen-1, lab
+  role: ComponentRole | 'lab';
+  url: string; // base URL (http://127.0.0.1:8000) or the full metrics URL
+}
+
+interface TargetGroup {
+  targets: string[];
+  labels: Record<string, string>;
+}
+
+/** The file_sd target groups for these targets (one group per target, so each carries its own labels). */
+export function targetGroups(targets: ScrapeTarget[], run: string): TargetGroup[] {
+  return targets.map((t) => {
+    const u = new URL(t.url);
+    return {
+      targets: [u.host],
+      labels: { job: t.role, component: t.name, run, ...(u.pathname !== '/' ? { __metrics_path__: u.pathname } : {}) },
+    };
+  });
+}
+
+/** Writes (atomically: Prometheus may read at any moment) `<dir>/run-<pid>.json`; returns its path. */
+export async function writeTargetsFile(dir: string, targets: ScrapeTarget[], run = `run-${process.pid}`): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${run}.json`);
+  const tmp = `${file}.tmp`;
+  await writeFile(tmp, JSON.stringify(targetGroups(targets, run), null, 2) + '\n');
+  await rename(tmp, file);
+  return file;
+}
+
+export async function removeTargetsFile(file: string): Promise<void> {
+  await rm(file, { force: true });
+}
