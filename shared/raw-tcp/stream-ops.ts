@@ -1,0 +1,112 @@
+/**
+ * Reading, writing and closing a raw TCP handle, the way lib/internal/stream_base_commons.js does it for net.Socket
+ * but without the stream state. Callbacks are shared across connections (one function per reader, `this` is the
+ * handle), so a connection costs no closures.
+ */
+import { getSystemErrorName } from 'node:util';
+import {
+  kArrayBufferOffset,
+  kLastWriteWasAsync,
+  kReadBytesOrError,
+  ShutdownWrap,
+  streamBaseState,
+  type TcpHandle,
+  UV_EOF,
+  WriteWrap,
+} from './bindings.ts';
+
+/** Called with each chunk read; `data` is a fresh Buffer the callee may keep. */
+export type OnData = (handle: TcpHandle, data: Buffer) => void;
+/** Called once when the peer ends (`err` is 0 for a clean EOF) or reading fails (negative errno). */
+export type OnEnd = (handle: TcpHandle, err: number) => void;
+
+/**
+ * One reader serves any number of handles: `start(handle)` points the handle's `onread` at a function shared by
+ * every handle this reader serves.
+ */
+export class RawReader {
+  readonly onread: (this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) => void;
+
+  constructor(onData: OnData, onEnd: OnEnd) {
+    this.onread = function onread(this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) {
+      const nread = streamBaseState[kReadBytesOrError]!;
+      if (nread > 0 && arrayBuffer !== undefined) {
+        onData(this, Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, nread));
+      } else if (nread < 0) {
+        this.readStop();
+        onEnd(this, nread === UV_EOF ? 0 : nread);
+      }
+    };
+  }
+
+  /** Starts reading; returns 0 or a negative errno. */
+  start(handle: TcpHandle): number {
+    handle.onread = this.onread;
+    return handle.readStart();
+  }
+}
+
+type WriteCallback = (err: number) => void;
+
+function onWriteComplete(this: Record<string, unknown>, status: number) {
+  const cb = this.callback as WriteCallback | undefined;
+  this.buffer = null;
+  if (cb) cb(status);
+}
+
+/**
+ * Writes a string (UTF-8) or bytes. Returns 0 when the write was accepted (written at once, or queued by libuv:
+ * see `handle.writeQueueSize`), else a negative errno (the peer is gone: close the handle).
+ * `done`, when given, runs once the bytes left the process (at once, synchronously, when the kernel took them all).
+ */
+export function writeRaw(handle: TcpHandle, data: string | Uint8Array, done?: WriteCallback): number {
+  const req = new WriteWrap();
+  req.handle = handle;
+  req.oncomplete = onWriteComplete;
+  req.async = false;
+  req.bytes = 0;
+  req.buffer = null;
+  req.callback = done;
+  let err: number;
+  if (typeof data === 'string') {
+    err = handle.writeUtf8String(req, data);
+  } else {
+    err = handle.writeBuffer(req, data);
+    req.buffer = data; // keep the bytes alive while libuv holds them
+  }
+  if (err !== 0) return err;
+  if (streamBaseState[kLastWriteWasAsync] === 0) {
+    req.buffer = null;
+    if (done) done(0);
+  }
+  return 0;
+}
+
+function onShutdownComplete(this: Record<string, unknown>, status: number) {
+  const cb = this.callback as WriteCallback | undefined;
+  if (cb) cb(status);
+}
+
+/** Half-closes (FIN after queued writes). `done` runs when the FIN was sent or failed. */
+export function shutdownRaw(handle: TcpHandle, done?: WriteCallback): number {
+  const req = new ShutdownWrap();
+  req.handle = handle;
+  req.oncomplete = onShutdownComplete;
+  req.callback = done;
+  return handle.shutdown(req);
+}
+
+/** Closes the handle (idempotent for the caller's purposes: guard with your own flag if called from many paths). */
+export function closeRaw(handle: TcpHandle, done?: () => void): void {
+  handle.close(done);
+}
+
+/** `-104` -> `ECONNRESET`; 0 -> `EOF`. */
+export function errName(err: number): string {
+  if (err === 0 || err === UV_EOF) return 'EOF';
+  try {
+    return getSystemErrorName(err);
+  } catch {
+    return `E${-err}`;
+  }
+}
