@@ -1,0 +1,123 @@
+/**
+ * Server-Sent Events (`GET /sse/{i}`): the de-framed body is parsed into lines; a blank line ends an event, and every
+ * event with at least one field is a unit. The first `data:` line's value carries the send timestamp (`@<ts> body`).
+ * Comments (`:` lines) are ignored; an unknown field name counts as a protocol error (`bad-sse-field`).
+ */
+import { parseSentAtMs } from '../../shared/message-format.ts';
+import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
+import { streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+
+const LINE_START = 0;
+const CARRYING = 1; // a partial line is in the carry map
+const SKIPPING = 2; // the line's head was handled; skip to its end
+
+const MAX_CARRY = 96; // field name + timestamp fit; longer lines are handled on their first bytes
+
+const FIELDS = ['data', 'id', 'event', 'retry'].map((f) => Buffer.from(f, 'latin1'));
+
+class SseSink implements TransportSink {
+  parser: HttpResponseParser | undefined;
+  private readonly lineState: Uint8Array;
+  private readonly hasFields: Uint8Array;
+  private readonly sentAt: Float64Array;
+  private readonly carry = new Map<number, Buffer>();
+  private readonly listener: UnitListener;
+
+  constructor(capacity: number, listener: UnitListener) {
+    this.lineState = new Uint8Array(capacity);
+    this.hasFields = new Uint8Array(capacity);
+    this.sentAt = new Float64Array(capacity).fill(NaN);
+    this.listener = listener;
+  }
+
+  onHead(slot: number, status: number): void {
+    if (!this.listener.onHead(slot, status)) this.parser?.stop(slot);
+  }
+  onChunkStart(): void {}
+  onChunkEnd(): void {}
+  onResponseEnd(slot: number, status: number): void {
+    this.listener.onResponseEnd(slot, status);
+  }
+  clear(slot: number): void {
+    this.lineState[slot] = LINE_START;
+    this.hasFields[slot] = 0;
+    this.sentAt[slot] = NaN;
+    this.carry.delete(slot);
+  }
+
+  onData(slot: number, buf: Uint8Array, start: number, end: number): void {
+    let i = start;
+    while (i < end) {
+      const lf = buf.indexOf(0x0a, i);
+      const lineEnd = lf < 0 || lf >= end ? end : lf;
+      const complete = lineEnd < end;
+      const state = this.lineState[slot];
+      if (state === SKIPPING) {
+        if (complete) this.lineState[slot] = LINE_START;
+      } else if (state === CARRYING) {
+        const joined = Buffer.concat([this.carry.get(slot)!, buf.subarray(i, lineEnd)]);
+        if (complete || joined.length >= MAX_CARRY) {
+          this.carry.delete(slot);
+          if (!this.line(slot, joined, 0, joined.length)) return;
+          this.lineState[slot] = complete ? LINE_START : SKIPPING;
+        } else {
+          this.carry.set(slot, joined);
+        }
+      } else if (complete || lineEnd - i >= MAX_CARRY) {
+        if (!this.line(slot, buf, i, lineEnd)) return;
+        if (!complete) this.lineState[slot] = SKIPPING;
+      } else {
+        this.carry.set(slot, Buffer.from(buf.subarray(i, lineEnd)));
+        this.lineState[slot] = CARRYING;
+      }
+      i = complete ? lineEnd + 1 : end;
+    }
+  }
+
+  /** One line (without its LF; a trailing CR is dropped). Returns false after a protocol error. */
+  private line(slot: number, buf: Uint8Array, start: number, end: number): boolean {
+    if (end > start && buf[end - 1] === 0x0d) end--;
+    if (end === start) {
+      if (this.hasFields[slot] !== 0) this.listener.onUnit(slot, this.sentAt[slot]!);
+      this.hasFields[slot] = 0;
+      this.sentAt[slot] = NaN;
+      return true;
+    }
+    if (buf[start] === 0x3a) return true; // comment (a keep-alive ping)
+    let colon = buf.indexOf(0x3a, start);
+    if (colon < 0 || colon > end) colon = end;
+    const field = fieldIndex(buf, start, colon);
+    if (field < 0) {
+      this.parser?.fail(slot, 'bad-sse-field');
+      this.clear(slot);
+      return false;
+    }
+    if (field === 0 && this.hasFields[slot] !== 2) {
+      let v = colon + 1;
+      if (v < end && buf[v] === 0x20) v++;
+      this.sentAt[slot] = v < end ? parseSentAtMs(buf, v, end) : NaN;
+      this.hasFields[slot] = 2; // the first data line carries the timestamp
+    } else if (this.hasFields[slot] === 0) {
+      this.hasFields[slot] = 1;
+    }
+    return true;
+  }
+}
+
+function fieldIndex(buf: Uint8Array, start: number, end: number): number {
+  outer: for (let f = 0; f < FIELDS.length; f++) {
+    const name = FIELDS[f]!;
+    if (name.length !== end - start) continue;
+    for (let k = 0; k < name.length; k++) if (buf[start + k] !== name[k]) continue outer;
+    return f;
+  }
+  return -1;
+}
+
+export const sseTransport: TransportCodec = {
+  name: 'sse',
+  defaultPath: '/sse/{i}',
+  activeOnConnect: false,
+  request: (path, host) => streamingRequest(path, host, 'text/event-stream'),
+  createSink: (capacity, listener) => new SseSink(capacity, listener),
+};
