@@ -59,8 +59,11 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
   function observe(s: LabSample): void {
     target.set(s.target);
     setPhase(s.phase);
-    connections.set({ side: 'server' }, s.connections.server);
-    connections.set({ side: 'client' }, s.connections.client);
+    for (const side of ['server', 'client'] as const) {
+      const v = s.connections[side];
+      if (v === undefined) connections.remove({ side });
+      else connections.set({ side }, v);
+    }
     if (s.kernelTcpBytes !== undefined) kernelTcp.set(s.kernelTcpBytes);
     for (const c of s.components) {
       up.set({ component: c.name, role: c.role }, c.up ? 1 : 0);

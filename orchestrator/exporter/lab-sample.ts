@@ -23,7 +23,8 @@ export interface LabSample {
   atMs: number; // epoch milliseconds
   phase: string;
   target: number;
-  connections: { server: number; client: number };
+  /** Connections as each side counts them; absent when that side did not answer this second. */
+  connections: { server?: number; client?: number };
   components: ComponentSample[];
   /** Kernel TCP memory of the whole host (or network namespace), from /proc/net/sockstat. */
   kernelTcpBytes?: number;
@@ -51,8 +52,8 @@ export function toLabSample(raw: any): LabSample {
     phase: String(raw?.phase ?? 'unknown'),
     target: num(raw?.target) ?? 0,
     connections: {
-      server: num(conns.server) ?? num(raw?.serverConnections) ?? 0,
-      client: num(conns.client) ?? num(conns.loadgen) ?? num(raw?.clientConnections) ?? 0,
+      server: num(conns.server) ?? num(raw?.serverConnections),
+      client: num(conns.client) ?? num(conns.loadgen) ?? num(raw?.clientConnections),
     },
     components: comps.map((c) => {
       const mem = c.memory ?? c;

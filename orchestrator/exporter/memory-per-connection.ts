@@ -31,6 +31,7 @@ export class MemoryPerConnection {
       // The baseline is the first reading taken before connections held reach 1% of the target: later readings
       // already include connections, and a run that starts mid-way still gets a baseline.
       const held = key === 'loadgen' ? s.connections.client : s.connections.server;
+      if (held === undefined) continue;
       if (this.#baseline[key] === undefined && held <= Math.max(0, s.target * 0.01)) this.#baseline[key] = v;
       const base = this.#baseline[key] ?? 0;
       // Kernel socket memory on loopback holds both ends of every connection; it is charged per server connection.
