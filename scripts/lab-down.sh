@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make lab-down`: removes everything the Docker lab made: the load-generator containers the orchestrator created
+# (Compose does not know them, so `compose down` alone would leave them and keep the network busy), the compose
+# stack, its network and its volume. Never starts an engine; says so when there was nothing to take down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. docker/lab-env.sh
+
+say() { echo "comet-lab: $*"; }
+if ! engine_answers; then
+  say "no Docker engine is running: no lab to take down"
+  exit 0
+fi
+
+network="${COMET_LAB_PROJECT}_lab"
+volume="${COMET_LAB_PROJECT}_prometheus-data"
+mapfile -t ids < <(lab_containers)
+has_network=$(docker network inspect "$network" >/dev/null 2>&1 && echo 1 || echo 0)
+has_volume=$(docker volume inspect "$volume" >/dev/null 2>&1 && echo 1 || echo 0)
+if [ ${#ids[@]} -eq 0 ] && [ "$has_network" = 0 ] && [ "$has_volume" = 0 ]; then
+  say "the lab '$COMET_LAB_PROJECT' is not up: nothing to take down"
+  exit 0
+fi
+
+# The orchestrator's containers first (label comet-lab.lab=<project>), then Compose's.
+mapfile -t extra < <(docker ps -aq --filter "label=comet-lab.lab=$COMET_LAB_PROJECT")
+if [ ${#extra[@]} -gt 0 ]; then
+  say "removing ${#extra[@]} load-generator container(s)"
+  docker rm -f "${extra[@]}" >/dev/null
+fi
+if [ ${#COMPOSE[@]} -gt 0 ]; then
+  "${COMPOSE[@]}" down -v --remove-orphans --timeout 10 2>&1 | sed 's/^/  /' || true
+fi
+# Whatever Compose could not remove (no compose installed, a container it did not know): by hand.
+mapfile -t rest < <(lab_containers)
+[ ${#rest[@]} -eq 0 ] || docker rm -f "${rest[@]}" >/dev/null
+docker network rm "$network" >/dev/null 2>&1 || true
+docker volume rm "$volume" >/dev/null 2>&1 || true
+
+left="$(lab_containers | wc -l)"
+if [ "$left" -ne 0 ] || docker network inspect "$network" >/dev/null 2>&1; then
+  say "LAB_ERR_LAB_DOWN: could not remove everything (containers: $left, network $network); see docker ps -a"
+  exit 1
+fi
+say "lab '$COMET_LAB_PROJECT' is down: containers, network $network and volume removed"

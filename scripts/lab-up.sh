@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# `make lab-up`: the Docker lab. Starts a Docker engine if none answers, gets or builds the images (offline when no
+# registry answers), starts the compose stack (server, Prometheus, Grafana where its image can be had, the one-shot
+# tuner) and waits for the server's ready line. `make flood` then uses the docker backend by itself.
+# Safe to call twice (says the lab is already up). A failure part-way removes what it made.
+#
+# Settings (environment): COMET_LAB_PROJECT (comet-lab), COMET_LAB_SUBNET (172.28.0.0/16; server .10, Prometheus .20,
+# Grafana .30), COMET_LAB_SERVER_PORT / _PROMETHEUS_PORT / _GRAFANA_PORT (host loopback ports 18000/19090/13000),
+# COMET_WORKERS (2), COMET_NOFILE (20000), COMET_ADMIN_TOKEN, COMET_LAB_PROFILE (c1m), COMET_LAB_TUNE
+# (apply | dry-run | skip), BASE_IMAGE (node:24-bookworm-slim, else built offline), COMET_LAB_PULL_TIMEOUT (20 s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. docker/lab-env.sh
+
+say() { echo "comet-lab: $*"; }
+fail() { echo "comet-lab: $1" >&2; [ -n "${2:-}" ] && echo "  hint: $2" >&2; exit "${3:-1}"; }
+
+[ ${#COMPOSE[@]} -gt 0 ] || fail "LAB_ERR_NO_COMPOSE: neither 'docker compose' nor 'docker-compose' is installed" \
+  "bash scripts/install-system-deps.sh (as root) installs docker-compose" 3
+bash scripts/start-dockerd.sh || exit 3
+
+running="$(lab_containers --filter label=comet-lab.role=server --filter status=running)"
+if [ -n "$running" ]; then
+  say "the lab '$COMET_LAB_PROJECT' is already up (server $(docker inspect -f '{{.Name}}' $running | tr -d /)); nothing to do"
+  say "make lab-down first to rebuild it"
+  exit 0
+fi
+# Leftovers of a lab that did not come up (exited containers, a network): clear them before starting anew.
+if [ -n "$(lab_containers)" ]; then
+  say "removing the leftovers of an earlier lab '$COMET_LAB_PROJECT'"
+  bash scripts/lab-down.sh >/dev/null
+fi
+
+pull_timeout="${COMET_LAB_PULL_TIMEOUT:-20}"
+# have_image IMAGE: present locally, or pulled within the timeout.
+have_image() {
+  docker image inspect "$1" >/dev/null 2>&1 && return 0
+  say "pulling $1 (up to ${pull_timeout}s)"
+  timeout "$pull_timeout" docker pull -q "$1" >/dev/null 2>&1
+}
+
+base="${BASE_IMAGE:-node:24-bookworm-slim}"
+if ! have_image "$base"; then
+  say "$base cannot be had (no registry?): building comet-lab/node-base:24 from node_modules/node offline"
+  base="$(bash docker/build-node-base.sh)"
+fi
+export BASE_IMAGE="$base"
+prom="${COMET_LAB_PROMETHEUS_IMAGE:-prom/prometheus:v2.53.0}"
+if ! have_image "$prom"; then
+  say "$prom cannot be had: building comet-lab/prometheus-local from Debian's /usr/bin/prometheus offline"
+  prom="$(bash docker/build-prometheus-local.sh)"
+fi
+export COMET_LAB_PROMETHEUS_IMAGE="$prom"
+grafana="${COMET_LAB_GRAFANA_IMAGE:-grafana/grafana:11.1.0}"
+export COMET_LAB_GRAFANA_IMAGE="$grafana"
+if have_image "$grafana"; then
+  export COMET_LAB_GRAFANA_SCALE=1
+else
+  export COMET_LAB_GRAFANA_SCALE=0
+  say "Grafana: the image $grafana cannot be pulled here and is not present locally, so the lab runs without"
+  say "  Grafana (Prometheus still scrapes). To add it: docker load -i grafana.tar, then make lab-down lab-up."
+fi
+
+for image in server loadgen; do
+  say "building comet-lab/$image on $base"
+  docker build -q -f "$image/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$image:latest" . >/dev/null
+done
+
+# From here on, a failure takes down what was started.
+trap 'rc=$?; if [ $rc -ne 0 ]; then say "lab-up failed: removing what it started"; bash scripts/lab-down.sh >/dev/null 2>&1 || true; fi' EXIT
+
+if ! out="$("${COMPOSE[@]}" up -d --no-build 2>&1)"; then
+  echo "$out" >&2
+  if grep -qiE 'overlap|pool' <<<"$out"; then
+    fail "LAB_ERR_SUBNET_TAKEN: the lab's subnet $COMET_LAB_SUBNET overlaps a network that already exists" \
+      "pick a free one: COMET_LAB_SUBNET=172.30.0.0/16 make lab-up (see docker network ls, ip route)" 3
+  fi
+  fail "LAB_ERR_COMPOSE: '${COMPOSE[*]} up' failed (output above)"
+fi
+
+# The tuner is one-shot: wait for it and show what it did (a failure is reported, not fatal: the lab runs untuned).
+tuner="$(lab_containers --filter label=comet-lab.role=tuner | head -n1)"
+if [ -n "$tuner" ]; then
+  code="$(timeout 60 docker wait "$tuner" || echo timeout)"
+  docker logs "$tuner" 2>&1 | sed 's/^/  /'
+  [ "$code" = 0 ] || say "warning: the tuner exited with $code: host-wide sysctls may not be applied (make doctor)"
+fi
+
+server="$(lab_containers --filter label=comet-lab.role=server | head -n1)"
+[ -n "$server" ] || fail "LAB_ERR_COMPOSE: compose started no server container"
+deadline=$((SECONDS + ${COMET_LAB_READY_TIMEOUT:-60}))
+until docker logs "$server" 2>/dev/null | grep -q '^comet-lab server ready'; do
+  if [ "$(docker inspect -f '{{.State.Running}}' "$server")" != true ]; then
+    docker logs --tail 30 "$server" >&2 || true
+    fail "LAB_ERR_SERVER_EXITED: the server container exited before it was ready (log above)"
+  fi
+  [ $SECONDS -lt $deadline ] || { docker logs --tail 30 "$server" >&2; fail "LAB_ERR_SERVER_TIMEOUT: no ready line from the server"; }
+  sleep 0.5
+done
+trap - EXIT
+
+say "lab '$COMET_LAB_PROJECT' is up on $COMET_LAB_SUBNET"
+say "  server      $COMET_LAB_SERVER_IP:8000 (host: http://127.0.0.1:$COMET_LAB_SERVER_PORT)"
+say "  prometheus  http://127.0.0.1:$COMET_LAB_PROMETHEUS_PORT ($prom)"
+if [ "$COMET_LAB_GRAFANA_SCALE" = 1 ]; then say "  grafana     http://127.0.0.1:$COMET_LAB_GRAFANA_PORT"; else say "  grafana     not started (no image)"; fi
+say "next: make flood N=100000 (uses these containers), make lab-down"
