@@ -120,11 +120,14 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
     attach(run) {
       const onSample = (raw: unknown) => observe(toLabSample(raw));
       const onPhase = (ev: any) => setPhase(typeof ev === 'string' ? ev : String(ev?.phase ?? ev?.name ?? 'unknown'));
+      const onDone = () => setPhase('done');
       run.on('sample', onSample);
       run.on('phase', onPhase);
+      run.on('done', onDone);
       return () => {
         run.off('sample', onSample);
         run.off('phase', onPhase);
+        run.off('done', onDone);
       };
     },
     close() {

@@ -64,7 +64,7 @@ test('a page opened mid-run gets the history first, then each sample, phase chan
   run.emit('phase', { phase: 'hold' });
   run.emit('error', new Error('loadgen-1 exited with code 1'));
   run.emit('sample', sample(100, 'hold', 'exited with code 1'));
-  run.emit('done', { incomplete: true, reason: 'loadgen-1 died' });
+  run.emit('done', { incomplete: 'loadgen-1 died', phases: [] });
   const evs = await got;
 
   assert.deepEqual(evs.map((e) => e.event), ['history', 'sample', 'sample', 'run-error', 'sample', 'done']);

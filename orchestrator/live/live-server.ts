@@ -110,7 +110,9 @@ export async function startLivePage(options: LivePageOptions = {}): Promise<Live
         if (lastSample && lastSample.phase !== phase) observe({ ...lastSample, phase, atMs: Date.now() });
       };
       const onError = (err: any) => page.error(String(err?.message ?? err));
-      const onDone = (ev: any) => page.done({ incomplete: Boolean(ev?.incomplete), reason: ev?.reason ?? ev?.incompleteReason });
+      // The run's outcome says `incomplete: <why>` when it was cut short.
+      const onDone = (ev: any) =>
+        page.done(typeof ev?.incomplete === 'string' ? { incomplete: true, reason: ev.incomplete } : { incomplete: Boolean(ev?.incomplete), reason: ev?.reason });
       run.on('sample', onSample);
       run.on('phase', onPhase);
       run.on('error', onError);

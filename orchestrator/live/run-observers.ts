@@ -1,0 +1,85 @@
+/**
+ * Hooks the live page and the Prometheus exporter onto a flood run in one call, for the CLI: both listen on loopback
+ * ports (0 = any free one), follow the run's events, and the exporter's targets file for prometheus.local.yml is
+ * written as soon as the run's components answer (`up` event) and removed on close.
+ */
+import os from 'node:os';
+import { startLabExporter, type LabExporter } from '../exporter/lab-exporter.ts';
+import type { RunEventSource } from '../exporter/lab-sample.ts';
+import { DEFAULT_TARGETS_DIR, removeTargetsFile, writeTargetsFile, type ScrapeTarget } from '../exporter/prometheus-targets.ts';
+import { startLivePage, type LivePage } from './live-server.ts';
+
+/** The port dashboards/prometheus/prometheus.yml (Docker lab) scrapes the orchestrator on, as host.docker.internal. */
+export const DOCKER_METRICS_PORT = 9465;
+
+export interface RunObserversOptions {
+  backend: 'local' | 'docker';
+  /** undefined: no live page. */
+  livePort?: number;
+  /** undefined: no exporter. With the docker backend, 0 means DOCKER_METRICS_PORT so the lab's Prometheus finds it. */
+  metricsPort?: number;
+  title?: string;
+  /** Where the file_sd targets file goes (local backend); default .lab/prometheus. */
+  targetsDir?: string;
+}
+
+export interface RunObservers {
+  live?: LivePage;
+  exporter?: LabExporter;
+  /** Written once the run is up (local backend). */
+  targetsFile(): string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The address a container reaches the host on (`host.docker.internal:host-gateway` is docker0's address); the
+ * exporter listens there for the Docker lab's Prometheus, loopback otherwise.
+ */
+function dockerGatewayAddress(): string | undefined {
+  return os.networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+}
+
+/** Starts what the options ask for and attaches it to `run`. Undo with `close()` (also on failure). */
+export async function startRunObservers(run: RunEventSource, options: RunObserversOptions): Promise<RunObservers> {
+  const detach: Array<() => void> = [];
+  let live: LivePage | undefined;
+  let exporter: LabExporter | undefined;
+  let targetsFile: string | undefined;
+  let writing: Promise<unknown> = Promise.resolve();
+
+  const close = async () => {
+    for (const d of detach.splice(0)) d();
+    await writing.catch(() => undefined);
+    if (targetsFile) await removeTargetsFile(targetsFile);
+    await Promise.all([live?.close(), exporter?.close()]);
+  };
+
+  try {
+    if (options.livePort !== undefined) {
+      live = await startLivePage({ port: options.livePort, title: options.title });
+      detach.push(live.attach(run));
+    }
+    if (options.metricsPort !== undefined) {
+      const docker = options.backend === 'docker';
+      exporter = await startLabExporter({
+        host: docker ? (dockerGatewayAddress() ?? '127.0.0.1') : '127.0.0.1',
+        port: docker && options.metricsPort === 0 ? DOCKER_METRICS_PORT : options.metricsPort,
+      });
+      detach.push(exporter.attach(run));
+      if (!docker) {
+        const exp = exporter;
+        const onUp = (ev: { components?: Array<{ name: string; role: 'server' | 'loadgen'; url: string }> }) => {
+          const targets: ScrapeTarget[] = [...(ev.components ?? []), { name: 'lab', role: 'lab', url: exp.url }];
+          // Prometheus is optional: a targets folder that cannot be written must not fail the flood.
+          writing = writeTargetsFile(options.targetsDir ?? DEFAULT_TARGETS_DIR, targets).then((f) => (targetsFile = f), () => undefined);
+        };
+        run.on('up', onUp);
+        detach.push(() => run.off('up', onUp));
+      }
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { live, exporter, targetsFile: () => targetsFile, close };
+}
