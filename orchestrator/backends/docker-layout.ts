@@ -1,7 +1,7 @@
 /**
  * How the Docker backend spreads N over load-generator containers: pure arithmetic, unit-tested. Each container has
  * its own address on the lab network, so its own ephemeral ports towards the server (the container's namespaced
- * ip_local_port_range is widened to 1024-65535); each process inside stays under the container's file limit
+ * ip_local_port_range is widened to 10240-65535); each process inside stays under the container's file limit
  * (the host's hard nofile caps it: more connections take more processes, not a bigger limit).
  */
 import type { Plan } from '../plan/plan.ts';
@@ -19,7 +19,7 @@ export interface LayoutOptions {
   minContainers?: number;
   /** Files one process may hold inside a container (its nofile ulimit). */
   fdLimit: number;
-  /** Ephemeral ports inside a load-generator container (1024-65535 there). */
+  /** Ephemeral ports inside a load-generator container (default 10240-65535, as docker-loadgen-containers sets). */
   portRange?: [number, number];
   subnet: string;
   /** Addresses already taken on the network (server, Prometheus, Grafana, gateway). */
@@ -67,7 +67,7 @@ function split(total: number, parts: number): number[] {
 }
 
 export function layoutLoadgens(plan: Plan, opts: LayoutOptions): LoadgenContainerSpec[] {
-  const [lo, hi] = opts.portRange ?? [1024, 65535];
+  const [lo, hi] = opts.portRange ?? [10240, 65535];
   const portsPerContainer = Math.floor((hi - lo + 1) * PORT_FILL);
   const perProc = Math.max(1, opts.fdLimit - FD_RESERVE);
   const plannedProcs = plan.loadgens.reduce((s, l) => s + l.procs, 0);

@@ -1,0 +1,141 @@
+/**
+ * The docker backend: the server is the Docker lab's own (compose service `server`, started by `make lab-up`); the
+ * load generators are containers this backend creates on the lab network, one fixed address each, enough of them
+ * for N (docker-layout.ts), driven over their control port. Memory of every container comes from one-shot `stats`
+ * as `docker stats` shows it (docker-memory-probe.ts). stop() removes every container it created, on success,
+ * failure and Ctrl-C alike; the lab itself stays up until `make lab-down`.
+ */
+import { randomBytes } from 'node:crypto';
+import type Dockerode from 'dockerode';
+import { EXIT, LabError } from '../../shared/errors.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { Backend, Component } from './backend.ts';
+import { connectDocker, findLab, labProject, type LabInfo } from './docker-lab.ts';
+import { layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { DockerExitWatch } from './docker-exit-watch.ts';
+import { cgroupV1MemoryDir, DockerMemoryProbe } from './docker-memory-probe.ts';
+import { CONTROL_PORT, createLoadgenContainer, LOADGEN_IMAGE, removeRunContainers, waitReady } from './docker-loadgen-containers.ts';
+
+export interface DockerBackendOptions {
+  project?: string;
+  /** Labels this run's containers (comet-lab.run); default: a fresh random id. */
+  runId?: string;
+  /** At least this many load-generator containers (LAB_DOCKER_LOADGENS); default: as few as N needs. */
+  minContainers?: number;
+  image?: string;
+  /** nofile inside each load generator; default: the plan's per-process limit (the host's hard cap). */
+  fdLimit?: number;
+  readyTimeoutMs?: number;
+  /** The load generators stop themselves after this long; default: from the plan (ramp, hold, message phases). */
+  durationSeconds?: number;
+  docker?: Dockerode;
+}
+
+/** Seconds a load generator lives: twice the ramp at the planned rate, the hold, and room for the message phases. */
+export function loadgenLifetime(plan: Plan): number {
+  return Math.ceil((2 * plan.n) / Math.max(1, plan.rampRate)) + plan.holdSeconds + 600;
+}
+
+export class DockerBackend implements Backend {
+  readonly name = 'docker' as const;
+  readonly options: DockerBackendOptions;
+  readonly runId: string;
+  lab: LabInfo | undefined;
+  specs: LoadgenContainerSpec[] = [];
+  #docker: Dockerode | undefined;
+  #watch: DockerExitWatch | undefined;
+  #components: Component[] = [];
+  #stopped = false;
+
+  constructor(options: DockerBackendOptions = {}) {
+    this.options = options;
+    this.runId = options.runId ?? `run-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
+  }
+
+  async up(plan: Plan): Promise<void> {
+    const docker = this.options.docker ?? (await connectDocker());
+    this.#docker = docker;
+    const lab = await findLab(docker, this.options.project ?? labProject());
+    this.lab = lab;
+    const image = this.options.image ?? LOADGEN_IMAGE;
+    try {
+      await docker.getImage(image).inspect();
+    } catch {
+      throw new LabError('LAB_ERR_NO_IMAGE', `the load-generator image ${image} is not built`, { exitCode: EXIT.preflight, hint: 'make lab-up builds it' });
+    }
+    const info = (await docker.info()) as { CgroupVersion?: string; CgroupDriver?: string };
+    const v1 = info.CgroupVersion === '1';
+    const cgroupDir = (id: string) =>
+      !v1 ? undefined : info.CgroupDriver === 'systemd' ? `/sys/fs/cgroup/memory/system.slice/docker-${id}.scope` : cgroupV1MemoryDir(id);
+    const fdLimit = this.options.fdLimit ?? plan.fdLimitPerProcess;
+    const minContainers = this.options.minContainers ?? (Number(process.env.LAB_DOCKER_LOADGENS) || undefined);
+    this.specs = layoutLoadgens(plan, { minContainers, fdLimit, subnet: lab.subnet, usedIps: [...lab.usedIps, lab.gateway ?? ''].filter(Boolean) });
+
+    const watch = new DockerExitWatch(docker);
+    this.#watch = watch;
+    await watch.start();
+    watch.watch(lab.serverId);
+    const server = docker.getContainer(lab.serverId);
+    this.#components = [
+      {
+        name: 'server',
+        role: 'server',
+        url: `http://${lab.serverIp}:${lab.serverPort}`,
+        probe: new DockerMemoryProbe(server, { cgroupV1Dir: cgroupDir(lab.serverId) }),
+        exited: () => watch.exited(lab.serverId),
+      },
+    ];
+    try {
+      const opts = {
+        runId: this.runId,
+        image,
+        fdLimit,
+        transport: plan.transport,
+        durationSeconds: this.options.durationSeconds ?? loadgenLifetime(plan),
+        accountTcp: v1,
+      };
+      // Created one after another (the engine serialises network attachment anyway), started together.
+      const containers: Dockerode.Container[] = [];
+      for (const spec of this.specs) {
+        if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were being created', { exitCode: EXIT.interrupted });
+        const c = await createLoadgenContainer(docker, lab, spec, opts);
+        watch.watch(c.id);
+        containers.push(c);
+      }
+      await Promise.all(containers.map((c) => c.start()));
+      await Promise.all(
+        containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000)),
+      );
+      containers.forEach((c, i) => {
+        const spec = this.specs[i]!;
+        this.#components.push({
+          name: spec.name,
+          role: 'loadgen',
+          url: `http://${spec.ip}:${CONTROL_PORT}`,
+          probe: new DockerMemoryProbe(c, { cgroupV1Dir: cgroupDir(c.id) }),
+          exited: () => watch.exited(c.id),
+        });
+      });
+    } catch (err) {
+      await this.stop();
+      throw err instanceof LabError ? err : new LabError('LAB_ERR_DOCKER', `starting the load-generator containers failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  components(): Component[] {
+    return this.#components;
+  }
+
+  /** Container ids of this run's load generators, as the engine lists them now (for tests and lab-down checks). */
+  async containerIds(): Promise<string[]> {
+    if (!this.#docker || !this.lab) return [];
+    const list = await this.#docker.listContainers({ all: true, filters: { label: [`comet-lab.run=${this.runId}`] } });
+    return list.map((c) => c.Id);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#watch?.stop();
+    if (this.#docker && this.lab) await removeRunContainers(this.#docker, this.lab.project, this.runId);
+  }
+}

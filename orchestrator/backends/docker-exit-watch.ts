@@ -1,0 +1,95 @@
+/**
+ * Watches the engine's event stream for the containers of a run (and the lab's server) and remembers why each one
+ * stopped: exit code, or OOM kill (the `oom` event, or State.OOMKilled on inspection). Component.exited() answers from
+ * it, so the run can stop and mark its report incomplete as soon as a container dies.
+ */
+import type Dockerode from 'dockerode';
+
+interface DockerEvent {
+  Type?: string;
+  Action?: string;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+  id?: string;
+}
+
+export class DockerExitWatch {
+  readonly docker: Dockerode;
+  readonly reasons = new Map<string, string>();
+  readonly oom = new Set<string>();
+  #stream: (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+  #watched = new Set<string>();
+
+  constructor(docker: Dockerode) {
+    this.docker = docker;
+  }
+
+  /** Starts listening; containers are added with watch(). */
+  async start(): Promise<void> {
+    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'] } })) as NodeJS.ReadableStream & {
+      destroy?: () => void;
+    };
+    this.#stream = stream;
+    let buf = '';
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (line) this.#onEvent(JSON.parse(line) as DockerEvent);
+      }
+    });
+    stream.on('error', () => undefined); // the engine going away shows up as failed probes and calls
+  }
+
+  watch(id: string): void {
+    this.#watched.add(id);
+  }
+
+  /** Why the container stopped, or undefined while it runs. */
+  exited(id: string): string | undefined {
+    return this.reasons.get(id);
+  }
+
+  /** Asks the engine directly (events can lag): records a reason when the container is no longer running. */
+  async refresh(id: string): Promise<string | undefined> {
+    try {
+      const s = (await this.docker.getContainer(id).inspect()).State;
+      if (!s.Running && !this.reasons.has(id)) {
+        this.reasons.set(id, s.OOMKilled ? `OOM-killed (exit code ${s.ExitCode})` : `exited with code ${s.ExitCode}${s.Error ? `: ${s.Error}` : ''}`);
+      }
+    } catch {
+      if (!this.reasons.has(id)) this.reasons.set(id, 'container removed');
+    }
+    return this.reasons.get(id);
+  }
+
+  stop(): void {
+    this.#stream?.destroy?.();
+    this.#stream = undefined;
+  }
+
+  #onEvent(e: DockerEvent): void {
+    const id = e.Actor?.ID ?? e.id;
+    if (!id || !this.#watched.has(id)) return;
+    if (e.Action === 'oom') {
+      this.oom.add(id);
+      return;
+    }
+    if (e.Action === 'die') {
+      const code = e.Actor?.Attributes?.exitCode ?? '?';
+      this.reasons.set(id, this.oom.has(id) ? `OOM-killed (exit code ${code})` : `exited with code ${code}`);
+      // An OOM kill may be reported only in the container's state: confirm.
+      if (!this.oom.has(id)) void this.#confirmOom(id);
+    }
+  }
+
+  async #confirmOom(id: string): Promise<void> {
+    try {
+      const s = (await this.docker.getContainer(id).inspect()).State;
+      if (s.OOMKilled) this.reasons.set(id, `OOM-killed (exit code ${s.ExitCode})`);
+    } catch {
+      // removed meanwhile: keep the exit code
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Load-generator containers: created with a fixed address on the lab network, the lab's labels (so `make lab-down`
+ * and Prometheus' docker_sd find them), the container file limit and a wide ephemeral port range; started; waited
+ * for until their ready line; removed. Compose does not know these containers, so removal is always ours.
+ */
+import { PassThrough } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { LabError } from '../../shared/errors.ts';
+import type { LoadgenContainerSpec } from './docker-layout.ts';
+import { LABELS, type LabInfo } from './docker-lab.ts';
+
+export const CONTROL_PORT = 9100;
+export const LOADGEN_IMAGE = 'comet-lab/loadgen:latest';
+/** Ephemeral ports inside a load-generator container (its own namespace). */
+export const LOADGEN_PORT_RANGE: [number, number] = [10240, 65535];
+
+export interface LoadgenContainerOptions {
+  runId: string;
+  image: string;
+  fdLimit: number;
+  transport: string;
+  durationSeconds: number;
+  /** cgroup v1: a TCP kernel-memory limit switches on the group's socket accounting (memory.kmem.tcp.*). */
+  accountTcp: boolean;
+}
+
+/** The loadgen command line (see loadgen/cli.ts); the server is addressed by its lab address. */
+export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: LoadgenContainerOptions): string[] {
+  return [
+    `--url=http://${lab.serverIp}:${lab.serverPort}/test/{i}`,
+    `--start=${spec.startIndex}`,
+    `--count=${spec.connections}`,
+    `--procs=${spec.procs}`,
+    `--control-port=${CONTROL_PORT}`,
+    `--control-host=0.0.0.0`,
+    `--transport=${opts.transport}`,
+    `--duration=${opts.durationSeconds}`,
+  ];
+}
+
+export async function createLoadgenContainer(
+  docker: Dockerode,
+  lab: LabInfo,
+  spec: LoadgenContainerSpec,
+  opts: LoadgenContainerOptions,
+): Promise<Dockerode.Container> {
+  const hostConfig: Dockerode.HostConfig & { KernelMemoryTCP?: number } = {
+    NetworkMode: lab.network,
+    Ulimits: [{ Name: 'nofile', Soft: opts.fdLimit, Hard: opts.fdLimit }],
+    // Namespaced: only this container's network namespace; the netns values of kernel/profiles/c1m.conf. The port
+    // range gives 55,296 connections per container address and leaves the control port (9100) outside it.
+    Sysctls: {
+      'net.ipv4.ip_local_port_range': `${LOADGEN_PORT_RANGE[0]} ${LOADGEN_PORT_RANGE[1]}`,
+      'net.ipv4.tcp_rmem': '4096 4096 16777216',
+      'net.ipv4.tcp_wmem': '4096 4096 16777216',
+      'net.ipv4.tcp_tw_reuse': '1',
+    },
+    Init: false,
+  };
+  if (opts.accountTcp) hostConfig.KernelMemoryTCP = 2 ** 40;
+  return docker.createContainer({
+    name: `${lab.project}-${opts.runId}-${spec.name}`,
+    Image: opts.image,
+    Cmd: loadgenArgs(lab, spec, opts),
+    Labels: {
+      [LABELS.lab]: lab.project,
+      [LABELS.role]: 'loadgen',
+      [LABELS.run]: opts.runId,
+      [LABELS.controlPort]: String(CONTROL_PORT),
+      'comet-lab.component': spec.name,
+    },
+    ExposedPorts: { [`${CONTROL_PORT}/tcp`]: {} },
+    HostConfig: hostConfig,
+    NetworkingConfig: { EndpointsConfig: { [lab.network]: { IPAMConfig: { IPv4Address: spec.ip } } } },
+  });
+}
+
+/**
+ * Follows the container's output until `comet-lab loadgen ready {json}` and returns the JSON; LAB_ERR_LOADGEN_START
+ * with the last output lines when the container exits first or the time runs out.
+ */
+export async function waitReady(docker: Dockerode, container: Dockerode.Container, name: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  const raw = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream & { destroy: () => void };
+  const out = new PassThrough();
+  docker.modem.demuxStream(raw, out, out);
+  const tail: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const finish = (err?: Error, json?: Record<string, unknown>) => {
+      clearTimeout(timer);
+      raw.destroy();
+      if (err) reject(err);
+      else resolve(json!);
+    };
+    const fail = (why: string) =>
+      finish(new LabError('LAB_ERR_LOADGEN_START', `load generator ${name} ${why}; its last output:\n${tail.join('\n') || '(none)'}`));
+    const timer = setTimeout(() => fail(`gave no ready line within ${timeoutMs} ms`), timeoutMs);
+    out.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const m = /^comet-lab loadgen ready (\{.*\})\s*$/.exec(line);
+        if (m) {
+          try {
+            return finish(undefined, JSON.parse(m[1]!) as Record<string, unknown>);
+          } catch {
+            return fail(`printed a ready line that is not JSON: ${line}`);
+          }
+        }
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+      }
+    });
+    raw.on('end', () => fail('exited before it was ready'));
+    raw.on('error', (err: Error) => fail(`output could not be read (${err.message})`));
+  });
+}
+
+/** Removes every container of this run (by label, so also those created but never registered). Never throws. */
+export async function removeRunContainers(docker: Dockerode, project: string, runId: string): Promise<number> {
+  let list: Dockerode.ContainerInfo[];
+  try {
+    list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.lab}=${project}`, `${LABELS.run}=${runId}`] } });
+  } catch {
+    return 0;
+  }
+  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  return list.length;
+}
