@@ -4,11 +4,34 @@
  * The per-namespace net.* keys of the profile are skipped here: docker-compose.yml sets them in the server's own
  * namespace (`sysctls:`), and writing them from the host's namespace would retune the host's loopback instead.
  * Which keys are host-wide comes from the profile itself (kernel/profile.ts: every setting is marked `host` or `netns`).
- * Runs in the host's network namespace (network_mode: host) with /proc/sys writable (systempaths=unconfined).
+ * Runs in the host's network namespace (network_mode: host) and writes through the host's /proc/sys, bound at
+ * COMET_LAB_SYSCTL_ROOT (a container's own /proc/sys is read-only).
  *   COMET_LAB_PROFILE  profile name (default c1m)    COMET_LAB_TUNE  apply (default) | dry-run | skip
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadProfile } from '../kernel/profile.ts';
-import { readSysctl, writeSysctl } from '../kernel/sysctl.ts';
+import { normaliseValue } from '../kernel/sysctl.ts';
+
+const ROOT = process.env.COMET_LAB_SYSCTL_ROOT || '/proc/sys';
+const path = (key: string) => `${ROOT}/${key.replaceAll('.', '/')}`;
+
+function readSysctl(key: string): string | undefined {
+  try {
+    return normaliseValue(readFileSync(path(key), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes, then reads back what the kernel kept (it may clamp). */
+function writeSysctl(key: string, value: string): { ok: true; value: string } | { ok: false; detail: string } {
+  try {
+    writeFileSync(path(key), `${value}\n`);
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message };
+  }
+  return { ok: true, value: readSysctl(key) ?? '?' };
+}
 
 function main(): number {
   const profile = process.env.COMET_LAB_PROFILE || 'c1m';
@@ -43,7 +66,7 @@ function main(): number {
     if (res.ok) console.log(`tuner: ${key} = ${res.value} (was ${before ?? 'absent'})`);
     else {
       failures++;
-      console.log(`tuner: FAILED ${key} = ${value}: ${res.reason}: ${res.detail}`);
+      console.log(`tuner: FAILED ${key} = ${value}: ${res.detail}`);
     }
   }
   console.log(`tuner: profile ${profile} ${mode === 'dry-run' ? 'checked' : 'applied'}, ${failures} failure(s)`);
