@@ -1,0 +1,136 @@
+/**
+ * One load-generator run: builds the engine (in-process, or children), serves the control API, ramps when told
+ * (or at once with --rate/--interval), emits a status every --report-every, and ends by itself after --duration
+ * (or --hold-for once the ramp is done), on POST /stop, or when `stop()` is called (the CLI does on SIGINT/SIGTERM).
+ * It never prints: the CLI listens to its events.
+ */
+import { EventEmitter } from 'node:events';
+import { LabError, EXIT } from '../shared/errors.ts';
+import type { LoadgenStatus } from '../shared/contracts.ts';
+import type { LoadgenConfig } from './config.ts';
+import { startControlServer, type ControlServer } from './control-server.ts';
+import type { LoadgenEngine } from './engine.ts';
+import { LocalEngine } from './local-engine.ts';
+import type { PoolSpec } from './pool-spec.ts';
+import { ProcsEngine } from './procs-engine.ts';
+import { unbindableAddresses } from './source-addresses.ts';
+
+export interface ReadyInfo {
+  controlPort: number | null;
+  pid: number;
+  procs: number;
+  count: number;
+  transport: string;
+}
+
+export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal';
+
+export interface RunEvents {
+  ready: [ReadyInfo];
+  report: [LoadgenStatus];
+  done: [{ status: LoadgenStatus; reason: StopReason }];
+}
+
+export class LoadgenRun extends EventEmitter<RunEvents> {
+  private engine: LoadgenEngine | undefined;
+  private control: ControlServer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private stopping: Promise<LoadgenStatus> | undefined;
+  private readonly config: LoadgenConfig;
+  /** Resolves with the final totals when the run is over (for whatever reason). */
+  readonly done: Promise<{ status: LoadgenStatus; reason: StopReason }>;
+  private resolveDone!: (v: { status: LoadgenStatus; reason: StopReason }) => void;
+
+  constructor(config: LoadgenConfig) {
+    super();
+    this.config = config;
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  /** Starts everything; resolves once ready (the control port is listening). Throws LabError if it cannot. */
+  async start(): Promise<ReadyInfo> {
+    const c = this.config;
+    if (c.sourceAddresses.length > 0) {
+      const bad = unbindableAddresses(c.sourceAddresses);
+      if (bad.length > 0) {
+        throw new LabError('LAB_ERR_SOURCE_ADDRESS', `--source-ips: not an address of this host: ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? `, ... (${bad.length} in all)` : ''}`, {
+          exitCode: EXIT.preflight,
+          hint: 'on one host, any 127.0.0.0/8 address works; other addresses must be configured on an interface',
+        });
+      }
+    }
+    const spec: PoolSpec = {
+      template: c.template,
+      urls: c.urls,
+      firstIndex: c.start,
+      capacity: c.count,
+      transport: c.transport,
+      sourceAddresses: c.sourceAddresses,
+      portRange: c.portRange,
+      maxConnecting: c.maxConnecting,
+      connectTimeoutMs: c.connectTimeoutMs,
+      reconnect: c.reconnect,
+      backoffBaseMs: c.backoffBaseMs,
+      backoffMaxMs: c.backoffMaxMs,
+    };
+    try {
+      this.engine = c.procs > 1 ? await ProcsEngine.create(spec, c.procs) : await LocalEngine.create(spec);
+    } catch (err) {
+      throw new LabError('LAB_ERR_LOADGEN_START', `the load generator could not start: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (c.controlPort !== undefined) {
+      try {
+        this.control = await startControlServer(this.engine, c.controlHost, c.controlPort, {
+          defaultRate: c.rate,
+          onStop: () => void this.stop('stop-request'),
+        });
+      } catch (err) {
+        await this.engine.stop();
+        throw new LabError('LAB_ERR_CONTROL_PORT', `--control-port ${c.controlPort}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          exitCode: EXIT.preflight,
+          hint: 'use --control-port 0 to pick a free port',
+        });
+      }
+    }
+    const engine = this.engine;
+    this.timers.push(setTimeout(() => void this.stop('duration'), c.durationSeconds * 1000));
+    this.timers.push(
+      setInterval(() => {
+        engine.status().then((s) => {
+          if (!this.stopping) this.emit('report', s);
+        });
+      }, c.reportEveryMs),
+    );
+    if (c.holdForSeconds > 0) this.watchHoldFor(engine, c.holdForSeconds);
+    if (c.rate > 0) engine.ramp(c.count, c.rate);
+    const info: ReadyInfo = { controlPort: this.control?.port ?? null, pid: process.pid, procs: engine.procs, count: c.count, transport: c.transport };
+    this.emit('ready', info);
+    return info;
+  }
+
+  /** Once every targeted connection was attempted, holds `seconds` more, then stops. */
+  private watchHoldFor(engine: LoadgenEngine, seconds: number): void {
+    const poll = setInterval(() => {
+      engine.status().then((s) => {
+        if (s.target > 0 && s.rampDone && s.connecting === 0) {
+          clearInterval(poll);
+          this.timers.push(setTimeout(() => void this.stop('hold-for'), seconds * 1000));
+        }
+      });
+    }, 250);
+    this.timers.push(poll);
+  }
+
+  /** Closes every connection, the control port and the children; resolves with the final totals. */
+  stop(reason: StopReason): Promise<LoadgenStatus> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearTimeout(t);
+      const status = this.engine ? await this.engine.stop() : undefined;
+      await this.control?.close();
+      this.resolveDone({ status: status!, reason });
+      this.emit('done', { status: status!, reason });
+      return status!;
+    })();
+    return this.stopping;
+  }
+}
