@@ -1,0 +1,36 @@
+/**
+ * The command lines of the lab's own programs, from a plan: one place that knows server/cli.ts's and
+ * loadgen/cli.ts's flags, shared by every backend that starts them as processes.
+ */
+import type { Transport } from '../../shared/contracts.ts';
+import type { LoadgenPlan, Plan } from '../plan/plan.ts';
+
+/** Stream path prefix of each transport on the server (server/http/routes.ts). */
+export const STREAM_PREFIX: Record<Transport, string> = { chunked: 'test', sse: 'sse', poll: 'poll' };
+
+export function serverArgs(plan: Plan, port: number): string[] {
+  return [
+    'server/cli.ts',
+    `--host=${plan.server.addresses[0] ?? '0.0.0.0'}`,
+    `--port=${port}`,
+    `--workers=${plan.server.workers}`,
+    ...(plan.server.engine ? [`--engine=${plan.server.engine}`] : []),
+    `--heartbeat=${plan.server.heartbeatIntervalMs}ms`,
+  ];
+}
+
+/** `durationSeconds` bounds the load generator's life: it stops by itself even if the orchestrator is gone. */
+export function loadgenArgs(plan: Plan, lg: LoadgenPlan, port: number, durationSeconds: number): string[] {
+  const target = lg.targets[0]!;
+  return [
+    'loadgen/cli.ts',
+    `--url=http://${target.host}:${port}/${STREAM_PREFIX[plan.transport]}/{i}`,
+    `--transport=${plan.transport}`,
+    `--start=${lg.startIndex}`,
+    `--count=${lg.connections}`,
+    `--procs=${lg.procs}`,
+    ...(lg.sourceAddresses.length ? [`--source-ips=${lg.sourceAddresses.join(',')}`] : []),
+    '--control-port=0',
+    `--duration=${Math.ceil(durationSeconds)}s`,
+  ];
+}

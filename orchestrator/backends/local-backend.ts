@@ -1,0 +1,146 @@
+/**
+ * The local backend: the server and the load generators as child processes on this host's loopback. Each
+ * component runs in its own memory cgroup where one can be made (cgroup.ts), so its memory is read like a
+ * container's; otherwise /proc gives RSS per process tree. stop() ends every process it started (SIGTERM to each
+ * process group, SIGKILL after a grace period) and removes every cgroup, on success, failure and Ctrl-C alike.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Backend, Component, MemoryProbe } from './backend.ts';
+import type { Plan } from '../plan/plan.ts';
+import { ComponentCgroup, detectCgroup, removeRunDir, type CgroupLayout } from './cgroup.ts';
+import { loadgenArgs, serverArgs } from './component-commands.ts';
+import { freePortBelow } from './free-port.ts';
+import { CgroupV1MemoryProbe } from './memory-probe-cgroup-v1.ts';
+import { CgroupV2MemoryProbe } from './memory-probe-cgroup-v2.ts';
+import { ProcMemoryProbe } from './memory-probe-proc.ts';
+import { spawnComponent, type SpawnedComponent } from './spawn-component.ts';
+
+export interface LocalBackendOptions {
+  /** Names this run's cgroup folder; unique per run. */
+  runId: string;
+  /** Seconds after which load generators stop by themselves (a bound if the orchestrator is killed). */
+  lifetimeSeconds: number;
+  /** false: no cgroups even where possible (the /proc probe measures). */
+  cgroups?: boolean;
+  logDir?: string;
+  readyTimeoutMs?: number;
+  /** Repository root (where server/ and loadgen/ are). */
+  cwd?: string;
+}
+
+interface LocalComponent extends Component {
+  proc?: SpawnedComponent;
+  cgroup?: ComponentCgroup;
+}
+
+const STOP_GRACE_MS = 5000;
+
+export class LocalBackend implements Backend {
+  readonly name = 'local' as const;
+  readonly options: LocalBackendOptions;
+  private layout: CgroupLayout | undefined;
+  private readonly list: LocalComponent[] = [];
+  private stopped = false;
+
+  constructor(options: LocalBackendOptions) {
+    this.options = options;
+  }
+
+  /** How memory is measured here: cgroup-v1, cgroup-v2 or proc-rss. */
+  get memoryMethod(): string {
+    return this.layout ? `cgroup-${this.layout.version}` : 'proc-rss';
+  }
+
+  components(): Component[] {
+    return this.list.filter((c) => c.proc !== undefined);
+  }
+
+  async up(plan: Plan): Promise<void> {
+    this.layout = this.options.cgroups === false ? undefined : detectCgroup();
+    const port = plan.server.port || (await freePortBelow(ephemeralLow()));
+    const server = await this.start('server', 'server', plan.fdLimitPerProcess, serverArgs(plan, port));
+    const ready = server.proc!.ready;
+    if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
+    server.url = `http://127.0.0.1:${port}`;
+    await Promise.all(plan.loadgens.map(async (lg) => {
+      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, loadgenArgs(plan, lg, port, this.options.lifetimeSeconds));
+      const controlPort = c.proc!.ready.controlPort;
+      if (typeof controlPort !== 'number') throw new Error(`${lg.name}'s ready line has no controlPort`);
+      c.url = `http://127.0.0.1:${controlPort}`;
+    }));
+  }
+
+  private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[]): Promise<LocalComponent> {
+    if (this.stopped) throw new Error('backend stopped');
+    const cgroup = this.layout ? new ComponentCgroup(this.layout, this.options.runId, name) : undefined;
+    const entry: LocalComponent = { name, role, url: '', probe: undefined as unknown as MemoryProbe, cgroup, exited: () => undefined };
+    this.list.push(entry);
+    const command = [process.execPath, ...args];
+    entry.proc = await spawnComponent(cgroup ? cgroup.wrapCommand(command, nofile) : command, role, {
+      timeoutMs: this.options.readyTimeoutMs ?? 30_000,
+      cwd: this.options.cwd,
+      logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
+    });
+    const pid = () => entry.proc?.child.pid;
+    entry.probe = !cgroup
+      ? new ProcMemoryProbe(pid)
+      : cgroup.version === 'v1'
+        ? new CgroupV1MemoryProbe(cgroup.path, pid)
+        : new CgroupV2MemoryProbe(cgroup.path);
+    entry.exited = () => deathReason(entry);
+    return entry;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.list.map(async (c) => {
+      const child = c.proc?.child;
+      if (child?.pid !== undefined && c.proc!.exitReason() === undefined) {
+        signalGroup(child.pid, 'SIGTERM');
+        const done = await Promise.race([c.proc!.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+        if (!done) signalGroup(child.pid, 'SIGKILL');
+      }
+      await c.cgroup?.remove(); // also kills anything left inside: workers, children of children
+    }));
+    if (this.layout) removeRunDir(this.layout, this.options.runId);
+    // Without cgroups, a stray grandchild is found by its process group, which the SIGTERM/SIGKILL above reached.
+  }
+}
+
+/** Why a component is no longer running: the exit, an OOM kill the cgroup saw, and its last stderr line. */
+function deathReason(c: LocalComponent): string | undefined {
+  const reason = c.proc?.exitReason();
+  if (reason === undefined) return undefined;
+  let oom = '';
+  if (c.cgroup?.version === 'v1') {
+    try {
+      if (/oom_kill [1-9]/.test(readFileSync(join(c.cgroup.path, 'memory.oom_control'), 'latin1'))) oom = ' (OOM-killed)';
+    } catch {
+      // cgroup already removed
+    }
+  }
+  const last = c.proc!.stderrTail.at(-1);
+  return `${reason}${oom}${last ? `: ${last}` : ''}`;
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}

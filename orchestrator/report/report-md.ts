@@ -1,0 +1,124 @@
+/**
+ * report.md: the run for a person to read. Every figure says how it was measured (which probe, which count, over
+ * which phase), so that numbers from a cgroup and from /proc are never compared unknowingly.
+ */
+import type { LatencySummary } from '../../shared/contracts.ts';
+import type { RunRecord } from './run-record.ts';
+import type { MemoryFigures, Summary } from './summarize.ts';
+
+const kib = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
+const mib = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+const num = (v: number | undefined, digits = 0) => (v === undefined ? 'n/a' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
+
+function memorySection(title: string, m: MemoryFigures): string[] {
+  return [
+    `### ${title}`,
+    '',
+    `Measured by **${m.method || 'unknown'}** over ${m.components.join(', ') || 'no component'}: working set = usage - inactive file cache (as \`docker stats\`), per sample; connections as counted by the ${m.countedBy === 'server' ? "server's `/stats`" : "load generators' `/status` (active)"}.`,
+    '',
+    '| figure | value | how |',
+    '| --- | --- | --- |',
+    `| per connection, ramp slope | **${kib(m.fit?.slope)}** | least-squares line through ${m.fit?.points ?? 0} samples of the ramp, R² ${m.fit ? m.fit.r2.toFixed(4) : 'n/a'} |`,
+    `| per connection, total/N at hold | ${kib(m.holdPerConnectionBytes)} | mean working set over the hold / mean connections (${num(m.holdConnections)}), base included |`,
+    `| per connection above base at hold | ${kib(m.holdAboveBaselinePerConnectionBytes)} | (hold mean - first sample) / connections |`,
+    `| base (first sample, no connection) | ${mib(m.baselineBytes)} | |`,
+    `| total at hold | ${mib(m.holdBytes)} | mean over the hold samples |`,
+    `| kernel socket memory charged to the group | ${m.kernelSocketBytes === undefined ? 'not separated by this probe' : mib(m.kernelSocketBytes)} | ${m.method.includes('v1') ? 'memory.kmem.tcp.usage_in_bytes (v1 TCP accounting)' : m.method.includes('v2') ? 'memory.stat sock' : ''} |`,
+    '',
+  ];
+}
+
+function latencyTable(by: Record<string, LatencySummary> | undefined): string[] {
+  if (!by || Object.keys(by).length === 0) return ['(none)', ''];
+  return [
+    '| load generator | messages | p50 ms | p90 ms | p99 ms | max ms |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...Object.entries(by).map(([name, l]) => `| ${name} | ${l.count} | ${l.p50.toFixed(2)} | ${l.p90.toFixed(2)} | ${l.p99.toFixed(2)} | ${l.max.toFixed(2)} |`),
+    '',
+  ];
+}
+
+export function renderReportMd(s: Summary, record: RunRecord): string {
+  const p = record.plan;
+  const env = record.environment;
+  const errors = Object.entries(s.errors).filter(([, v]) => v > 0);
+  const lines = [
+    `# comet-lab flood: ${num(s.n)} connections, ${s.backend} backend`,
+    '',
+    s.complete ? `Run complete (${s.startedAt}, ${s.durationSeconds.toFixed(1)} s).` : `**INCOMPLETE**: ${s.incomplete}. The figures below are what was measured before it stopped.`,
+    '',
+    '## Connections',
+    '',
+    '| figure | value | how |',
+    '| --- | --- | --- |',
+    `| N asked | ${num(s.n)} | |`,
+    `| reached, client side | **${num(s.reached.client)}** | most active connections summed over the load generators' \`/status\` |`,
+    `| reached, server side | ${num(s.reached.server)} | most open streams in the server's \`/stats\` (all workers) |`,
+    `| time to reach N | ${s.secondsToTarget === undefined ? `not reached (ramp ${s.rampEndedBy ?? 'n/a'})` : `${s.secondsToTarget.toFixed(1)} s`} | first POST /ramp to N active, polled every 0.2 s |`,
+    `| ramp rate | **${num(s.rampRate)} /s** (asked ${num(s.askedRate)} /s) | reached / time to reach |`,
+    `| plan | ${p.server.workers} server workers, ${p.loadgens.length} load generators (${p.loadgens.reduce((a, l) => a + l.procs, 0)} processes), ${p.transport}, heartbeat ${p.server.heartbeatIntervalMs} ms | |`,
+    '',
+    '## Memory',
+    '',
+    ...memorySection('Server', s.memory.server),
+    ...memorySection('Load generators (all together)', s.memory.loadgen),
+    '### Kernel socket memory',
+    '',
+    `Host-wide TCP memory (${s.kernel.method}): ${mib(s.kernel.tcpBytesBaseline)} before the ramp, ${mib(s.kernel.tcpBytesAtHold)} at the hold, ${kib(s.kernel.perConnectionBytes)} per connection. This counts socket buffers only (queued data), not the socket structures, which the cgroup working set includes as kernel memory.`,
+    '',
+    `Expected by the planner: server ${mib(p.expectedMemory.server)}, load generators ${mib(p.expectedMemory.loadgen)}, kernel ${mib(p.expectedMemory.kernel)}.`,
+    '',
+    '## Errors by cause',
+    '',
+    errors.length ? errors.map(([c, v]) => `- ${c}: ${v}`).join('\n') : 'None (summed over the load generators\' final `/status`).',
+    '',
+    ...(record.outcome?.errors.length ? ['Run events:', '', ...record.outcome.errors.map((e) => `- ${new Date(e.atMs).toISOString()} ${e.code}${e.component ? ` (${e.component})` : ''}: ${e.message}`), ''] : []),
+    '## Chunks',
+    '',
+    `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter).`,
+    `Whole run: server sent ${num(s.chunks.serverSentTotal)}, load generators received ${num(s.chunks.clientReceivedTotal)}.`,
+    '',
+    '## Messages',
+    '',
+  ];
+  if (s.sends) {
+    const a = s.sends;
+    lines.push(
+      `### Routed sends (autocannon, POST /send/:id to random connected ids)`,
+      '',
+      `Asked ${a.askedRate}/s for ${a.seconds} s: ${num(a.requests)} requests, sustained **${num(a.sustainedRate)} /s** (2xx per second), ${a.non2xx} non-2xx, ${a.errors} errors, ${a.timeouts} timeouts; ${num(a.messagesReceived)} messages received.`,
+      `HTTP round trip (autocannon): p50 ${a.requestLatencyMs.p50} ms, p90 ${a.requestLatencyMs.p90} ms, p99 ${a.requestLatencyMs.p99} ms, max ${a.requestLatencyMs.max} ms.`,
+      '',
+      'Delivery latency (server accepted the send -> client parsed it; load generators\' HDR histograms, reset before the phase):',
+      '',
+      ...latencyTable(s.delivery.sends),
+    );
+  }
+  if (s.broadcast) {
+    const b = s.broadcast;
+    lines.push(
+      '### Broadcast',
+      '',
+      `One POST /broadcast to ${num(b.expected)} active connections: ${num(b.received)} received (${b.complete ? 'all' : 'NOT all, timed out'}); fan-out **${b.fanOutMs === undefined ? 'n/a' : `${b.fanOutMs.toFixed(1)} ms`}** (latest arrival - publish time).`,
+      '',
+      ...latencyTable(s.delivery.broadcast),
+    );
+  }
+  if (!s.sends && !s.broadcast) lines.push('No message phase in this run (`--sends-rate`, `--broadcast`).', '');
+  lines.push(
+    '## CPU',
+    '',
+    ...Object.entries(s.cpuSeconds).map(([c, v]) => `- ${c}: ${v.toFixed(1)} s (user + system over its process tree, /proc/<pid>/stat)`),
+    '',
+    '## Environment',
+    '',
+    `- kernel ${env.kernel}, Node ${env.node}, ${env.cores} cores (${env.cpuModel}), RAM ${mib(env.memTotalBytes)} (available at start ${mib(env.memAvailableBytes)})`,
+    `- open files per process: soft ${env.nofile.soft}, hard ${env.nofile.hard}`,
+    ...Object.entries(env.sysctls).map(([k, v]) => `- ${k} = ${v}`),
+    `- cgroups: v1 memory ${env.cgroup.v1Memory ? 'yes' : 'no'}, v2 ${env.cgroup.v2 ? 'yes' : 'no'}; dockerd running: ${env.dockerRunning ? 'yes' : 'no'}`,
+    '',
+    'Files: `samples.csv` (raw, one row a second), `run.json` (config, plan, outcome), `summary.json`, `report.html` (charts).',
+    '',
+  );
+  return lines.join('\n');
+}

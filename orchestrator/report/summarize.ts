@@ -1,0 +1,155 @@
+/**
+ * The report's figures, computed from samples.csv and run.json only. Memory per connection is given two ways:
+ * the slope of a least-squares line through (connections, memory) over the ramp, which leaves the process's fixed
+ * base out, and total/N averaged over the hold, which does not. The summary says which probe measured each.
+ */
+import { ERROR_CAUSES, type ErrorCause, type LatencySummary } from '../../shared/contracts.ts';
+import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
+import type { RunRecord } from './run-record.ts';
+import { linearFit, type LinearFit } from './fit.ts';
+import type { SamplesTable } from './samples-table.ts';
+
+export interface MemoryFigures {
+  /** Components summed into this figure. */
+  components: string[];
+  method: string;
+  /** What x is: the server's own count for the server, the load generators' count for them. */
+  countedBy: 'server' | 'client';
+  baselineBytes?: number;
+  fit?: LinearFit; // over the ramp, bytes per connection
+  holdBytes?: number; // mean working set over the hold
+  holdConnections?: number;
+  holdPerConnectionBytes?: number; // holdBytes / holdConnections
+  holdAboveBaselinePerConnectionBytes?: number; // (holdBytes - baseline) / holdConnections
+  kernelSocketBytes?: number; // charged to the group at the hold, where the probe separates it
+}
+
+export interface Summary {
+  n: number;
+  backend: string;
+  complete: boolean;
+  incomplete?: string;
+  reached: { client: number; server: number };
+  secondsToTarget?: number;
+  rampSeconds?: number;
+  rampEndedBy?: string;
+  /** Connections per second achieved: reached / time to reach it. */
+  rampRate?: number;
+  askedRate: number;
+  memory: { server: MemoryFigures; loadgen: MemoryFigures };
+  kernel: { tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string };
+  errors: Record<ErrorCause, number>;
+  chunks: { holdSeconds?: number; expected?: number; received?: number; serverSentTotal?: number; clientReceivedTotal?: number };
+  delivery: { sends?: Record<string, LatencySummary>; broadcast?: Record<string, LatencySummary>; broadcastFanOutMs?: number };
+  sends?: SendsOutcome;
+  broadcast?: BroadcastOutcome;
+  cpuSeconds: Record<string, number>;
+  startedAt: string;
+  durationSeconds: number;
+}
+
+const mean = (a: number[]) => (a.length ? a.reduce((x, y) => x + y, 0) / a.length : undefined);
+
+function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 'loadgen'): MemoryFigures {
+  const components = table.components.filter((c) => (role === 'server' ? c === 'server' : c !== 'server'));
+  const countedBy = role === 'server' ? 'server' : 'client';
+  const xCol = countedBy === 'server' ? 'server_connections' : 'client_active';
+  const methods = new Set((record.outcome?.components ?? []).filter((c) => components.includes(c.name)).map((c) => c.method ?? 'unknown'));
+  const bytes = (row: SamplesTable['rows'][number]): number | undefined => {
+    let sum = 0;
+    for (const c of components) {
+      const v = row.values.get(`${c}_ws_bytes`);
+      if (v === undefined) return undefined;
+      sum += v;
+    }
+    return sum;
+  };
+  const points = (phases: string[]) => {
+    const xs: number[] = [], ys: number[] = [];
+    for (const row of table.rows) {
+      if (!phases.includes(row.phase)) continue;
+      const x = row.values.get(xCol), y = bytes(row);
+      if (x !== undefined && y !== undefined) {
+        xs.push(x);
+        ys.push(y);
+      }
+    }
+    return { xs, ys };
+  };
+  const ramp = points(['up', 'ramp']);
+  const hold = points(['hold']);
+  const out: MemoryFigures = { components, method: [...methods].join(', '), countedBy, fit: linearFit(ramp.xs, ramp.ys) };
+  out.baselineBytes = ramp.ys[0];
+  out.holdBytes = mean(hold.ys);
+  out.holdConnections = mean(hold.xs);
+  if (out.holdBytes !== undefined && out.holdConnections) {
+    out.holdPerConnectionBytes = out.holdBytes / out.holdConnections;
+    if (out.baselineBytes !== undefined) out.holdAboveBaselinePerConnectionBytes = (out.holdBytes - out.baselineBytes) / out.holdConnections;
+  }
+  const lastHold = table.rows.filter((r) => r.phase === 'hold').at(-1);
+  if (lastHold) {
+    const socks = components.map((c) => lastHold.values.get(`${c}_sock_bytes`));
+    if (socks.every((v) => v !== undefined)) out.kernelSocketBytes = socks.reduce((a, b) => a! + b!, 0);
+  }
+  return out;
+}
+
+export function summarize(table: SamplesTable, record: RunRecord): Summary {
+  const o = record.outcome;
+  const col = (name: string, phases?: string[]) =>
+    table.rows.filter((r) => !phases || phases.includes(r.phase)).map((r) => r.values.get(name)).filter((v): v is number => v !== undefined);
+  const max = (a: number[]) => (a.length ? Math.max(...a) : 0);
+  const errors = Object.fromEntries(ERROR_CAUSES.map((c) => [c, 0])) as Record<ErrorCause, number>;
+  for (const s of Object.values(o?.final.loadgens ?? {})) for (const c of ERROR_CAUSES) errors[c] += s.errors?.[c] ?? 0;
+
+  const holdRows = table.rows.filter((r) => r.phase === 'hold');
+  const chunks: Summary['chunks'] = {
+    serverSentTotal: o?.final.server?.chunksSent,
+    clientReceivedTotal: Object.values(o?.final.loadgens ?? {}).reduce((a, s) => a + s.chunks, 0) || undefined,
+  };
+  if (holdRows.length >= 2) {
+    const first = holdRows[0]!, last = holdRows.at(-1)!;
+    const seconds = last.values.get('t_s')! - first.values.get('t_s')!;
+    const active = mean(holdRows.map((r) => r.values.get('client_active') ?? 0)) ?? 0;
+    chunks.holdSeconds = seconds;
+    chunks.expected = Math.round((active * seconds * 1000) / record.plan.server.heartbeatIntervalMs);
+    chunks.received = (last.values.get('client_chunks') ?? 0) - (first.values.get('client_chunks') ?? 0);
+  }
+
+  const kernelHold = mean(col('kernel_tcp_bytes', ['hold']));
+  const kernelBase = col('kernel_tcp_bytes', ['up', 'ramp'])[0];
+  const holdClients = mean(col('client_active', ['hold']));
+  const rampRate = o?.ramp?.secondsToTarget ? o.ramp.reached / o.ramp.secondsToTarget : o?.ramp && o.ramp.seconds > 0 ? o.ramp.reached / o.ramp.seconds : undefined;
+  const cpuSeconds: Record<string, number> = {};
+  for (const c of table.components) {
+    const v = col(`${c}_cpu_s`);
+    if (v.length) cpuSeconds[c] = v.at(-1)!;
+  }
+  return {
+    n: record.plan.n,
+    backend: record.plan.backend,
+    complete: !o?.incomplete && o !== undefined,
+    ...(o?.incomplete ? { incomplete: o.incomplete } : o ? {} : { incomplete: 'the run left no outcome (killed?)' }),
+    reached: { client: max([o?.ramp?.reached ?? 0, ...col('client_active')]), server: max(col('server_connections')) },
+    secondsToTarget: o?.ramp?.secondsToTarget,
+    rampSeconds: o?.ramp?.seconds,
+    rampEndedBy: o?.ramp?.endedBy,
+    rampRate,
+    askedRate: record.plan.rampRate,
+    memory: { server: memoryFigures(table, record, 'server'), loadgen: memoryFigures(table, record, 'loadgen') },
+    kernel: {
+      tcpBytesAtHold: kernelHold,
+      tcpBytesBaseline: kernelBase,
+      perConnectionBytes: kernelHold !== undefined && kernelBase !== undefined && holdClients ? (kernelHold - kernelBase) / holdClients : undefined,
+      method: '/proc/net/sockstat TCP mem pages x 4096, host-wide (both ends of every loopback connection)',
+    },
+    errors,
+    chunks,
+    delivery: { sends: o?.sends?.deliveryMs, broadcast: o?.broadcast?.deliveryMs, broadcastFanOutMs: o?.broadcast?.fanOutMs },
+    sends: o?.sends,
+    broadcast: o?.broadcast,
+    cpuSeconds,
+    startedAt: new Date(o?.startedAtMs ?? table.rows[0]?.values.get('at_ms') ?? 0).toISOString(),
+    durationSeconds: o ? (o.endedAtMs - o.startedAtMs) / 1000 : (table.rows.at(-1)?.values.get('t_s') ?? 0),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Computes a report folder's report.md, report.html and summary.json from its samples.csv and run.json, and points
+ * `<reports>/latest` at it. Used at the end of a flood and by `cli.ts report --regenerate DIR`.
+ */
+import { lstatSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { renderReportHtml } from './report-html.ts';
+import { renderReportMd } from './report-md.ts';
+import { readRunRecord } from './run-record.ts';
+import { readSamplesTable } from './samples-table.ts';
+import { summarize, type Summary } from './summarize.ts';
+
+/** `reports/<UTC time>-<backend>-<N>`, e.g. reports/20261124T221500Z-local-100000. */
+export function reportDirName(startedAt: Date, backend: string, n: number): string {
+  const stamp = startedAt.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${backend}-${n}`;
+}
+
+export function makeReportDir(root: string, backend: string, n: number, now = new Date()): string {
+  let dir = join(root, reportDirName(now, backend, n));
+  for (let i = 2; ; i++) {
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      dir = join(root, `${reportDirName(now, backend, n)}-${i}`);
+    }
+  }
+}
+
+export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): Summary {
+  const record = readRunRecord(dir);
+  const table = readSamplesTable(dir);
+  const summary = summarize(table, record);
+  const md = renderReportMd(summary, record);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(dir, 'report.md'), md);
+  writeFileSync(join(dir, 'report.html'), renderReportHtml(summary, table, md));
+  if (options.updateLatest !== false) pointLatest(dir);
+  return summary;
+}
+
+/** Atomically repoints `<parent>/latest` (relative link, so the folder can be moved or copied whole). */
+export function pointLatest(dir: string): void {
+  const parent = dirname(dir);
+  const tmp = join(parent, `.latest-${process.pid}`);
+  try {
+    if (lstatSync(tmp)) unlinkSync(tmp);
+  } catch {
+    // no leftover
+  }
+  symlinkSync(basename(dir), tmp);
+  renameSync(tmp, join(parent, 'latest'));
+}

@@ -1,0 +1,37 @@
+/**
+ * The orchestrator's side of the components' HTTP APIs: the server (`GET /stats`, `POST /broadcast`) and each load
+ * generator's control port (`GET /status`, `POST /ramp`, `POST /latency/reset`, `POST /stop`). Every call is
+ * bounded in time, so a component that hangs turns into an error the run reports instead of a stuck run.
+ */
+import type { LoadgenStatus, RampRequest, ServerStats } from '../../shared/contracts.ts';
+import { LabError } from '../../shared/errors.ts';
+
+const TIMEOUT_MS = 10_000;
+
+async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (err) {
+    throw new LabError('LAB_ERR_COMPONENT_UNREACHABLE', `${method} ${url} failed: ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
+  }
+  const text = await res.text();
+  if (!res.ok) throw new LabError('LAB_ERR_COMPONENT_HTTP', `${method} ${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  try {
+    return (text ? JSON.parse(text) : {}) as T;
+  } catch (err) {
+    throw new LabError('LAB_ERR_COMPONENT_HTTP', `${method} ${url} answered something that is not JSON: ${text.slice(0, 200)}`, { cause: err });
+  }
+}
+
+export const serverStats = (base: string) => call<ServerStats>('GET', `${base}/stats`);
+export const broadcast = (base: string, body: string) => call<unknown>('POST', `${base}/broadcast`, { body });
+export const loadgenStatus = (base: string) => call<LoadgenStatus>('GET', `${base}/status`);
+export const ramp = (base: string, req: RampRequest) => call<unknown>('POST', `${base}/ramp`, req);
+export const resetLatency = (base: string) => call<unknown>('POST', `${base}/latency/reset`, {});
+export const stopLoadgen = (base: string) => call<unknown>('POST', `${base}/stop`, {}, 3000);

@@ -1,0 +1,74 @@
+/**
+ * What a run leaves besides its samples: phase times, each phase's result, the components' final counters, and why
+ * it stopped early if it did. Written as run.json next to samples.csv; the report is computed from the two.
+ */
+import type { LatencySummary, LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
+
+export interface PhaseRecord {
+  name: string;
+  startMs: number;
+  endMs?: number;
+}
+
+export interface RampOutcome {
+  target: number;
+  /** Most connections the load generators held at once during the ramp. */
+  reached: number;
+  /** Seconds from the first POST /ramp until `reached` was first seen at N (undefined when N was not reached). */
+  secondsToTarget?: number;
+  /** Seconds the ramp phase lasted. */
+  seconds: number;
+  endedBy: 'target' | 'all-attempted' | 'stalled' | 'aborted';
+  askedRate: number;
+}
+
+export interface SendsOutcome {
+  askedRate: number;
+  seconds: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Requests completed per second, as autocannon measured it. */
+  sustainedRate: number;
+  /** HTTP round trip of POST /send/:id, as autocannon measured it (ms). */
+  requestLatencyMs: { p50: number; p90: number; p99: number; max: number };
+  /** Delivery latency (send accepted -> message parsed by the client) per load generator, from their histograms. */
+  deliveryMs: Record<string, LatencySummary>;
+  messagesReceived: number;
+}
+
+export interface BroadcastOutcome {
+  publishedAtMs: number;
+  expected: number; // connections active when published
+  received: number; // messages the load generators counted since
+  complete: boolean;
+  /** Latest arrival minus publish time (ms): how long the fan-out to every connection took. */
+  fanOutMs?: number;
+  deliveryMs: Record<string, LatencySummary>;
+}
+
+export interface ComponentRecord {
+  name: string;
+  role: ComponentRole;
+  url: string;
+  method?: MemoryMethod;
+  exited?: string;
+}
+
+export interface RunOutcome {
+  startedAtMs: number;
+  endedAtMs: number;
+  phases: PhaseRecord[];
+  components: ComponentRecord[];
+  ramp?: RampOutcome;
+  sends?: SendsOutcome;
+  broadcast?: BroadcastOutcome;
+  /** The last answers before teardown. */
+  final: { server?: ServerStats; loadgens: Record<string, LoadgenStatus> };
+  /** Set when the run stopped before its end: a component died, a phase failed, or it was interrupted. */
+  incomplete?: string;
+  interrupted: boolean;
+  errors: Array<{ atMs: number; component?: string; code: string; message: string }>;
+}

@@ -1,0 +1,30 @@
+/**
+ * One sample of a run, taken once a second: both sides' connection counts, memory and CPU per component, and the
+ * kernel's TCP memory. The shape is a superset of the exporter's LabSample (orchestrator/exporter/lab-sample.ts),
+ * so listeners take it as is. Numbers a component did not give are absent, never 0.
+ */
+import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
+
+export interface ComponentSample {
+  name: string;
+  role: ComponentRole;
+  up: boolean;
+  exited?: string;
+  workingSetBytes?: number;
+  kernelSocketBytes?: number;
+  cpuSeconds?: number;
+  method?: MemoryMethod;
+}
+
+export interface RunSample {
+  atMs: number; // epoch ms when the sample was taken
+  t: number; // seconds since the run started
+  phase: string;
+  target: number; // connections asked of the load generators so far
+  connections: { server: number | undefined; client: number | undefined };
+  client: { connecting: number; closed: number; chunks: number; messages: number; errors: number } | undefined;
+  server: { chunksSent: number; messagesSent: number; eventLoopLagMs: number } | undefined;
+  components: ComponentSample[];
+  kernelTcpBytes: number; // host-wide, /proc/net/sockstat
+  tcpInuse: number; // host-wide TCP sockets in use, /proc/net/sockstat
+}
