@@ -64,12 +64,14 @@ describe('assessCapacity', () => {
 
   it('caps N by memory: the largest N whose expected memory fits in the usable share', () => {
     const limits = labHost({ memAvailableBytes: 4 * GiB, fileMax: 100_000_000 });
-    const a = assessCapacity(limits, { n: 1_000_000 });
-    const usable = 4 * GiB * CONNECTION_COSTS.memoryHeadroom;
+    // Fixed costs, so the hand arithmetic below holds whatever costs.ts says after the next measurement.
+    const costs = { ...CONNECTION_COSTS, serverBytes: 5120, loadgenBytes: 3072, kernelSocketBytes: 2048, processBaseBytes: 48 * 2 ** 20 };
+    const a = assessCapacity(limits, { n: 1_000_000, costs });
+    const usable = 4 * GiB * costs.memoryHeadroom;
     const perProcess = a.processes.connectionsPerProcess;
     assert.equal(a.limitedBy, 'memory');
-    assert.ok(expectedMemory(a.maxN, perProcess).total <= usable);
-    assert.ok(expectedMemory(a.maxN + 1, perProcess).total > usable);
+    assert.ok(expectedMemory(a.maxN, perProcess, costs).total <= usable);
+    assert.ok(expectedMemory(a.maxN + 1, perProcess, costs).total > usable);
     // 12 KiB per connection (5 + 3 user space, 2 x 2 kernel) and 96 MiB per pair of processes of 19,800: 11 pairs hold
     // 217,800 in 3.52 GiB; one more connection needs a 12th pair (3.62 GiB) and passes the 3.6 GiB usable.
     assert.equal(a.maxN, 217_800);
