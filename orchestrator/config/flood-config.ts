@@ -30,6 +30,8 @@ export interface FloodConfig {
   json: boolean;
   /** Loopback port of the live page; undefined = no live page, 0 = any free port. */
   livePort: number | undefined;
+  /** Loopback port of the Prometheus exporter (`lab_*` metrics); undefined = none, 0 = any free port. */
+  metricsPort: number | undefined;
   out: string;
   report: boolean;
   /** Overrides of the planner's choice (0 = let the planner choose). */
@@ -54,6 +56,7 @@ export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
   force: false,
   json: false,
   livePort: undefined,
+  metricsPort: undefined,
   out: 'reports',
   report: true,
   workers: 0,
@@ -76,6 +79,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   transport: 'LAB_TRANSPORT',
   out: 'LAB_OUT',
   livePort: 'LAB_LIVE_PORT',
+  metricsPort: 'LAB_METRICS_PORT',
   workers: 'LAB_WORKERS',
   loadgenProcs: 'LAB_LOADGEN_PROCS',
 };
@@ -137,6 +141,7 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.sampleSeconds = seconds('sampleSeconds', '--sample', 0.2) ?? cfg.sampleSeconds;
   cfg.stallSeconds = seconds('stallSeconds', '--stall-timeout', 1) ?? cfg.stallSeconds;
   if (raw.livePort !== undefined && raw.livePort !== false) cfg.livePort = int('livePort', '--live-port', 0, 65535);
+  if (raw.metricsPort !== undefined && raw.metricsPort !== false) cfg.metricsPort = int('metricsPort', '--metrics-port', 0, 65535);
 
   const backend = raw.backend;
   if (backend !== undefined) {

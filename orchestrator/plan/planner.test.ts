@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CONNECTION_COSTS } from '../../kernel/costs.ts';
 import { loopbackAddress, makePlan, PLANNING, rateShares, split, type PlanRequest, type PlannerHost } from './planner.ts';
 
-const host: PlannerHost = { fdLimit: 20000, portRange: [32768, 60999], memAvailableBytes: 22 * 2 ** 30, cores: 2 };
+const host: PlannerHost = {
+  connectionsPerProcess: 19800, fdLimit: 20000, portRange: [32768, 60999], portsPerAddress: 28232, memAvailableBytes: 22 * 2 ** 30, cores: 2,
+};
 const req = (over: Partial<PlanRequest> = {}): PlanRequest => ({
   n: 100000, backend: 'local', engine: '', transport: 'chunked', rate: 2000, holdSeconds: 30, intervalSeconds: 10,
   serverPort: 8000, ...over,
@@ -10,14 +13,14 @@ const req = (over: Partial<PlanRequest> = {}): PlanRequest => ({
 
 test('100k on this host: workers and load-generator processes stay under the file limit with headroom', () => {
   const plan = makePlan(req(), host);
-  // 20000 - 1000 reserve = 19000 usable; a worker is filled to 90% = 17100 -> 6 workers for 100k.
+  // 19800 connections per process; a worker is filled to 90% = 17820 -> 6 workers for 100k.
   assert.equal(plan.server.workers, 6);
-  assert.ok(plan.n / plan.server.workers <= (host.fdLimit - PLANNING.fdReserve) * PLANNING.serverFill);
+  assert.ok(plan.n / plan.server.workers <= host.connectionsPerProcess * PLANNING.serverFill);
   // 28232 ports in range, 90% = 25408 per destination address -> 4 load generators of 25000 each.
   assert.equal(plan.portsPerAddress, 25408);
   assert.equal(plan.loadgens.length, 4);
   assert.deepEqual(plan.loadgens.map((l) => l.connections), [25000, 25000, 25000, 25000]);
-  for (const lg of plan.loadgens) assert.ok(lg.connections / lg.procs <= host.fdLimit - PLANNING.fdReserve, lg.name);
+  for (const lg of plan.loadgens) assert.ok(lg.connections / lg.procs <= host.connectionsPerProcess, lg.name);
   assert.deepEqual(plan.loadgens.map((l) => l.targets[0]!.host), ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
   assert.deepEqual(plan.loadgens.map((l) => l.startIndex), [0, 25000, 50000, 75000]);
   assert.deepEqual(plan.refusals, []);
@@ -40,18 +43,18 @@ test('too few workers or processes for N is refused with the number needed', () 
   assert.match(plan.refusals[1]!, /load-generator processes .* need 3/);
 });
 
-test('expected memory grows linearly and is refused beyond 80% of available memory', () => {
+test('expected memory grows linearly and is refused beyond the headroom of available memory', () => {
   const a = makePlan(req({ n: 100000 }), host);
   const b = makePlan(req({ n: 200000 }), host);
-  const perConn = PLANNING.serverBytesPerConnection;
+  const perConn = CONNECTION_COSTS.serverBytes;
   assert.ok(b.expectedMemory.server - a.expectedMemory.server >= 100000 * perConn);
   const small = makePlan(req({ n: 100000 }), { ...host, memAvailableBytes: 512 * 2 ** 20 });
   assert.ok(small.refusals.some((r) => /expected memory/.test(r)), small.refusals.join('\n'));
 });
 
-test('a server port inside the ephemeral range, a full conntrack table and kernel problems are refusals', () => {
-  const plan = makePlan(req({ serverPort: 40000 }), { ...host, conntrackMax: 65536, capacityProblems: ['fs.file-max too low'] });
-  assert.equal(plan.refusals.length, 3, plan.refusals.join('\n'));
+test('a server port inside the ephemeral range and the kernel assessment\'s problems are refusals', () => {
+  const plan = makePlan(req({ serverPort: 40000 }), { ...host, capacityProblems: ['fs.file-max too low'] });
+  assert.equal(plan.refusals.length, 2, plan.refusals.join('\n'));
   assert.equal(plan.refusals[0], 'fs.file-max too low');
 });
 

@@ -3,19 +3,22 @@
  * it chooses is unit-tested (planner.test.ts) and printed by `orchestrator/cli.ts plan` before anything starts.
  */
 import type { Transport } from '../../shared/contracts.ts';
+import { CONNECTION_COSTS, type ConnectionCosts } from '../../kernel/costs.ts';
 import type { LoadgenPlan, Plan } from './plan.ts';
 
-/** What the planner needs to know about the host; filled from kernel/'s readHostLimits() by host-limits.ts. */
+/** What the planner needs to know about the host; host-limits.ts fills it from kernel/'s readHostLimits(). */
 export interface PlannerHost {
-  /** Open files one process may hold (the hard `nofile` limit; children raise their soft limit to it). */
+  /** Connections one process can hold: its hard `nofile` limit minus what it keeps for itself (kernel/capacity-math). */
+  connectionsPerProcess: number;
+  /** The hard `nofile` limit itself (children raise their soft limit to it). */
   fdLimit: number;
   /** `net.ipv4.ip_local_port_range`, inclusive. */
   portRange: [number, number];
+  /** Ports a client may pick per (source, destination) address pair: the range minus reserved ports. */
+  portsPerAddress: number;
   memAvailableBytes: number;
   cores: number;
-  /** `net.netfilter.nf_conntrack_max` when conntrack is loaded (every loopback connection takes an entry). */
-  conntrackMax?: number;
-  /** Problems and warnings from kernel/'s assessCapacity(), passed through as refusals and warnings. */
+  /** Failed findings of kernel/'s assessCapacity() (files, memory, conntrack, ...): refusals, with its words. */
   capacityProblems?: string[];
   capacityWarnings?: string[];
 }
@@ -35,23 +38,14 @@ export interface PlanRequest {
 }
 
 /**
- * Headroom and costs. Files: a process also holds its own pipes, the control listener, log files and libuv's
- * descriptors, and reusePort spreads accepts by hash (not evenly), so a server worker is planned to 90% of what is
- * left after a reserve. Ports: TIME_WAIT sockets from earlier runs and other tests take some, so 90% of the range.
- * Memory costs are this lab's measurements on 2-core/24 GiB Debian 12 hosts (see README); they only feed the
- * expected-memory figure and the refusal when it would not fit.
+ * Headroom. reusePort spreads accepts by hash, not evenly, so a server worker is planned to 90% of what one process
+ * can hold; TIME_WAIT sockets from earlier runs and other tests take ports, so 90% of each address's ports.
+ * Per-connection memory costs live in kernel/costs.ts (shared with the doctor), not here.
  */
 export const PLANNING = {
-  fdReserve: 1000,
   serverFill: 0.9,
   portFill: 0.9,
   maxProcsPerLoadgen: 4,
-  memoryFill: 0.8,
-  serverBaseBytes: 60 * 2 ** 20, // per worker (Node heap + code) and once more for the supervisor
-  serverBytesPerConnection: 4 * 1024,
-  loadgenBaseBytes: 50 * 2 ** 20, // per process
-  loadgenBytesPerConnection: 3 * 1024,
-  kernelBytesPerConnection: 4 * 1024, // two sockets (client and server end) with empty queues
 } as const;
 
 /** The loopback address number `i` (0-based) as 127.0.0.(i+1), rolling over into the next octet. */
@@ -67,13 +61,11 @@ export function split(total: number, parts: number): number[] {
   return Array.from({ length: parts }, (_, i) => base + (i < rest ? 1 : 0));
 }
 
-export function makePlan(req: PlanRequest, host: PlannerHost): Plan {
+export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionCosts = CONNECTION_COSTS): Plan {
   const refusals: string[] = [...(host.capacityProblems ?? [])];
   const warnings: string[] = [...(host.capacityWarnings ?? [])];
-  const usableFds = host.fdLimit - PLANNING.fdReserve;
-  if (usableFds < 100) refusals.push(`the open-file limit per process is ${host.fdLimit}: too low for a comet lab (raise nofile)`);
-  const perWorker = Math.max(1, Math.floor(usableFds * PLANNING.serverFill));
-  const perLoadgenProc = Math.max(1, usableFds);
+  const perWorker = Math.max(1, Math.floor(host.connectionsPerProcess * PLANNING.serverFill));
+  const perLoadgenProc = Math.max(1, host.connectionsPerProcess);
 
   const neededWorkers = Math.ceil(req.n / perWorker);
   let workers = req.workers || neededWorkers;
@@ -91,8 +83,7 @@ export function makePlan(req: PlanRequest, host: PlannerHost): Plan {
 
   // Each load generator connects to its own destination address (the server listens on 0.0.0.0), so each has the
   // whole ephemeral range for itself and connects unbound (the kernel's fast path).
-  const rangeSize = host.portRange[1] - host.portRange[0] + 1;
-  const portsPerAddress = Math.max(1, Math.floor(rangeSize * PLANNING.portFill));
+  const portsPerAddress = Math.max(1, Math.floor(host.portsPerAddress * PLANNING.portFill));
   const loadgenCount = Math.min(req.n, Math.max(Math.ceil(req.n / portsPerAddress), Math.ceil(procs / PLANNING.maxProcsPerLoadgen)));
   procs = Math.max(procs, loadgenCount);
   const shares = split(req.n, loadgenCount);
@@ -119,17 +110,13 @@ export function makePlan(req: PlanRequest, host: PlannerHost): Plan {
 
   const totalProcs = loadgens.reduce((s, l) => s + l.procs, 0);
   const expectedMemory = {
-    server: (workers + 1) * PLANNING.serverBaseBytes + req.n * PLANNING.serverBytesPerConnection,
-    loadgen: totalProcs * PLANNING.loadgenBaseBytes + req.n * PLANNING.loadgenBytesPerConnection,
-    kernel: req.n * PLANNING.kernelBytesPerConnection,
+    server: (workers + 1) * costs.processBaseBytes + req.n * costs.serverBytes,
+    loadgen: (totalProcs + loadgens.length) * costs.processBaseBytes + req.n * costs.loadgenBytes,
+    kernel: 2 * req.n * costs.kernelSocketBytes,
   };
   const expectedTotal = expectedMemory.server + expectedMemory.loadgen + expectedMemory.kernel;
-  const memBudget = host.memAvailableBytes * PLANNING.memoryFill;
-  if (expectedTotal > memBudget) {
-    refusals.push(`expected memory ${gib(expectedTotal)} exceeds ${PLANNING.memoryFill * 100}% of the available ${gib(host.memAvailableBytes)}`);
-  }
-  if (host.conntrackMax !== undefined && req.n > host.conntrackMax * 0.9) {
-    refusals.push(`nf_conntrack_max is ${host.conntrackMax}: ${req.n} loopback connections would fill the conntrack table (raise it, or unload conntrack)`);
+  if (expectedTotal > host.memAvailableBytes * costs.memoryHeadroom && !refusals.some((r) => /memory/i.test(r))) {
+    refusals.push(`expected memory ${gib(expectedTotal)} exceeds ${costs.memoryHeadroom * 100}% of the available ${gib(host.memAvailableBytes)}`);
   }
   const processes = workers + 1 + totalProcs + loadgens.length;
   if (processes > host.cores * 8) warnings.push(`${processes} processes on ${host.cores} cores: the ramp will be CPU-bound and slow`);

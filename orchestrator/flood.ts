@@ -1,0 +1,153 @@
+/**
+ * `flood`: the lab's main job as one exported function the CLI and the tests both call. Plans (refusing what does
+ * not fit unless forced), starts the backend through a FloodRun, attaches the listeners, handles Ctrl-C, writes
+ * run.json and the report, and returns the exit code. It never calls process.exit; the process state it needs
+ * (output streams, signals, environment) comes in `io`.
+ */
+import type { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
+import type { Backend } from './backends/backend.ts';
+import { LocalBackend } from './backends/local-backend.ts';
+import type { FloodConfig } from './config/flood-config.ts';
+import { jsonLines } from './listeners/json-lines.ts';
+import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
+import { progress } from './listeners/progress.ts';
+import { samplesCsv } from './listeners/samples-csv.ts';
+import { formatPlan } from './plan/format-plan.ts';
+import { makeFloodPlan } from './plan/make-flood-plan.ts';
+import type { Plan } from './plan/plan.ts';
+import { collectEnvironment } from './report/environment.ts';
+import { writeRunRecord } from './report/run-record.ts';
+import { makeReportDir, writeReport } from './report/write-report.ts';
+import type { Summary } from './report/summarize.ts';
+import { FloodRun } from './run/flood-run.ts';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface FloodIo {
+  stdout: ListenerContext['stdout'];
+  stderr: ListenerContext['stderr'];
+  env: NodeJS.ProcessEnv;
+  /** Where SIGINT/SIGTERM arrive (the process); tests pass their own emitter. */
+  signals?: EventEmitter;
+}
+
+export interface FloodHooks {
+  /** Extra listeners (e.g. a test's own); run after the built-in ones. */
+  listeners?: RunListenerFactory[];
+  /** Called with the run before it starts (tests use it to kill a component mid-run). */
+  onRun?: (run: FloodRun) => void;
+  /** Replaces the backend the config asks for (tests; the Docker backend's own wiring). */
+  backend?: (plan: Plan, runId: string) => Backend;
+}
+
+export interface FloodResult {
+  exitCode: ExitCode;
+  plan: Plan;
+  reportDir?: string;
+  summary?: Summary;
+}
+
+/** The listeners the flags ask for: the bar or the JSON lines, samples.csv, the live page and exporter. */
+function builtInListeners(config: FloodConfig): RunListenerFactory[] {
+  const list: RunListenerFactory[] = [config.json ? jsonLines : progress, samplesCsv];
+  if (config.livePort !== undefined || config.metricsPort !== undefined) {
+    list.push(async (run, ctx) => {
+      const { startRunObservers } = await import('./live/run-observers.ts');
+      const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}` });
+      if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
+      if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
+      return obs;
+    });
+  }
+  return list;
+}
+
+async function chooseBackend(config: FloodConfig): Promise<'local' | 'docker'> {
+  if (config.backend !== 'auto') return config.backend;
+  const { isDockerLabUp } = await import('./backends/docker-lab.ts');
+  return (await isDockerLabUp()) ? 'docker' : 'local';
+}
+
+async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined): Promise<Backend> {
+  if (plan.backend === 'docker') {
+    const { DockerBackend } = await import('./backends/docker-backend.ts');
+    return new DockerBackend({ runId });
+  }
+  const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
+  return new LocalBackend({ runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT });
+}
+
+export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks = {}): Promise<FloodResult> {
+  const backendName = await chooseBackend(config);
+  const plan = makeFloodPlan(config, backendName);
+  if (!config.json) io.stderr.write(`${formatPlan(plan)}\n`);
+  if (plan.refusals.length > 0 && !config.force) {
+    throw new LabError('LAB_ERR_PLAN_REFUSED', `this host cannot run the plan:\n${plan.refusals.map((r) => `  - ${r}`).join('\n')}`, {
+      exitCode: EXIT.preflight,
+      hint: 'change what is named above, lower --n, or pass --force to run anyway',
+    });
+  }
+  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  const reportDir = config.report ? makeReportDir(config.out, plan.backend, plan.n) : undefined;
+  const logDir = reportDir ? join(reportDir, 'logs') : undefined;
+  if (logDir) mkdirSync(logDir);
+  const environment = collectEnvironment();
+  if (reportDir) writeRunRecord(reportDir, { config, plan, environment });
+
+  const backend = hooks.backend ? hooks.backend(plan, runId) : await makeBackend(plan, runId, config, logDir);
+  const run = new FloodRun(plan, backend, {
+    sampleSeconds: config.sampleSeconds,
+    stallSeconds: config.stallSeconds,
+    holdSeconds: config.holdSeconds,
+    sendsRate: config.sendsRate,
+    sendsSeconds: config.sendsSeconds,
+    broadcast: config.broadcast,
+    broadcastTimeoutSeconds: 30,
+  });
+  const ctx: ListenerContext = { plan, config, reportDir, stdout: io.stdout, stderr: io.stderr };
+  const listeners: RunListener[] = [];
+  const signals = io.signals;
+  const onSignal = (sig: string) => run.abort(`interrupted by ${sig}`, true);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  signals?.on('SIGINT', onInt);
+  signals?.on('SIGTERM', onTerm);
+  let outcome;
+  try {
+    for (const factory of [...builtInListeners(config), ...(hooks.listeners ?? [])]) listeners.push(await factory(run, ctx));
+    hooks.onRun?.(run);
+    outcome = await run.run();
+  } finally {
+    signals?.off('SIGINT', onInt);
+    signals?.off('SIGTERM', onTerm);
+    if (!outcome) await backend.stop().catch(() => undefined); // a listener failed to start: nothing ran, stop anyway
+    for (const l of listeners.reverse()) await Promise.resolve(l.close()).catch(() => undefined);
+  }
+  let summary: Summary | undefined;
+  if (reportDir) {
+    writeRunRecord(reportDir, { config, plan, environment, outcome });
+    summary = writeReport(reportDir);
+    const line = summaryLine(summary);
+    if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
+    else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
+  }
+  const exitCode = outcome.interrupted ? EXIT.interrupted : outcome.incomplete ? EXIT.failure : EXIT.ok;
+  return { exitCode, plan, reportDir, summary };
+}
+
+/** One line for the terminal: N reached, ramp rate, KB per connection per side. */
+export function summaryLine(s: Summary): string {
+  const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
+  return [
+    s.complete ? 'complete' : `INCOMPLETE (${s.incomplete})`,
+    `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
+    `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
+    `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)`,
+    `loadgens ${kib(s.memory.loadgen.fit?.slope)}/conn (slope; ${kib(s.memory.loadgen.holdPerConnectionBytes)} total/N)`,
+  ].join(', ');
+}
