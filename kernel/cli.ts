@@ -47,7 +47,8 @@ function runTune(cfg: KernelConfig, io: CliIo): number {
   if (cfg.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
   else {
     if (report.results.length === 0) io.out(`no setting of ${profile.file} passes the filters\n`);
-    io.out(`${summary(report, 'applied')}; replaced values saved in ${cfg.statePath} (undo: make untune)\n`);
+    const saved = report.results.some((r) => r.status === 'applied' || r.reason === 'clamped');
+    io.out(`${summary(report, 'applied')}; ${saved ? `replaced values saved in ${cfg.statePath} (undo: make untune)` : 'nothing replaced'}\n`);
   }
   return report.failed > 0 ? EXIT.failure : EXIT.ok;
 }

@@ -3,9 +3,9 @@
  * and this process's rlimits. Pure reading: nothing is changed, no command is run. A value this kernel or namespace
  * does not offer is left undefined (tcp_mem, for one, is host-wide and absent inside a network namespace).
  */
-import { accessSync, constants, readFileSync, readlinkSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { readSysctl } from './sysctl.ts';
+import { currentNetns, readSysctl } from './sysctl.ts';
 
 export interface HostLimits {
   /** RLIMIT_NOFILE of this process (Infinity for unlimited). Node raises soft to hard at start. */
@@ -174,12 +174,6 @@ export function readHostLimits(): HostLimits {
       v2: v2Controllers !== undefined,
       v2Memory: /\bmemory\b/.test(v2Controllers ?? ''),
     },
-    netns: (() => {
-      try {
-        return readlinkSync('/proc/self/ns/net');
-      } catch {
-        return 'unknown';
-      }
-    })(),
+    netns: currentNetns(),
   };
 }

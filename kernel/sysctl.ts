@@ -2,7 +2,7 @@
  * Reading and writing sysctls through /proc/sys, the same files `sysctl` uses. Writes act on the network namespace
  * of the calling process for per-namespace keys, which is what the netns tests rely on.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
 /** `net.ipv4.tcp_mem` -> `/proc/sys/net/ipv4/tcp_mem`. */
 export function sysctlPath(key: string): string {
@@ -23,6 +23,15 @@ export function readSysctl(key: string): string | undefined {
   }
 }
 
+/** Identity of this process's network namespace, e.g. "net:[4026531840]". */
+export function currentNetns(): string {
+  try {
+    return readlinkSync('/proc/self/ns/net');
+  } catch {
+    return 'unknown';
+  }
+}
+
 export type WriteFailure = 'absent' | 'read-only' | 'not-permitted' | 'rejected' | 'other';
 
 export type WriteOutcome = { ok: true; value: string } | { ok: false; reason: WriteFailure; detail: string };
@@ -33,7 +42,7 @@ export function writeSysctl(key: string, value: string): WriteOutcome {
     writeFileSync(sysctlPath(key), `${value}\n`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    const detail = `${code || 'error'}: ${(err as Error).message}`;
+    const detail = (err as Error).message; // already starts with the errno code
     if (code === 'ENOENT') return { ok: false, reason: 'absent', detail: 'not present in this kernel or namespace' };
     if (code === 'EROFS' || code === 'EACCES') return { ok: false, reason: 'read-only', detail };
     if (code === 'EPERM') return { ok: false, reason: 'not-permitted', detail };

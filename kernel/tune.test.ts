@@ -117,6 +117,18 @@ describe('tune and untune inside a network namespace', { skip: root ? false : 'n
     assertHostUntouched();
   });
 
+  it('as a user other than root, reports every setting as not permitted and saves nothing', () => {
+    const state4 = join(tmpdir(), `comet-kernel-nobody-${process.pid}.json`); // the test's own dir is 0700
+    const args = ['netns', 'exec', NS1, 'setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups',
+      process.execPath, CLI, 'tune', '--only-netns', '--state', state4];
+    const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stdout.match(/^FAILED +\S+: not-permitted: needs root/gm)?.length, netnsSettings.length, r.stdout);
+    assert.match(r.stdout, /failed \d+; nothing replaced/);
+    assert.equal(existsSync(state4), false);
+    rmSync(state4, { force: true });
+  });
+
   it('a profile with one bad line applies nothing', () => {
     const file = join(dir, 'bad.conf');
     const state3 = join(dir, 'ns3.json');

@@ -3,11 +3,10 @@
  * that cannot be written (absent in this kernel or namespace, read-only, not root, refused) is reported on its own
  * and the rest still apply. Neither prints: each result goes to `onResult` and the whole list is returned.
  */
-import { readlinkSync } from 'node:fs';
 import type { Profile, ProfileSetting } from './profile.ts';
 import type { Scope } from './settings.ts';
 import { assertSameNetns, readState, removeState, writeState, type SavedState } from './state-file.ts';
-import { readSysctl, writeSysctl, type WriteFailure } from './sysctl.ts';
+import { currentNetns, readSysctl, writeSysctl, type WriteFailure } from './sysctl.ts';
 
 export type SettingStatus = 'applied' | 'unchanged' | 'restored' | 'failed';
 
@@ -37,15 +36,6 @@ export interface TuneReport {
   results: SettingResult[];
   statePath: string;
   failed: number;
-}
-
-/** Identity of this process's network namespace. */
-export function currentNetns(): string {
-  try {
-    return readlinkSync('/proc/self/ns/net');
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** The profile's settings that pass the scope and key filters. */
