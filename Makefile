@@ -39,7 +39,7 @@ loadgen: deps
 	$(NODE) loadgen/cli.ts $(ARGS)
 
 doctor: deps
-	$(NODE) kernel/cli.ts doctor $(ARGS)
+	$(NODE) kernel/cli.ts doctor --profile $(PROFILE) $(if $(filter command line,$(origin N)),--n $(N)) $(ARGS)
 
 tune: deps
 	$(NODE) kernel/cli.ts tune --profile $(PROFILE) $(ARGS)
