@@ -19,7 +19,8 @@ const REPLY_TIMEOUT_MS = 5000;
 
 /** The specs of `procs` children sharing `spec` (its capacity and index range split in order). */
 export function splitSpec(spec: PoolSpec, procs: number): PoolSpec[] {
-  const capacities = splitProportionally(spec.capacity, new Array<number>(procs).fill(1));
+  const base = Math.floor(spec.capacity / procs);
+  const capacities = Array.from({ length: procs }, (_, k) => base + (k < spec.capacity % procs ? 1 : 0));
   const sources = spec.sourceAddresses;
   let first = spec.firstIndex;
   return capacities.map((capacity, k) => {

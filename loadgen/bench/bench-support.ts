@@ -1,0 +1,70 @@
+/** Helpers the load generator's benchmarks and heavy tests share: start a process and wait for its ready line. */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export const NODE = process.execPath;
+
+export interface Started<T> {
+  proc: ChildProcess;
+  info: T;
+  /** Every stdout line so far (the ready line included). */
+  lines: string[];
+}
+
+/** Spawns `cmd args` and resolves with the JSON after `prefix` on its first stdout line that has it. */
+export function startWithReadyLine<T>(cmd: string, args: string[], prefix: string, timeoutMs = 30_000, options: SpawnOptions = {}): Promise<Started<T>> {
+  const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  const lines: string[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')}: no "${prefix}" line in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      lines.push(line);
+      const at = line.indexOf(prefix);
+      if (at >= 0) {
+        clearTimeout(timer);
+        resolve({ proc, info: JSON.parse(line.slice(at + prefix.length)) as T, lines });
+      }
+    });
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} ${args.join(' ')} exited (${signal ?? code}) before "${prefix}"\n${stderr}`));
+    });
+  });
+}
+
+/** Resolves when the process exits (at once if it already has), killing it after `graceMs`. */
+export function exited(proc: ChildProcess, graceMs = 10_000): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+    proc.once('exit', (code) => {
+      clearTimeout(kill);
+      resolve(code);
+    });
+  });
+}
+
+export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
+  const res = await fetch(url, init);
+  if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export function postJson<T>(url: string, body: unknown): Promise<T> {
+  return getJson<T>(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 200): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}

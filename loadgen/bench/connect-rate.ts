@@ -1,0 +1,79 @@
+/**
+ * Benchmark: the connect rate at the start and at the end of a ramp, to show it stays flat while source ports fill.
+ * Starts `--workers` hold servers sharing one port (reusePort), one load generator with `--procs`, ramps `--n`
+ * connections unpaced over `--source-ips`, samples GET /status every second and prints the rate of each second,
+ * then the mean rate over the first and the last 10% of the connections.
+ *
+ *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/connect-rate.ts \
+ *     --n 100000 --procs 6 --workers 6 --source-ips 127.0.0.2-127.0.0.9
+ *   one process filling two whole port ranges:
+ *     ... connect-rate.ts --n 19000 --procs 1 --workers 1 --source-ips 127.0.0.2-127.0.0.3 --local-ports 50000-59499
+ */
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { exited, getJson, NODE, postJson, startWithReadyLine, type Started } from './bench-support.ts';
+
+const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      n: { type: 'string', default: '100000' },
+      procs: { type: 'string', default: '6' },
+      workers: { type: 'string', default: '6' },
+      'source-ips': { type: 'string', default: '127.0.0.2-127.0.0.9' },
+      'local-ports': { type: 'string' },
+      'max-connecting': { type: 'string', default: '2000' },
+    },
+  });
+  const n = Number(values.n);
+  const servers: Array<Started<{ port: number }>> = [];
+  let loadgen: Started<{ controlPort: number }> | undefined;
+  try {
+    servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', '0', '--reuse-port'], 'hold-server ready '));
+    const port = servers[0]!.info.port;
+    for (let k = 1; k < Number(values.workers); k++) {
+      servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', String(port), '--reuse-port'], 'hold-server ready '));
+    }
+    const args = [HERE('../cli.ts'), '--url', `http://127.0.0.1:${port}/test/{i}`, '--count', String(n), '--hold', '--procs', values.procs, '--source-ips', values['source-ips'], '--max-connecting', values['max-connecting'], '--control-port', '0', '--duration', '900', '--report-every', '900s'];
+    if (values['local-ports']) args.push('--local-ports', values['local-ports']);
+    loadgen = await startWithReadyLine(NODE, args, 'comet-lab loadgen ready ', 60_000);
+    const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
+    const samples: Array<{ t: number; done: number }> = [];
+    const t0 = Date.now();
+    await postJson(`${base}/ramp`, { target: n, rate: 0 });
+    let s: LoadgenStatus;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      s = await getJson<LoadgenStatus>(`${base}/status`);
+      const failed = Object.values(s.errors).reduce((a, b) => a + b, 0);
+      samples.push({ t: (Date.now() - t0) / 1000, done: s.active + failed });
+      const prev = samples.at(-2)?.done ?? 0;
+      console.log(`t=${samples.at(-1)!.t.toFixed(1)}s active=${s.active} failed=${failed} rate=${samples.at(-1)!.done - prev}/s`);
+      if (s.active + failed >= n || Date.now() - t0 > 600_000) break;
+    }
+    const rateBetween = (from: number, to: number) => {
+      const a = samples.find((x) => x.done >= from);
+      const b = samples.find((x) => x.done >= to);
+      if (!a || !b || b === a) return NaN;
+      return (b.done - a.done) / (b.t - a.t);
+    };
+    const total = samples.at(-1)!.done;
+    console.log(`\nconnections: ${s.active} active of ${n}; errors ${JSON.stringify(s.errors)}`);
+    console.log(`overall: ${(total / samples.at(-1)!.t).toFixed(0)} connections/s (${samples.at(-1)!.t.toFixed(1)} s)`);
+    console.log(`first 10%: ${rateBetween(0.02 * n, 0.12 * n).toFixed(0)} /s   last 10%: ${rateBetween(0.88 * n, 0.98 * n).toFixed(0)} /s`);
+    await postJson(`${base}/stop`, {});
+    await exited(loadgen.proc, 20_000);
+  } finally {
+    loadgen?.proc.kill('SIGKILL');
+    for (const s of servers) {
+      s.proc.stdin!.end();
+      s.proc.kill('SIGTERM');
+    }
+    await Promise.all(servers.map((s) => exited(s.proc)));
+    if (loadgen) await exited(loadgen.proc);
+  }
+}
+
+await main();

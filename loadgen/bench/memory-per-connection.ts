@@ -1,0 +1,85 @@
+/**
+ * Benchmark: client memory per held connection (user space + kernel) at N connections in ONE load-generator
+ * process. The load generator runs in a memory cgroup (v1) of its own from its first instruction, so the kernel
+ * charges it its socket structures and buffers; the figure is (usage at N - usage at 0) / N, with the totals
+ * beside it. The connections go to loadgen/bench/hold-server.ts (a raw-handle server in another process).
+ *
+ *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/memory-per-connection.ts [--n 15000]
+ */
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
+
+const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const CG = `/sys/fs/cgroup/memory/comet-lab-loadgen-bench-${process.pid}`;
+
+interface Reading {
+  usage: number;
+  kmem: number;
+  tcp: number;
+  workingSet: number;
+}
+
+function read(): Reading {
+  const num = (f: string) => Number(readFileSync(`${CG}/${f}`, 'utf8'));
+  const stat = readFileSync(`${CG}/memory.stat`, 'utf8');
+  const inactiveFile = Number(/^total_inactive_file (\d+)/m.exec(stat)?.[1] ?? 0);
+  const usage = num('memory.usage_in_bytes');
+  return { usage, kmem: num('memory.kmem.usage_in_bytes'), tcp: num('memory.kmem.tcp.usage_in_bytes'), workingSet: usage - inactiveFile };
+}
+
+const kb = (bytes: number) => (bytes / 1024).toFixed(2);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { n: { type: 'string', default: '15000' }, rate: { type: 'string', default: '5000' } } });
+  const n = Number(values.n);
+  mkdirSync(CG);
+  const server = await startWithReadyLine<{ port: number }>(NODE, [HERE('./hold-server.ts'), '--port', '0'], 'hold-server ready ');
+  let loadgen: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number }>>> | undefined;
+  try {
+    // Enter the cgroup before exec, so every page and socket of the load generator is charged there.
+    const cli = HERE('../cli.ts');
+    const args = [`--url`, `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s'];
+    loadgen = await startWithReadyLine<{ controlPort: number }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
+    const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
+    await new Promise((r) => setTimeout(r, 2000));
+    const before = read();
+    const t0 = Date.now();
+    await postJson(`${base}/ramp`, { target: n, rate: Number(values.rate) });
+    let status: LoadgenStatus | undefined;
+    await waitFor(`${n} active`, async () => {
+      status = await getJson<LoadgenStatus>(`${base}/status`);
+      return status.active + Object.values(status.errors).reduce((a, b) => a + b, 0) >= n;
+    }, 120_000);
+    const rampSeconds = (Date.now() - t0) / 1000;
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = read();
+    const s = await getJson<LoadgenStatus>(`${base}/status`);
+    const d = (k: keyof Reading) => after[k] - before[k];
+    console.log(`connections held: ${s.active} of ${n} (errors ${JSON.stringify(s.errors)}), ramp ${rampSeconds.toFixed(1)} s`);
+    console.log(`cgroup v1 usage at 0:  ${kb(before.usage)} KB (kmem ${kb(before.kmem)} KB)`);
+    console.log(`cgroup v1 usage at N:  ${kb(after.usage)} KB (kmem ${kb(after.kmem)} KB, tcp buffers ${kb(after.tcp)} KB)`);
+    console.log(`per connection (usage delta / N):       ${kb(d('usage') / s.active)} KB  [user ${kb((d('usage') - d('kmem')) / s.active)} KB + kernel ${kb(d('kmem') / s.active)} KB]`);
+    console.log(`per connection (working-set delta / N): ${kb(d('workingSet') / s.active)} KB`);
+    console.log(`per connection (total usage / N):       ${kb(after.usage / s.active)} KB (includes the Node runtime's fixed cost)`);
+    await postJson(`${base}/stop`, {});
+    await exited(loadgen.proc);
+  } finally {
+    loadgen?.proc.kill('SIGKILL');
+    server.proc.stdin!.end();
+    server.proc.kill('SIGTERM');
+    await exited(server.proc);
+    if (loadgen) await exited(loadgen.proc);
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      rmdirSync(CG);
+    } catch {
+      writeFileSync(`${CG}/memory.force_empty`, '0');
+      rmdirSync(CG);
+    }
+  }
+}
+
+await main();
