@@ -58,6 +58,15 @@ function write(key: string, to: string, from: string | undefined, ok: SettingSta
   return { key, status: ok, from, to };
 }
 
+/** Records (or, with undefined, forgets) one original; the file goes when nothing is left to restore. */
+function save(path: string, state: SavedState, key: string, original: string | undefined): void {
+  if (original === undefined) delete state.saved[key];
+  else state.saved[key] = original;
+  state.savedAt = new Date().toISOString();
+  if (Object.keys(state.saved).length === 0) removeState(path);
+  else writeState(path, state);
+}
+
 /** Applies a profile (filtered), saving replaced values in options.statePath; earlier saved originals are kept. */
 export function tune(profile: Profile, options: TuneOptions): TuneReport {
   const netns = currentNetns();
@@ -72,13 +81,12 @@ export function tune(profile: Profile, options: TuneOptions): TuneReport {
     if (from === undefined) r = { key: s.key, status: 'failed', to: s.value, reason: 'absent', detail: 'not present in this kernel or namespace' };
     else if (from === s.value) r = { key: s.key, status: 'unchanged', from, to: s.value };
     else {
+      // Save the original before writing: a tune killed between the two still leaves a record to undo. A later
+      // tune keeps the first original; a write that fails takes its record back out.
+      const fresh = !(s.key in state.saved);
+      if (fresh) save(options.statePath, state, s.key, from);
       r = write(s.key, s.value, from, 'applied');
-      const changed = r.status === 'applied' || r.reason === 'clamped';
-      if (changed && !(s.key in state.saved)) {
-        state.saved[s.key] = from;
-        state.savedAt = new Date().toISOString();
-        writeState(options.statePath, state);
-      }
+      if (fresh && r.status === 'failed' && r.reason !== 'clamped') save(options.statePath, state, s.key, undefined);
     }
     results.push(r);
     options.onResult?.(r);
