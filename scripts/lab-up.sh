@@ -7,7 +7,8 @@
 # Settings (environment): COMET_LAB_PROJECT (comet-lab), COMET_LAB_SUBNET (172.28.0.0/16; server .10, Prometheus .20,
 # Grafana .30), COMET_LAB_SERVER_PORT / _PROMETHEUS_PORT / _GRAFANA_PORT (host loopback ports 18000/19090/13000),
 # COMET_WORKERS (2), COMET_NOFILE (20000), COMET_ADMIN_TOKEN, COMET_LAB_PROFILE (c1m), COMET_LAB_TUNE
-# (apply | dry-run | skip), BASE_IMAGE (node:24-bookworm-slim, else built offline), COMET_LAB_PULL_TIMEOUT (20 s).
+# (apply | dry-run | skip), BASE_IMAGE (node:24-bookworm-slim, else built offline), COMET_LAB_PULL_TIMEOUT (20 s),
+# COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . docker/lab-env.sh
@@ -42,34 +43,46 @@ have_image() {
 base="${BASE_IMAGE:-node:24-bookworm-slim}"
 if ! have_image "$base"; then
   say "$base cannot be had (no registry?): building comet-lab/node-base:24 from node_modules/node offline"
-  base="$(bash docker/build-node-base.sh)"
+  base="$(bash docker/build-node-base.sh)" || fail "LAB_ERR_IMAGE_BUILD: building the offline Node base image failed (output above)"
 fi
 export BASE_IMAGE="$base"
 prom="${COMET_LAB_PROMETHEUS_IMAGE:-prom/prometheus:v2.53.0}"
 if ! have_image "$prom"; then
   say "$prom cannot be had: building comet-lab/prometheus-local from Debian's /usr/bin/prometheus offline"
-  prom="$(bash docker/build-prometheus-local.sh)"
+  prom="$(bash docker/build-prometheus-local.sh)" || fail "LAB_ERR_IMAGE_BUILD: building the offline Prometheus image failed (output above)"
 fi
 export COMET_LAB_PROMETHEUS_IMAGE="$prom"
 grafana="${COMET_LAB_GRAFANA_IMAGE:-grafana/grafana:11.1.0}"
 export COMET_LAB_GRAFANA_IMAGE="$grafana"
+services=(tuner server prometheus)
 if have_image "$grafana"; then
   export COMET_LAB_GRAFANA_SCALE=1
+  services+=(grafana)
 else
   export COMET_LAB_GRAFANA_SCALE=0
   say "Grafana: the image $grafana cannot be pulled here and is not present locally, so the lab runs without"
   say "  Grafana (Prometheus still scrapes). To add it: docker load -i grafana.tar, then make lab-down lab-up."
 fi
 
-for image in server loadgen; do
-  say "building comet-lab/$image on $base"
-  docker build -q -f "$image/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$image:latest" . >/dev/null
+# COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE name ready-made images (then nothing is built for that role).
+for role in server loadgen; do
+  var="COMET_LAB_$(tr a-z A-Z <<<"$role")_IMAGE"
+  if [ -n "${!var:-}" ]; then
+    say "$role image: ${!var} (given, not built)"
+    continue
+  fi
+  say "building comet-lab/$role on $base"
+  if ! out="$(docker build -q -f "$role/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$role:latest" . 2>&1)"; then
+    echo "$out" >&2
+    fail "LAB_ERR_IMAGE_BUILD: building comet-lab/$role failed (output above)"
+  fi
 done
 
-# From here on, a failure takes down what was started.
+# From here on, a failure takes down what was started. Services are named: Compose v1 would try to pull the image
+# of a service scaled to 0 (Grafana without its image) and fail offline.
 trap 'rc=$?; if [ $rc -ne 0 ]; then say "lab-up failed: removing what it started"; bash scripts/lab-down.sh >/dev/null 2>&1 || true; fi' EXIT
 
-if ! out="$("${COMPOSE[@]}" up -d --no-build 2>&1)"; then
+if ! out="$("${COMPOSE[@]}" up -d --no-build "${services[@]}" 2>&1)"; then
   echo "$out" >&2
   if grep -qiE 'overlap|pool' <<<"$out"; then
     fail "LAB_ERR_SUBNET_TAKEN: the lab's subnet $COMET_LAB_SUBNET overlaps a network that already exists" \

@@ -6,6 +6,7 @@
  * failure and Ctrl-C alike; the lab itself stays up until `make lab-down`.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import type { Plan } from '../plan/plan.ts';
@@ -36,6 +37,16 @@ export function loadgenLifetime(plan: Plan): number {
   return Math.ceil((2 * plan.n) / Math.max(1, plan.rampRate)) + plan.holdSeconds + 600;
 }
 
+/** Best effort: hosts where the cgroup tree is not visible or kmem.tcp is gone just report no socket figure. */
+function enableTcpAccounting(dir: string): void {
+  try {
+    const file = `${dir}/memory.kmem.tcp.limit_in_bytes`;
+    if (Number(readFileSync(file, 'latin1')) >= 2 ** 60) writeFileSync(file, String(2 ** 40));
+  } catch {
+    // not v1, or not root
+  }
+}
+
 export class DockerBackend implements Backend {
   readonly name = 'docker' as const;
   readonly options: DockerBackendOptions;
@@ -57,7 +68,7 @@ export class DockerBackend implements Backend {
     this.#docker = docker;
     const lab = await findLab(docker, this.options.project ?? labProject());
     this.lab = lab;
-    const image = this.options.image ?? LOADGEN_IMAGE;
+    const image = this.options.image ?? (process.env.COMET_LAB_LOADGEN_IMAGE || LOADGEN_IMAGE);
     try {
       await docker.getImage(image).inspect();
     } catch {
@@ -70,6 +81,11 @@ export class DockerBackend implements Backend {
     const fdLimit = this.options.fdLimit ?? plan.fdLimitPerProcess;
     const minContainers = this.options.minContainers ?? (Number(process.env.LAB_DOCKER_LOADGENS) || undefined);
     this.specs = layoutLoadgens(plan, { minContainers, fdLimit, subnet: lab.subnet, usedIps: [...lab.usedIps, lab.gateway ?? ''].filter(Boolean) });
+
+    // cgroup v1 counts a group's socket buffers only once it has a TCP limit: the compose server has none (Compose
+    // cannot set it), so set a limit nobody reaches on its group, before the ramp opens any socket.
+    const serverCgroup = cgroupDir(lab.serverId);
+    if (serverCgroup) enableTcpAccounting(serverCgroup);
 
     const watch = new DockerExitWatch(docker);
     this.#watch = watch;

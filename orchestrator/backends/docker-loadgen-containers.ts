@@ -55,7 +55,7 @@ export async function createLoadgenContainer(
       'net.ipv4.tcp_wmem': '4096 4096 16777216',
       'net.ipv4.tcp_tw_reuse': '1',
     },
-    Init: false,
+    Init: true, // docker-init as PID 1 forwards signals (Node as PID 1 ignores SIGTERM)
   };
   if (opts.accountTcp) hostConfig.KernelMemoryTCP = 2 ** 40;
   return docker.createContainer({

@@ -1,0 +1,248 @@
+/**
+ * The Docker lab against a real engine (started by scripts/start-dockerd.sh when none runs): the offline image
+ * builds, `lab-up` (twice) and `lab-down` (twice), a subnet already taken, and the docker backend holding a few
+ * thousand connections from 3 load-generator containers with their own addresses, its memory figures checked
+ * against `docker stats --no-stream` read here, a killed and an OOM-killed container reported, and nothing left.
+ * The lab runs as its own compose project on its own subnet and ports, with the tuner in dry-run (no host change).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import Dockerode from 'dockerode';
+import type { Plan } from '../plan/plan.ts';
+import { DockerBackend } from './docker-backend.ts';
+import { connectDocker, isDockerLabUp } from './docker-lab.ts';
+import { DockerExitWatch } from './docker-exit-watch.ts';
+
+const run = promisify(execFile);
+const PROJECT = `cltest${process.pid}`;
+const ENV = {
+  ...process.env,
+  COMET_LAB_PROJECT: PROJECT,
+  COMET_LAB_SUBNET: '172.29.0.0/16',
+  COMET_LAB_SERVER_PORT: '28000',
+  COMET_LAB_PROMETHEUS_PORT: '29090',
+  COMET_LAB_GRAFANA_PORT: '23000',
+  COMET_LAB_TUNE: 'dry-run',
+  COMET_LAB_PULL_TIMEOUT: '5',
+  COMET_WORKERS: '1',
+};
+const N = 3000;
+const IMAGE = process.env.COMET_LAB_LOADGEN_IMAGE || 'comet-lab/loadgen:latest';
+const MIB = 2 ** 20;
+let docker: Dockerode;
+
+async function sh(script: string, env = ENV): Promise<{ code: number; out: string }> {
+  try {
+    const r = await run('bash', [script], { env, timeout: 300_000, maxBuffer: 1 << 24 });
+    return { code: 0, out: r.stdout + r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, out: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+const labContainers = async () =>
+  (await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${PROJECT}`] } })).length +
+  (await docker.listContainers({ all: true, filters: { label: [`comet-lab.lab=${PROJECT}`] } })).length;
+const hasNetwork = async () => (await docker.listNetworks({ filters: { name: [`${PROJECT}_lab`] } })).length > 0;
+const hasVolume = async () => ((await docker.listVolumes({ filters: { name: [`${PROJECT}_prometheus-data`] } })).Volumes ?? []).length > 0;
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await f().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function smallPlan(): Plan {
+  return {
+    n: N,
+    backend: 'docker',
+    server: { engine: 'default', workers: 1, port: 8000, addresses: ['0.0.0.0'], heartbeatIntervalMs: 1000 },
+    loadgens: [{ name: 'loadgen-1', procs: 1, connections: N, startIndex: 0, sourceAddresses: [], targets: [] }],
+    transport: 'chunked',
+    rampRate: 1500,
+    holdSeconds: 5,
+    fdLimitPerProcess: 20000,
+    portsPerAddress: 49766,
+    expectedMemory: { server: 0, loadgen: 0, kernel: 0 },
+    refusals: [],
+    warnings: [],
+  };
+}
+
+/** `docker stats --no-stream` MEM USAGE of one container, in bytes. */
+function dockerStatsBytes(name: string): number {
+  const text = execFileSync('docker', ['stats', '--no-stream', '--format', '{{.MemUsage}}', name], { encoding: 'utf8' });
+  const m = /^([\d.]+)\s*([KMG]i?B|B)/.exec(text.trim());
+  assert.ok(m, `cannot read docker stats: ${text}`);
+  const unit = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, kB: 1e3, MB: 1e6, GB: 1e9 }[m[2]!] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+before(async () => {
+  const r = await sh('scripts/start-dockerd.sh');
+  assert.equal(r.code, 0, r.out);
+  docker = await connectDocker();
+});
+
+after(async () => {
+  await sh('scripts/lab-down.sh');
+});
+
+test('the offline base images: the project Node and Debian Prometheus, imported without a registry', async () => {
+  const tags = [`comet-lab/node-base:test${process.pid}`, `comet-lab/prometheus-local:test${process.pid}`];
+  try {
+    const node = await run('bash', ['docker/build-node-base.sh', tags[0]!], { timeout: 120_000 });
+    assert.equal(node.stdout.trim(), tags[0]);
+    const prom = await run('bash', ['docker/build-prometheus-local.sh', tags[1]!], { timeout: 120_000 });
+    assert.equal(prom.stdout.trim(), tags[1]);
+    const version = execFileSync('docker', ['run', '--rm', tags[0]!, 'node', '--version'], { encoding: 'utf8' }).trim();
+    assert.equal(version, process.version);
+    const pv = execFileSync('docker', ['run', '--rm', '--entrypoint', '/bin/prometheus', tags[1]!, '--version'], { encoding: 'utf8' });
+    assert.match(pv, /^prometheus, version 2\./);
+  } finally {
+    for (const t of tags) await docker.getImage(t).remove().catch(() => undefined);
+  }
+});
+
+test('lab-down with nothing up says so; lab-up starts the stack; lab-up again says it is up', async () => {
+  const down = await sh('scripts/lab-down.sh');
+  assert.equal(down.code, 0, down.out);
+  assert.match(down.out, /not up: nothing to take down/);
+  const up = await sh('scripts/lab-up.sh');
+  assert.equal(up.code, 0, up.out);
+  assert.match(up.out, /is up on 172\.29\.0\.0\/16/);
+  assert.match(up.out, /tuner: profile c1m checked, 0 failure\(s\)/);
+  const server = (await docker.listContainers({ filters: { label: [`com.docker.compose.project=${PROJECT}`, 'comet-lab.role=server'] } }))[0];
+  assert.ok(server, 'no server container');
+  const info = await docker.getContainer(server.Id).inspect();
+  assert.equal(Object.values(info.NetworkSettings.Networks)[0]!.IPAddress, '172.29.0.10');
+  assert.deepEqual(info.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 20000, Hard: 20000 }]);
+  assert.equal(info.HostConfig.Sysctls?.['net.core.somaxconn'], '65535');
+  assert.equal(await isDockerLabUp(PROJECT), true);
+  assert.equal(await isDockerLabUp(`${PROJECT}-absent`), false);
+  const again = await sh('scripts/lab-up.sh');
+  assert.equal(again.code, 0, again.out);
+  assert.match(again.out, /already up/);
+});
+
+test('docker backend: 3 load-generator containers at their own addresses hold N; memory as docker stats shows it', async () => {
+  const backend = new DockerBackend({ project: PROJECT, minContainers: 3, durationSeconds: 120 });
+  try {
+    await backend.up(smallPlan());
+    const loadgens = backend.components().filter((c) => c.role === 'loadgen');
+    assert.equal(loadgens.length, 3);
+    const ids = await backend.containerIds();
+    assert.equal(ids.length, 3);
+    const addresses = await Promise.all(ids.map(async (id) => Object.values((await docker.getContainer(id).inspect()).NetworkSettings.Networks)[0]!.IPAddress));
+    assert.deepEqual([...addresses].sort(), ['172.29.0.100', '172.29.0.101', '172.29.0.102']);
+    assert.deepEqual(loadgens.map((l) => l.url).sort(), [...addresses].sort().map((a) => `http://${a}:9100`));
+
+    for (const l of loadgens) {
+      const res = await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: N / 3, rate: 500 }) });
+      assert.equal(res.status, 200, await res.text());
+    }
+    const server = backend.components().find((c) => c.role === 'server')!;
+    await until(`${N} connections on the server`, 60_000, async () => {
+      const s = (await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } };
+      return s.open.total >= N ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 2000)); // let memory settle after the ramp
+
+    // docker stats first, then the probe: both within 10% (memory moves by the second) or 4 MiB.
+    const names = [`${PROJECT}_server_1`, ...ids];
+    const components = [server, ...loadgens.sort((a, b) => a.url.localeCompare(b.url))];
+    for (let i = 0; i < names.length; i++) {
+      const name = i === 0 ? names[0]! : (await docker.getContainer(names[i]!).inspect()).Name.slice(1);
+      const expected = dockerStatsBytes(name);
+      const reading = await components.find((c) => (i === 0 ? c.role === 'server' : name.endsWith(c.name)))!.probe.read();
+      assert.equal(reading.method, 'docker-stats');
+      const diff = Math.abs(reading.workingSetBytes - expected);
+      assert.ok(diff <= Math.max(0.1 * expected, 4 * MIB), `${name}: probe ${(reading.workingSetBytes / MIB).toFixed(1)} MiB, docker stats ${(expected / MIB).toFixed(1)} MiB`);
+      assert.ok(reading.cpuSeconds! > 0);
+      assert.ok(reading.kernelSocketBytes === undefined || reading.kernelSocketBytes >= 0);
+    }
+
+    // A load generator that dies is reported, with its exit code.
+    await docker.getContainer(ids[0]!).kill();
+    const died = loadgens.find((l) => l.url.includes(addresses[0]!))!;
+    const why = await until('the exit to be seen', 10_000, async () => died.exited());
+    assert.match(why, /exited with code 137/);
+  } finally {
+    await backend.stop();
+  }
+  assert.deepEqual(await backend.containerIds(), []);
+});
+
+test('an OOM-killed container is reported as such', async () => {
+  const watch = new DockerExitWatch(docker);
+  await watch.start();
+  const c = await docker.createContainer({
+    Image: IMAGE,
+    Entrypoint: ['node', '-e', 'const a = []; setInterval(() => a.push(Buffer.alloc(16 << 20, 1)), 20)'],
+    Labels: { 'comet-lab.lab': PROJECT, 'comet-lab.role': 'test' },
+    HostConfig: { Memory: 64 * MIB, MemorySwap: 64 * MIB },
+  });
+  try {
+    watch.watch(c.id);
+    await c.start();
+    const why = await until('the OOM kill', 30_000, async () => watch.exited(c.id));
+    assert.match(why, /OOM-killed/);
+  } finally {
+    watch.stop();
+    await c.remove({ force: true });
+  }
+});
+
+test('no engine, or an engine that refuses: LAB_ERR_NO_DOCKER with the preflight exit code', async () => {
+  await assert.rejects(connectDocker({ socketPath: '/nonexistent/docker.sock' }), (e: Error & { code?: string; exitCode?: number }) => {
+    assert.equal(e.code, 'LAB_ERR_NO_DOCKER');
+    assert.equal(e.exitCode, 3);
+    return true;
+  });
+  const path = `/tmp/comet-lab-refuse-${process.pid}.sock`;
+  const refuser = createServer((s) => s.destroy()).listen(path);
+  try {
+    await assert.rejects(connectDocker({ socketPath: path, timeoutMs: 2000 }), /does not answer/);
+  } finally {
+    refuser.close();
+    rmSync(path, { force: true });
+  }
+});
+
+test('a subnet already taken: a clear message, and nothing of the lab left behind', async () => {
+  const env = { ...ENV, COMET_LAB_PROJECT: `${PROJECT}b`, COMET_LAB_SUBNET: '172.29.0.0/16', COMET_LAB_SERVER_PORT: '28001', COMET_LAB_PROMETHEUS_PORT: '29091', COMET_LAB_GRAFANA_PORT: '23001' };
+  const r = await sh('scripts/lab-up.sh', env);
+  assert.equal(r.code, 3, r.out);
+  assert.match(r.out, /LAB_ERR_SUBNET_TAKEN/);
+  assert.equal((await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${PROJECT}b`] } })).length, 0);
+  assert.equal((await docker.listNetworks({ filters: { name: [`${PROJECT}b_lab`] } })).length, 0);
+});
+
+test('lab-down removes every lab container, the network and the volume; again, it says nothing is up', async () => {
+  // A container the orchestrator would have made, left behind on purpose: lab-down must find it by label.
+  const lab = (await docker.listNetworks({ filters: { name: [`${PROJECT}_lab`] } }))[0];
+  assert.ok(lab);
+  const stray = await docker.createContainer({
+    Image: IMAGE,
+    Entrypoint: ['node', '-e', 'setTimeout(() => {}, 60000)'],
+    Labels: { 'comet-lab.lab': PROJECT, 'comet-lab.role': 'loadgen' },
+    HostConfig: { NetworkMode: lab.Name },
+  });
+  await stray.start();
+  const down = await sh('scripts/lab-down.sh');
+  assert.equal(down.code, 0, down.out);
+  assert.equal(await labContainers(), 0);
+  assert.equal(await hasNetwork(), false);
+  assert.equal(await hasVolume(), false);
+  const again = await sh('scripts/lab-down.sh');
+  assert.match(again.out, /nothing to take down/);
+});
