@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { main } from './cli.ts';
 import { buildDoctorReport } from './doctor.ts';
-import { parseListeningPorts, parseNofile, readHostLimits } from './host-limits.ts';
+import { parseListeningPorts, parseNofile, readHostLimits, readListeningPorts } from './host-limits.ts';
 import { loadProfile } from './profile.ts';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
@@ -67,6 +67,27 @@ describe('doctor', () => {
       assert.equal(row?.severity, 'warn');
       assert.match(row?.meaning ?? '', new RegExp(`ip_local_reserved_ports = .*\\b${port}\\b`));
     } finally {
+      server.close();
+    }
+  });
+
+  it('reads only LISTEN sockets from /proc/net/tcp, stopping before the established ones', async () => {
+    const server: Server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const clients: Socket[] = [];
+    try {
+      const port = (server.address() as { port: number }).port;
+      for (let i = 0; i < 50; i++) {
+        clients.push(await new Promise<Socket>((resolve, reject) => {
+          const c = connect(port, '127.0.0.1', () => resolve(c));
+          c.once('error', reject);
+        }));
+      }
+      const listening = readListeningPorts('/proc/net/tcp');
+      assert.ok(listening.includes(port));
+      for (const c of clients) assert.ok(!listening.includes(c.localPort!), `client port ${c.localPort} is not a listener`);
+    } finally {
+      for (const c of clients) c.destroy();
       server.close();
     }
   });
