@@ -148,6 +148,10 @@ function tcpMemory(l: HostLimits, c: Context): Finding[] {
         : 'cannot read',
     });
   }
+  out.push(teardown('time-wait', 'net.ipv4.tcp_max_tw_buckets', l.tcpMaxTwBuckets, l.tcpTimeWait, c.n,
+    'sockets in TIME_WAIT', 'destroyed at once ("time wait bucket table overflow" in the log: noisy, harmless)'));
+  out.push(teardown('orphans', 'net.ipv4.tcp_max_orphans', l.tcpMaxOrphans, l.tcpOrphans, c.n,
+    'orphaned sockets (closed, FIN not yet acknowledged)', 'reset at once ("too many orphaned sockets", "out of socket memory")'));
   out.push({
     id: 'tw-reuse',
     key: 'net.ipv4.tcp_tw_reuse',
@@ -157,6 +161,20 @@ function tcpMemory(l: HostLimits, c: Context): Finding[] {
     meaning: `1: new outgoing connections reuse TIME_WAIT ports (2: loopback only); after a teardown of ${fmtInt(c.n)} the next ramp needs it`,
   });
   return out;
+}
+
+/** Limits a teardown of n connections meets: each closing socket passes through TIME_WAIT or orphan state. */
+function teardown(id: string, key: string, max: number | undefined, now: number | undefined, n: number, what: string, beyond: string): Finding {
+  const base = { id, key, title: key.split('.').pop()! };
+  if (max === undefined) return { ...base, current: ABSENT, severity: 'info', meaning: 'host-wide, not visible in this network namespace' };
+  const full = now !== undefined && now >= max;
+  return {
+    ...base,
+    current: `${fmtInt(max)} (${fmtInt(now ?? 0)} now)`,
+    severity: full || n > max ? 'warn' : 'ok',
+    meaning: `${what}: a teardown of ${fmtInt(n)} can make up to ${fmtInt(n)}; beyond ${fmtInt(max)} they are ${beyond}` +
+      (full ? '; the limit is reached right now' : ''),
+  };
 }
 
 function conntrack(l: HostLimits, c: Context): Finding {

@@ -24,6 +24,10 @@ function labHost(over: Partial<HostLimits> = {}): HostLimits {
     tcpRmem: [4096, 131072, 33554432],
     tcpWmem: [4096, 16384, 4194304],
     tcpTwReuse: 2,
+    tcpMaxTwBuckets: 131072,
+    tcpMaxOrphans: 131072,
+    tcpTimeWait: 10,
+    tcpOrphans: 0,
     pageSize: 4096,
     tcpMemInUsePages: 200,
     tcpSocketsInUse: 20,
@@ -124,6 +128,16 @@ describe('assessCapacity', () => {
     assert.equal(f.severity, 'warn');
     assert.match(f.meaning, /max 2\.2 GiB/);
     assert.match(f.meaning, /more than 575,796/);
+  });
+
+  it('warns when a teardown of N would overflow TIME_WAIT or orphan limits, or one is full now', () => {
+    assert.equal(find(assessCapacity(labHost(), { n: 100_000 }).findings, 'time-wait').severity, 'ok');
+    const big = assessCapacity(labHost(), { n: 200_000 }).findings;
+    assert.equal(find(big, 'time-wait').severity, 'warn');
+    assert.match(find(big, 'orphans').meaning, /beyond 131,072 they are reset at once/);
+    const full = find(assessCapacity(labHost({ tcpTimeWait: 131072 }), { n: 10 }).findings, 'time-wait');
+    assert.equal(full.severity, 'warn');
+    assert.match(full.meaning, /reached right now/);
   });
 
   it('flags listeners inside the ephemeral range and suggests reserving them', () => {

@@ -25,6 +25,12 @@ export interface HostLimits {
   tcpRmem?: [number, number, number];
   tcpWmem?: [number, number, number];
   tcpTwReuse?: number;
+  tcpMaxTwBuckets?: number;
+  /** Host-wide (absent inside a namespace). */
+  tcpMaxOrphans?: number;
+  /** From /proc/net/sockstat: sockets in TIME_WAIT and orphaned (closed, still sending) now. */
+  tcpTimeWait?: number;
+  tcpOrphans?: number;
   pageSize: number;
   /** From /proc/net/sockstat: TCP pages in use now and TCP sockets allocated. */
   tcpMemInUsePages?: number;
@@ -172,7 +178,7 @@ export function readHostLimits(): HostLimits {
   const listening = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap(readListeningPorts);
   const inRange = portRange ? listening.filter((p) => p >= portRange.low && p <= portRange.high) : [];
   const sockstat = read('/proc/net/sockstat');
-  const tcpLine = sockstat?.match(/^TCP: inuse (\d+) orphan \d+ tw \d+ alloc (\d+) mem (\d+)/m);
+  const tcpLine = sockstat?.match(/^TCP: inuse (\d+) orphan (\d+) tw (\d+) alloc (\d+) mem (\d+)/m);
   const mem = read('/proc/meminfo');
   const conntrackMax = int('net.netfilter.nf_conntrack_max');
   const conntrackCount = int('net.netfilter.nf_conntrack_count');
@@ -192,8 +198,12 @@ export function readHostLimits(): HostLimits {
     tcpWmem: triple('net.ipv4.tcp_wmem'),
     tcpTwReuse: int('net.ipv4.tcp_tw_reuse'),
     pageSize: pageSize(),
-    tcpMemInUsePages: tcpLine ? Number(tcpLine[3]) : undefined,
-    tcpSocketsInUse: tcpLine ? Number(tcpLine[2]) : undefined,
+    tcpMaxTwBuckets: int('net.ipv4.tcp_max_tw_buckets'),
+    tcpMaxOrphans: int('net.ipv4.tcp_max_orphans'),
+    tcpTimeWait: tcpLine ? Number(tcpLine[3]) : undefined,
+    tcpOrphans: tcpLine ? Number(tcpLine[2]) : undefined,
+    tcpMemInUsePages: tcpLine ? Number(tcpLine[5]) : undefined,
+    tcpSocketsInUse: tcpLine ? Number(tcpLine[4]) : undefined,
     conntrack: {
       present: conntrackMax !== undefined,
       tracking: (conntrackCount ?? 0) > 0,

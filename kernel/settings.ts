@@ -41,6 +41,7 @@ export const SETTINGS: Readonly<Record<string, SettingSpec>> = Object.freeze({
   'net.ipv4.tcp_tw_reuse': spec('netns', 1, 0, 2),
   'net.ipv4.tcp_fin_timeout': spec('netns', 1, 1, INT_MAX),
   'net.ipv4.tcp_max_tw_buckets': spec('netns', 1, 0, INT_MAX),
+  'net.ipv4.tcp_max_orphans': spec('host', 1, 0, INT_MAX),
   'net.ipv4.tcp_syncookies': spec('netns', 1, 0, 2),
   'net.ipv4.tcp_moderate_rcvbuf': spec('netns', 1, 0, 1),
   'net.netfilter.nf_conntrack_max': spec('host', 1, 0, INT_MAX),
