@@ -1,0 +1,231 @@
+/**
+ * The HTTP/1.1 connection state machine shared by the lean engines (raw handles, net.Socket): read a request head,
+ * route it, then become a comet stream, answer an error and close, or hand the connection to the supervisor's
+ * express API. Per connection it keeps only a few fields on the engine's own connection object; the functions here
+ * are shared by all connections.
+ */
+import { MAX_HEAD_BYTES, headEnd, parseHead } from '../http/request-head.ts';
+import { LAST_CHUNK, chunk, errorResponse, fullResponse, noContent, streamHead } from '../http/responses.ts';
+import { eventCursor, route } from '../http/routes.ts';
+import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
+import type { EngineOptions } from './engine.ts';
+import { Hub, type CometStream, type StreamIO } from '../worker/hub.ts';
+
+/** Connection phases. */
+const READING = 0;
+const STREAMING = 1;
+const CLOSED = 3;
+const HANDED_OFF = 4;
+
+/** Per-connection fields the lean engines keep on their connection objects (a raw handle or a net.Socket). */
+export interface LeanConn extends CometStream {
+  cs: number; // phase
+  hb: Buffer | undefined; // bytes of an unfinished request head (or pipelined bytes after a poll)
+  fm: number; // 1: chunked framing (HTTP/1.1), 2: keep-alive
+}
+
+/** The primitives an engine gives the state machine. */
+export interface ConnOps<C extends LeanConn> {
+  /** Writes; false when the connection failed (the state machine then drops it). */
+  write(c: C, data: string): boolean;
+  /** Bytes waiting in user space to be written. */
+  queued(c: C): number;
+  /** Closes: after queued writes (graceful) or at once. */
+  close(c: C, graceful: boolean): void;
+  /** Stops reading and hands the connection and the bytes read so far to the supervisor. */
+  handOff(c: C, bytes: Buffer): void;
+}
+
+const CHUNKED = 1;
+const KEEP_ALIVE = 2;
+
+/** Fresh per-connection fields, always set in this order so every connection object shares one hidden class. */
+export function initConn(c: LeanConn): void {
+  c.id = '';
+  c.tr = 0;
+  c.n = 0;
+  c.ls = 0;
+  c.rb = undefined;
+  c.sl = -1;
+  c.cs = READING;
+  c.hb = undefined;
+  c.fm = 0;
+}
+
+export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
+  readonly hub: Hub<C>;
+  /** Connections still reading a request head, with when they started: swept for slowloris. */
+  private readonly reading = new Map<C, number>();
+  private readonly sweep: NodeJS.Timeout;
+  private lastPayload = '';
+  private lastChunk = '';
+  open = 0;
+  private readonly ops: ConnOps<C>;
+  private readonly options: EngineOptions;
+
+  constructor(ops: ConnOps<C>, options: EngineOptions) {
+    this.ops = ops;
+    this.options = options;
+    this.hub = new Hub<C>(this, options.counters, options);
+    this.sweep = setInterval(() => this.sweepSlow(), Math.max(50, Math.min(1000, options.headersTimeoutMs / 4)));
+    this.sweep.unref();
+  }
+
+  /** A new connection; false when this worker is full (the engine closes it at once). */
+  accepted(c: C): boolean {
+    if (this.open >= this.options.maxConnections) {
+      this.options.counters.reject(503);
+      return false;
+    }
+    this.open++;
+    initConn(c);
+    this.reading.set(c, Date.now());
+    return true;
+  }
+
+  data(c: C, data: Buffer): void {
+    if (c.cs === READING) {
+      c.hb = c.hb === undefined ? data : Buffer.concat([c.hb, data]);
+      this.readHead(c);
+    } else if (c.cs === STREAMING && c.tr === TRANSPORT_CODE.poll) {
+      // a pipelined next poll: keep it (bounded) until this one is answered
+      c.hb = c.hb === undefined ? data : Buffer.concat([c.hb, data]);
+      if (c.hb.length > MAX_HEAD_BYTES) this.drop(c, 'protocol');
+    }
+    // bytes sent on a chunked or SSE stream are ignored: nothing more is expected from that client
+  }
+
+  /** The peer ended or the connection failed (err < 0). */
+  ended(c: C, err: number): void {
+    this.drop(c, err === 0 ? 'client' : 'error');
+  }
+
+  stop(): void {
+    clearInterval(this.sweep);
+  }
+
+  /** Closes the connection at once and logs its stream out; safe to call twice. */
+  drop(c: C, reason: string): void {
+    if (c.cs === CLOSED || c.cs === HANDED_OFF) return;
+    c.cs = CLOSED;
+    c.hb = undefined;
+    this.reading.delete(c);
+    this.hub.closed(c, reason);
+    this.open--;
+    this.ops.close(c, false);
+  }
+
+  // StreamIO: how the hub writes to a lean connection
+
+  begin(c: C, framing: TransportFraming): boolean {
+    const welcome = framing.welcome(c.id);
+    const head = streamHead(framing.contentType, (c.fm & CHUNKED) !== 0);
+    return this.writeOrDrop(c, welcome === undefined ? head : head + this.frame(c, welcome));
+  }
+
+  event(c: C, payload: string): boolean {
+    if (this.ops.queued(c) > this.options.maxQueuedBytes) {
+      this.drop(c, 'slow');
+      return false;
+    }
+    return this.writeOrDrop(c, this.frame(c, payload));
+  }
+
+  pollAnswer(c: C, body: string | undefined, lastSeq: number): void {
+    const keepAlive = (c.fm & KEEP_ALIVE) !== 0;
+    const response =
+      body === undefined
+        ? noContent(keepAlive)
+        : fullResponse(200, 'text/plain; charset=utf-8', body, keepAlive, `Comet-Event-Id: ${lastSeq}\r\n`);
+    if (!this.writeOrDrop(c, response)) return;
+    if (!keepAlive) return this.finish(c);
+    c.cs = READING;
+    this.reading.set(c, Date.now());
+    if (c.hb !== undefined) this.readHead(c);
+  }
+
+  end(c: C): void {
+    if ((c.fm & CHUNKED) !== 0) this.ops.write(c, LAST_CHUNK);
+    this.finish(c);
+  }
+
+  private readHead(c: C): void {
+    const buf = c.hb!;
+    const end = headEnd(buf);
+    if (end < 0) {
+      if (buf.length > MAX_HEAD_BYTES) this.reject(c, 431, 'request head over 8 KiB');
+      return;
+    }
+    if (end > MAX_HEAD_BYTES + 4) return this.reject(c, 431, 'request head over 8 KiB');
+    const head = parseHead(buf, end);
+    if (typeof head === 'number') return this.reject(c, head, 'malformed request');
+    const r = route(head.method, head.target, head.lastEventId);
+    if (r.kind === 'api') {
+      c.cs = HANDED_OFF;
+      c.hb = undefined;
+      this.reading.delete(c);
+      this.open--;
+      this.ops.handOff(c, buf);
+      return;
+    }
+    if (r.kind === 'error') return this.reject(c, r.status, r.message);
+    if (head.contentLength > 0 || head.chunkedBody) return this.reject(c, 400, 'a stream request has no body');
+    this.reading.delete(c);
+    c.hb = end < buf.length ? buf.subarray(end) : undefined;
+    c.fm = (head.minor === 1 ? CHUNKED : 0) | (head.keepAlive ? KEEP_ALIVE : 0);
+    const code = TRANSPORT_CODE[r.transport];
+    if (r.head) {
+      // HEAD: the stream's head, no body (as the seed answered it)
+      const framing = TRANSPORTS[code]!;
+      if (!this.writeOrDrop(c, streamHead(framing.contentType, (c.fm & CHUNKED) !== 0))) return;
+      if ((c.fm & KEEP_ALIVE) === 0) return this.finish(c);
+      this.reading.set(c, Date.now());
+      if (c.hb !== undefined) this.readHead(c);
+      return;
+    }
+    c.cs = STREAMING;
+    this.hub.open(c, r.id, code, eventCursor(r.lastEventId));
+  }
+
+  private reject(c: C, status: number, message: string): void {
+    this.options.counters.reject(status);
+    this.ops.write(c, errorResponse(status, message));
+    this.finish(c);
+  }
+
+  /** Graceful close: queued bytes go out, then FIN. */
+  private finish(c: C): void {
+    if (c.cs === CLOSED || c.cs === HANDED_OFF) return;
+    c.cs = CLOSED;
+    c.hb = undefined;
+    this.reading.delete(c);
+    this.open--;
+    this.ops.close(c, true);
+  }
+
+  private writeOrDrop(c: C, data: string): boolean {
+    if (this.ops.write(c, data)) return true;
+    this.drop(c, 'error');
+    return false;
+  }
+
+  private frame(c: C, payload: string): string {
+    if ((c.fm & CHUNKED) === 0) return payload;
+    // a broadcast frames the same payload for every stream: reuse the last framing
+    if (payload !== this.lastPayload) {
+      this.lastPayload = payload;
+      this.lastChunk = chunk(payload);
+    }
+    return this.lastChunk;
+  }
+
+  private sweepSlow(): void {
+    const deadline = Date.now() - this.options.headersTimeoutMs;
+    for (const [c, since] of this.reading) {
+      if (since > deadline) continue;
+      this.options.counters.reject(408);
+      this.ops.write(c, errorResponse(408, 'request head not received in time'));
+      this.drop(c, 'timeout');
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * An HTTP/1.1 request head parser for the lean engines (raw, net): strict, allocation-light, and shared by every
+ * connection (the per-connection state is only the bytes of an unfinished head, usually none).
+ * Node's `http` engine uses llhttp instead; the conformance suite holds both to the same answers.
+ */
+
+/** The request head, with only the headers the server acts on picked out. */
+export interface RequestHead {
+  method: string;
+  target: string;
+  minor: number; // HTTP/1.<minor>
+  keepAlive: boolean;
+  contentLength: number; // -1 when absent
+  chunkedBody: boolean;
+  lastEventId: string | undefined;
+  hasHost: boolean;
+}
+
+export const MAX_HEAD_BYTES = 8 * 1024;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+// field-value: visible ASCII, obs-text, spaces and tabs; no CR, LF or NUL
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Offset just past the blank line ending the head in `buf`, or -1 if it has not arrived yet. */
+export function headEnd(buf: Buffer): number {
+  const i = buf.indexOf(CRLFCRLF);
+  return i < 0 ? -1 : i + 4;
+}
+
+/** Parses `buf[0, end)` (a complete head including the blank line). Returns the head or an HTTP status (400). */
+export function parseHead(buf: Buffer, end: number): RequestHead | number {
+  const text = buf.toString('latin1', 0, end - 4);
+  const lines = text.split('\r\n');
+  const m = REQUEST_LINE.exec(lines[0]!);
+  if (m === null) return 400;
+  const head: RequestHead = {
+    method: m[1]!,
+    target: m[2]!,
+    minor: m[3] === '1' ? 1 : 0,
+    keepAlive: m[3] === '1',
+    contentLength: -1,
+    chunkedBody: false,
+    lastEventId: undefined,
+    hasHost: false,
+  };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return 400; // no name, or obs-fold (a line starting with whitespace has no token before ':')
+    const name = line.slice(0, colon);
+    if (!TOKEN.test(name)) return 400;
+    const value = line.slice(colon + 1).trim();
+    if (!FIELD_VALUE.test(value)) return 400;
+    switch (name.toLowerCase()) {
+      case 'host':
+        if (head.hasHost) return 400;
+        head.hasHost = true;
+        break;
+      case 'content-length': {
+        if (!/^\d{1,15}$/.test(value)) return 400;
+        const n = Number(value);
+        if (head.contentLength >= 0 && head.contentLength !== n) return 400;
+        head.contentLength = n;
+        break;
+      }
+      case 'transfer-encoding':
+        if (!/(^|,)\s*chunked\s*$/i.test(value)) return 400; // chunked must be last (RFC 9112 6.1)
+        head.chunkedBody = true;
+        break;
+      case 'connection': {
+        const v = value.toLowerCase();
+        if (/(^|,)\s*close\s*(,|$)/.test(v)) head.keepAlive = false;
+        else if (/(^|,)\s*keep-alive\s*(,|$)/.test(v)) head.keepAlive = true;
+        break;
+      }
+      case 'last-event-id':
+        head.lastEventId = value;
+        break;
+    }
+  }
+  if (head.chunkedBody && head.contentLength >= 0) return 400; // request smuggling shape
+  if (head.minor === 1 && !head.hasHost) return 400;
+  return head;
+}

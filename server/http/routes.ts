@@ -1,0 +1,48 @@
+/**
+ * What a request asks for, decided once for every engine: a comet stream (and which transport), the HTTP API
+ * (served by express), or an error status. Shared so that every engine answers the same thing to the same request.
+ */
+import type { Transport } from '../../shared/contracts.ts';
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+export type Route =
+  | { kind: 'stream'; transport: Transport; id: string; head: boolean; lastEventId: string | undefined }
+  | { kind: 'api' }
+  | { kind: 'error'; status: number; message: string };
+
+const STREAM_PREFIX: Record<string, Transport> = { test: 'chunked', sse: 'sse', poll: 'poll' };
+const API_FIRST_SEGMENTS = new Set(['send', 'broadcast', 'stats', 'health', 'metrics']);
+
+/** `lastEventId` from the header wins over `?lastEventId=` (EventSource sends the header on reconnect). */
+export function route(method: string, target: string, lastEventIdHeader?: string): Route {
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (path[0] !== '/') return { kind: 'error', status: 400, message: 'request target must be an absolute path' };
+  const slash = path.indexOf('/', 1);
+  const first = slash < 0 ? path.slice(1) : path.slice(1, slash);
+  if (API_FIRST_SEGMENTS.has(first)) return { kind: 'api' };
+  const transport = STREAM_PREFIX[first];
+  if (transport === undefined || slash < 0) {
+    if (method === 'GET' || method === 'HEAD' || method === 'POST') {
+      return { kind: 'error', status: 404, message: `no such path: ${path}` };
+    }
+    return { kind: 'error', status: 501, message: `method ${method} not implemented` };
+  }
+  if (method !== 'GET' && method !== 'HEAD') {
+    return { kind: 'error', status: 501, message: `method ${method} not implemented on ${first} streams` };
+  }
+  const id = path.slice(slash + 1);
+  if (!ID_PATTERN.test(id)) return { kind: 'error', status: 400, message: 'id must match [A-Za-z0-9_-]{1,64}' };
+  let lastEventId = lastEventIdHeader;
+  if (lastEventId === undefined && q >= 0) {
+    lastEventId = new URLSearchParams(target.slice(q + 1)).get('lastEventId') ?? undefined;
+  }
+  return { kind: 'stream', transport, id, head: method === 'HEAD', lastEventId };
+}
+
+/** A Last-Event-ID as a sequence number, or 0 when absent or not a number (then nothing is replayed). */
+export function eventCursor(lastEventId: string | undefined): number {
+  if (lastEventId === undefined || !/^\d{1,15}$/.test(lastEventId)) return 0;
+  return Number(lastEventId);
+}

@@ -1,0 +1,17 @@
+/**
+ * Server-Sent Events: each payload is one event. Messages carry `id: <seq>` (the router's global sequence number)
+ * so a reconnecting client resumes with Last-Event-ID; the welcome and heartbeats carry no id so they never move
+ * the client's cursor. A multi-line body becomes several `data:` lines, which EventSource joins with newlines.
+ */
+import { heartbeatChunk, messageChunk, welcomeChunk } from '../../shared/message-format.ts';
+import type { TransportFraming } from './transport.ts';
+
+const dataLines = (line: string) => `data: ${line.replace(/\r\n|\r|\n/g, '\ndata: ')}\n\n`;
+
+export const sse: TransportFraming = {
+  name: 'sse',
+  contentType: 'text/event-stream; charset=utf-8',
+  welcome: (id) => dataLines(welcomeChunk(id).slice(0, -1)),
+  heartbeat: (n, id) => dataLines(heartbeatChunk(n, id).slice(0, -1)),
+  message: (seq, sentAtMs, body) => `id: ${seq}\n${dataLines(messageChunk(sentAtMs, body).slice(0, -1))}`,
+};
