@@ -13,9 +13,10 @@ import { expandGrafanaVariables, loadDashboard, metricNames, panelQueries } from
 const here = (p: string) => new URL(p, import.meta.url);
 const yamlFile = (p: string) => parse(readFileSync(here(p), 'utf8'));
 
-// Names the dashboard may use beyond shared/contracts.ts: prom-client's default process metrics (every component
-// collects them) and Prometheus's own `up`.
-const DEFAULT_METRICS = ['process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_p99_seconds', 'up'];
+// Names the dashboard may use beyond shared/contracts.ts: prom-client's default process metrics, Prometheus's own
+// `up`, and the server's per-process file counts (its default process_open_fds is a sum over workers, which says
+// nothing about the per-process limit).
+const DEFAULT_METRICS = ['process_open_fds', 'process_max_fds', 'nodejs_eventloop_lag_p99_seconds', 'up', 'comet_process_open_fds', 'comet_process_max_fds'];
 const KNOWN = new Set<string>([
   ...Object.values(METRICS).flatMap((group) => Object.values(group)),
   COMPONENT_UP_METRIC,
