@@ -187,7 +187,8 @@ function conntrack(l: HostLimits, c: Context): Finding {
   const maxN = ct.max - (ct.count ?? 0);
   if (ct.tracking || c.options.backend === 'docker') {
     const why = ct.tracking ? 'iptables rules loaded it: every connection, loopback too, takes an entry' : 'connections through the Docker bridge are tracked';
-    return { ...base, current, severity: cap(c.n, maxN), maxN, meaning: `${why}; room for ${fmtInt(maxN)} more connections` };
+    const verdict = c.n > maxN ? `too small for ${fmtInt(c.n)} connections` : `room for ${fmtInt(maxN)} connections`;
+    return { ...base, current, severity: cap(c.n, maxN), maxN, meaning: `${why}; conntrack table ${fmtInt(ct.max)}: ${verdict}` };
   }
   const docker = l.dockerRunning ? 'dockerd is running: once its iptables rules load' : 'once any iptables rule (Docker\'s) loads it';
   return {

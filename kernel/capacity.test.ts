@@ -117,7 +117,9 @@ describe('assessCapacity', () => {
     const a = assessCapacity(tracking, { n: 300_000 });
     assert.equal(a.maxN, 262_000);
     assert.equal(a.limitedBy, 'conntrack');
-    assert.equal(assessCapacity(labHost(), { n: 300_000, backend: 'docker' }).limitedBy, 'conntrack');
+    const docker = assessCapacity(labHost(), { n: 1_000_000, backend: 'docker' });
+    assert.equal(docker.limitedBy, 'conntrack');
+    assert.match(find(docker.findings, 'conntrack').meaning, /Docker bridge .* conntrack table 262,144: too small for 1,000,000 connections/);
     const none = assessCapacity(labHost({ conntrack: { present: false, tracking: false } }), { n: 10 });
     assert.equal(find(none.findings, 'conntrack').severity, 'ok');
   });
