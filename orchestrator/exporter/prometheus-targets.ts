@@ -6,10 +6,11 @@
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ComponentRole } from '../backends/backend.ts';
 
-/** Where prometheus.local.yml looks (`../../.lab/prometheus/*.json` from the config's own folder). */
-export const DEFAULT_TARGETS_DIR = '.lab/prometheus';
+/** Where prometheus.local.yml looks (`../../.lab/prometheus/*.json` from the config's own folder), whatever the cwd. */
+export const DEFAULT_TARGETS_DIR = fileURLToPath(new URL('../../.lab/prometheus', import.meta.url));
 
 export interface ScrapeTarget {
   name: string; // server, loadgen-1, lab
