@@ -21,14 +21,10 @@ export function zeroErrors(): Record<ErrorCause, number> {
 export function summarize(h: hdr.Histogram): LatencySummary {
   const count = h.totalCount;
   if (count === 0) return { count: 0, p50: 0, p90: 0, p99: 0, max: 0 };
-  const ms = (us: number) => us / 1000;
-  return {
-    count,
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    max: ms(h.maxValue),
-  };
+  // A percentile is its bucket's highest equivalent value, which can pass the exact maximum: cap it there.
+  const max = h.maxValue;
+  const at = (p: number) => Math.min(max, h.getValueAtPercentile(p)) / 1000;
+  return { count, p50: at(50), p90: at(90), p99: at(99), max: max / 1000 };
 }
 
 /** What one process counts. The pool owns one; gauges (active, connecting) come from the pool itself. */

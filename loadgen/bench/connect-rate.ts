@@ -1,7 +1,7 @@
 /**
  * Benchmark: the connect rate at the start and at the end of a ramp, to show it stays flat while source ports fill.
  * Starts `--workers` hold servers sharing one port (reusePort), one load generator with `--procs`, ramps `--n`
- * connections unpaced over `--source-ips`, samples GET /status every second and prints the rate of each second,
+ * connections unpaced over `--source-ips`, samples GET /status every 100 ms and prints the rate every second,
  * then the mean rate over the first and the last 10% of the connections.
  *
  *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/connect-rate.ts \
@@ -45,24 +45,31 @@ async function main(): Promise<void> {
     await postJson(`${base}/ramp`, { target: n, rate: 0 });
     let s: LoadgenStatus;
     for (;;) {
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 100));
       s = await getJson<LoadgenStatus>(`${base}/status`);
       const failed = Object.values(s.errors).reduce((a, b) => a + b, 0);
       samples.push({ t: (Date.now() - t0) / 1000, done: s.active + failed });
       const prev = samples.at(-2)?.done ?? 0;
-      console.log(`t=${samples.at(-1)!.t.toFixed(1)}s active=${s.active} failed=${failed} rate=${samples.at(-1)!.done - prev}/s`);
+      const dt = samples.length > 1 ? samples.at(-1)!.t - samples.at(-2)!.t : samples.at(-1)!.t;
+      if (samples.length % 10 === 0 || s.active + failed >= n) {
+        console.log(`t=${samples.at(-1)!.t.toFixed(1)}s active=${s.active} failed=${failed} rate=${((samples.at(-1)!.done - prev) / dt).toFixed(0)}/s`);
+      }
       if (s.active + failed >= n || Date.now() - t0 > 600_000) break;
     }
-    const rateBetween = (from: number, to: number) => {
-      const a = samples.find((x) => x.done >= from);
-      const b = samples.find((x) => x.done >= to);
-      if (!a || !b || b === a) return NaN;
-      return (b.done - a.done) / (b.t - a.t);
+    // When the count reached `x`: linear between the samples around it (the ramp starts at t=0 with 0).
+    const timeAt = (x: number) => {
+      let prev = { t: 0, done: 0 };
+      for (const cur of samples) {
+        if (cur.done >= x) return prev.t + ((x - prev.done) / Math.max(1, cur.done - prev.done)) * (cur.t - prev.t);
+        prev = cur;
+      }
+      return NaN;
     };
+    const rateBetween = (from: number, to: number) => (to - from) / (timeAt(to) - timeAt(from));
     const total = samples.at(-1)!.done;
     console.log(`\nconnections: ${s.active} active of ${n}; errors ${JSON.stringify(s.errors)}`);
     console.log(`overall: ${(total / samples.at(-1)!.t).toFixed(0)} connections/s (${samples.at(-1)!.t.toFixed(1)} s)`);
-    console.log(`first 10%: ${rateBetween(0.02 * n, 0.12 * n).toFixed(0)} /s   last 10%: ${rateBetween(0.88 * n, 0.98 * n).toFixed(0)} /s`);
+    console.log(`first 10%: ${rateBetween(0, 0.1 * n).toFixed(0)} /s   last 10%: ${rateBetween(0.9 * n, n).toFixed(0)} /s`);
     await postJson(`${base}/stop`, {});
     await exited(loadgen.proc, 20_000);
   } finally {

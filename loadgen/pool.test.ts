@@ -1,0 +1,211 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { nowMs } from '../shared/clock.ts';
+import { messageChunk } from '../shared/message-format.ts';
+import type { LoadgenStatus, Transport } from '../shared/contracts.ts';
+import { createPool, type PoolSpec } from './pool-spec.ts';
+import type { ConnectionPool } from './pool.ts';
+import { chunk, CHUNKED_HEAD, closedPort, scriptedServer } from './testing/scripted-server.ts';
+import { waitFor } from './bench/bench-support.ts';
+
+function spec(port: number, capacity: number, more: Partial<PoolSpec> = {}): PoolSpec {
+  return {
+    template: `http://127.0.0.1:${port}/test/{i}`,
+    firstIndex: 0,
+    capacity,
+    transport: 'chunked' as Transport,
+    sourceAddresses: [],
+    portRange: [32768, 60999],
+    maxConnecting: 500,
+    connectTimeoutMs: 2000,
+    reconnect: false,
+    backoffBaseMs: 50,
+    backoffMaxMs: 200,
+    ...more,
+  };
+}
+
+async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>): Promise<void> {
+  const pool = await createPool(s);
+  try {
+    await fn(pool);
+  } finally {
+    pool.stop();
+  }
+}
+
+const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
+
+/** ESTABLISHED client sockets to `port` on loopback, as `ss` sees them. */
+function ssEstablished(port: number): number {
+  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => l.trim() !== '').length;
+}
+
+test('held connections agree with the server count and with ss; chunks are counted per chunk, not per read', async () => {
+  const server = await scriptedServer((s) => {
+    // Two chunks in one write, then one chunk split over two writes.
+    s.write(CHUNKED_HEAD + chunk('Welcome\n') + chunk('Chunk 1 for ID x\n'));
+    const third = chunk(messageChunk(nowMs(), 'split'));
+    s.write(third.slice(0, 9));
+    setTimeout(() => s.write(third.slice(9)), 30);
+  });
+  try {
+    await withPool(spec(server.port, 300), async (pool) => {
+      pool.ramp(300, 2000);
+      await until(pool, '300 active and 900 chunks', (s) => s.active === 300 && s.chunks === 900);
+      const s = pool.status();
+      assert.equal(server.sockets.size, 300);
+      assert.equal(ssEstablished(server.port), 300);
+      assert.equal(s.messages, 300);
+      assert.equal(s.closed, 0);
+      assert.ok(s.rampDone);
+      assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+    });
+    await waitFor('sockets closed', () => ssEstablished(server.port) === 0, 5000);
+  } finally {
+    await server.close();
+  }
+});
+
+test('latency comes from the send timestamp in each message', async () => {
+  // The server stamps its messages 250 ms in the past: every latency is 250 ms plus loopback time.
+  const server = await scriptedServer((s) => {
+    s.write(CHUNKED_HEAD);
+    for (let k = 0; k < 5; k++) s.write(chunk(messageChunk(nowMs() - 250, `m${k}`)));
+  });
+  try {
+    await withPool(spec(server.port, 20), async (pool) => {
+      pool.ramp(20, 0);
+      await until(pool, '100 messages', (s) => s.messages === 100);
+      const l = pool.status().latencyMs;
+      assert.equal(l.count, 100);
+      assert.ok(l.p50 >= 250 && l.p50 < 300, `p50 ${l.p50}`);
+      assert.ok(l.max >= l.p99 && l.p99 >= l.p90 && l.p90 >= l.p50);
+      pool.resetLatency();
+      assert.equal(pool.status().latencyMs.count, 0);
+      assert.equal(pool.status().lastMessageAtMs, 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('every failure is counted by cause and never disturbs the other connections', async () => {
+  const good = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
+  const behaviours: Record<string, (s: import('node:net').Socket) => void> = {
+    reset: (s) => s.resetAndDestroy(),
+    badStatus: (s) => s.write('HTTX/1.1 200 OK\r\n\r\n'),
+    badChunk: (s) => s.write(CHUNKED_HEAD + 'zz\r\nhello\r\n'),
+    forbidden: (s) => s.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n'),
+    silent: () => {},
+    midStreamReset: (s) => {
+      s.write(CHUNKED_HEAD + chunk('hi\n'));
+      setTimeout(() => s.resetAndDestroy(), 100);
+    },
+  };
+  const servers = Object.fromEntries(await Promise.all(Object.entries(behaviours).map(async ([k, f]) => [k, await scriptedServer((s) => f(s))] as const)));
+  const refusedPort = await closedPort();
+  // Connection i goes to URL i of this list: one good, then one of each bad kind, cycled.
+  const urls = [good.port, refusedPort, ...Object.values(servers).map((s) => s.port)].map((p) => `http://127.0.0.1:${p}/x`);
+  try {
+    await withPool({ ...spec(0, urls.length * 4, { connectTimeoutMs: 600 }), template: undefined, urls }, async (pool) => {
+      pool.ramp(urls.length * 4, 0);
+      await until(pool, 'every connection settled', (s) => s.connecting === 0 && s.rampDone && s.errors.timeout === 4 && s.closed === 8, 8000);
+      const s = pool.status() as LoadgenStatus & { protocolProblems: Record<string, number>; httpStatuses: Record<string, number> };
+      assert.equal(s.active, 4, 'the good connections stay up');
+      assert.equal(s.errors.refused, 4);
+      assert.equal(s.errors.reset, 8, 'reset before the head (4) and mid-stream (4)');
+      assert.equal(s.errors.protocol, 8);
+      assert.deepEqual(s.protocolProblems, { 'bad-status-line': 4, 'bad-chunk-size': 4 });
+      assert.equal(s.errors.http_status, 4);
+      assert.deepEqual(s.httpStatuses, { '403': 4 });
+      assert.equal(s.errors.timeout, 4);
+      assert.equal(s.closed, 8, 'bad chunk sizes and mid-stream resets came after a 200 head: active, then closed');
+      assert.equal(s.chunks, 8, 'hello from the good ones, hi from the mid-stream ones');
+    });
+  } finally {
+    await good.close();
+    for (const s of Object.values(servers)) await s.close();
+  }
+});
+
+test('with reconnect, connections come back after the server drops them (jittered backoff)', async () => {
+  let accepted = 0;
+  const server = await scriptedServer((s) => {
+    accepted++;
+    s.write(CHUNKED_HEAD + chunk('hello\n'));
+  });
+  try {
+    await withPool(spec(server.port, 50, { reconnect: true }), async (pool) => {
+      pool.ramp(50, 0);
+      await until(pool, '50 active', (s) => s.active === 50);
+      for (const sock of server.sockets) sock.destroy();
+      await until(pool, '50 closed, then 50 active again', (s) => s.closed === 50 && s.active === 50);
+      assert.equal(accepted, 100);
+      assert.equal((pool.status() as LoadgenStatus & { opened: number }).opened, 100);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('without reconnect closed connections stay closed; ramping down closes the newest without counting them closed', async () => {
+  const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
+  try {
+    await withPool(spec(server.port, 40), async (pool) => {
+      pool.ramp(40, 0);
+      await until(pool, '40 active', (s) => s.active === 40);
+      pool.ramp(10, 0);
+      assert.equal(pool.status().active, 10);
+      await waitFor('server sees 10', () => server.sockets.size === 10, 5000);
+      for (const sock of server.sockets) sock.end();
+      await until(pool, '10 closed', (s) => s.closed === 10 && s.active === 0);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(pool.status().active, 0);
+      assert.equal(server.sockets.size, 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+test('SSE and long-poll transports count events and answers against real servers', async () => {
+  const sse = await scriptedServer((s, head) => {
+    assert.match(head, /^GET \/sse\/\d+ HTTP\/1\.1\r\n/);
+    assert.match(head, /Accept: text\/event-stream/);
+    s.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
+    s.write(chunk(': hi\n\nid: 1\ndata: Welcome\n\n'));
+    s.write(chunk(`id: 2\ndata: ${messageChunk(nowMs(), 'x').trimEnd()}\n\n`));
+  });
+  let polls = 0;
+  const poll = await scriptedServer((s) => {
+    // Answer every poll on this connection: first a message, then 204s, each after a short wait.
+    let n = 0;
+    const answer = () => {
+      polls++;
+      const body = messageChunk(nowMs(), 'p');
+      s.write(n++ === 0 ? `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}` : 'HTTP/1.1 204 No Content\r\n\r\n');
+    };
+    answer();
+    s.on('data', () => setTimeout(answer, 20));
+  });
+  try {
+    await withPool({ ...spec(sse.port, 10), template: `http://127.0.0.1:${sse.port}/sse/{i}`, transport: 'sse' }, async (pool) => {
+      pool.ramp(10, 0);
+      await until(pool, '20 events', (s) => s.active === 10 && s.chunks === 20 && s.messages === 10);
+    });
+    await withPool({ ...spec(poll.port, 5), template: `http://127.0.0.1:${poll.port}/poll/{i}`, transport: 'poll' }, async (pool) => {
+      pool.ramp(5, 0);
+      await until(pool, 're-polls on the same connections', (s) => s.active === 5 && polls >= 25);
+      const s = pool.status();
+      assert.equal(s.chunks, 5, 'only the 200 answers are units');
+      assert.equal(s.messages, 5);
+      assert.equal(poll.sockets.size, 5, 'keep-alive: no new connection per poll');
+    });
+  } finally {
+    await sse.close();
+    await poll.close();
+  }
+});
