@@ -79,7 +79,7 @@ async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDi
     return new DockerBackend({ runId });
   }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
-  return new LocalBackend({ runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT });
+  return new LocalBackend({ runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT, serverEntry: config.serverEntry || undefined });
 }
 
 export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks = {}): Promise<FloodResult> {

@@ -28,6 +28,8 @@ export interface LocalBackendOptions {
   readyTimeoutMs?: number;
   /** Repository root (where server/ and loadgen/ are). */
   cwd?: string;
+  /** Another server program taking the same flags and printing the same ready line (default server/cli.ts). */
+  serverEntry?: string;
 }
 
 interface LocalComponent extends Component {
@@ -60,7 +62,9 @@ export class LocalBackend implements Backend {
   async up(plan: Plan): Promise<void> {
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
-    const server = await this.start('server', 'server', plan.fdLimitPerProcess, serverArgs(plan, port));
+    const args = serverArgs(plan, port);
+    if (this.options.serverEntry) args[0] = this.options.serverEntry;
+    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args);
     const ready = server.proc!.ready;
     if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
     server.url = `http://127.0.0.1:${port}`;

@@ -40,6 +40,8 @@ export interface FloodConfig {
   sampleSeconds: number;
   /** Give up a ramp that has not gained a connection for this long. */
   stallSeconds: number;
+  /** The server program the local backend starts (LAB_SERVER_ENTRY; default server/cli.ts). */
+  serverEntry: string;
 }
 
 export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
@@ -63,6 +65,7 @@ export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
   loadgenProcs: 0,
   sampleSeconds: 1,
   stallSeconds: 30,
+  serverEntry: '',
 };
 
 /** Raw text per option: what commander hands over, or an environment variable. */
@@ -82,6 +85,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   metricsPort: 'LAB_METRICS_PORT',
   workers: 'LAB_WORKERS',
   loadgenProcs: 'LAB_LOADGEN_PROCS',
+  serverEntry: 'LAB_SERVER_ENTRY',
 };
 
 const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
@@ -162,6 +166,7 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.json = bool('json') ?? cfg.json;
   cfg.report = bool('report') ?? cfg.report;
   if (typeof raw.out === 'string') cfg.out = raw.out;
+  if (typeof raw.serverEntry === 'string') cfg.serverEntry = raw.serverEntry;
   cfg.out = resolve(cfg.out);
   if (checkOut && cfg.report) {
     const problem = unwritableFolder(cfg.out);

@@ -1,0 +1,194 @@
+/**
+ * End to end against the real server and load generators: a small flood whose report is checked against readings
+ * the test takes itself (the server's /stats, `ss` counts, the cgroup files), then teardown after a component is
+ * killed mid-run and after a real SIGINT, and bad input. Set LAB_SERVER_ENTRY to try another server program.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { ServerStats } from '../shared/contracts.ts';
+import { resolveFloodConfig } from './config/flood-config.ts';
+import { flood, REPO_ROOT, type FloodHooks } from './flood.ts';
+import type { LocalBackend } from './backends/local-backend.ts';
+import { parseMemoryStat } from './backends/memory-stat.ts';
+import { processTree } from './backends/process-tree.ts';
+import type { FloodRun } from './run/flood-run.ts';
+import type { RunSample } from './run/sample.ts';
+import { writeReport } from './report/write-report.ts';
+
+const NODE = process.execPath;
+const CG_ROOT = '/sys/fs/cgroup/memory/comet-lab';
+const out = mkdtempSync(join(tmpdir(), 'comet-lab-orch-'));
+test.after(() => rmSync(out, { recursive: true, force: true }));
+
+const io = () => ({ stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} as NodeJS.ProcessEnv });
+const smallFlood = (extra: Record<string, string | boolean> = {}) =>
+  resolveFloodConfig({
+    n: '2000', rate: '1000', holdSeconds: '4s', intervalSeconds: '1s', workers: '2', loadgenProcs: '2',
+    out, stallSeconds: '15s', serverEntry: process.env.LAB_SERVER_ENTRY, ...extra,
+  });
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const established = (port: number, side: 'dport' | 'sport') =>
+  execFileSync('ss', ['-Htan', 'state', 'established', `( ${side} = :${port} )`], { encoding: 'utf8' }).split('\n').filter(Boolean).length;
+const workingSet = (dir: string) => {
+  const usage = Number(readFileSync(join(dir, 'memory.usage_in_bytes'), 'latin1'));
+  return usage - (parseMemoryStat(readFileSync(join(dir, 'memory.stat'), 'latin1')).get('total_inactive_file') ?? 0);
+};
+
+/** Calls `fn` once, on the second sample of the hold (the connections have settled by then). */
+function duringHold(fn: (run: FloodRun, sample: RunSample) => Promise<void> | void): FloodHooks & { done: () => Promise<void> } {
+  let task: Promise<void> = Promise.resolve();
+  let holdSamples = 0;
+  return {
+    onRun(run) {
+      run.on('sample', (s: RunSample) => {
+        if (s.phase === 'hold' && ++holdSamples === 2) task = Promise.resolve(fn(run, s));
+      });
+    },
+    done: () => task,
+  };
+}
+
+test('a 2,000-connection flood: report figures match the test\'s own /stats, ss and cgroup readings; nothing is left behind', async () => {
+  const seen: { stats?: ServerStats; ssClient?: number; ssServer?: number; cgServer?: number; sample?: RunSample; pids?: number[]; cgDir?: string } = {};
+  const hooks = duringHold(async (run, sample) => {
+    const server = run.backend.components().find((c) => c.role === 'server')!;
+    const port = Number(new URL(server.url).port);
+    seen.sample = sample;
+    seen.stats = (await (await fetch(`${server.url}/stats`)).json()) as ServerStats;
+    seen.ssClient = established(port, 'dport');
+    seen.ssServer = established(port, 'sport');
+    seen.cgDir = join(CG_ROOT, (run.backend as LocalBackend).options.runId);
+    seen.cgServer = workingSet(join(seen.cgDir, 'server'));
+    seen.pids = processTree(process.pid).map((p) => p.pid).filter((p) => p !== process.pid);
+  });
+  const result = await flood(smallFlood(), io(), hooks);
+  await hooks.done();
+  assert.equal(result.exitCode, 0, JSON.stringify(result.summary?.incomplete));
+  const s = result.summary!;
+  assert.equal(result.plan.server.workers, 2);
+  assert.equal(result.plan.loadgens[0]!.procs, 2);
+
+  // Connections: the report's counts, the server's /stats, and the kernel's established sockets agree.
+  assert.equal(seen.stats!.open.total, 2000);
+  assert.equal(seen.stats!.workers, 2);
+  assert.equal(seen.ssClient, 2000, 'client-side established sockets to the server port');
+  assert.equal(seen.ssServer, 2000, 'server-side established sockets on the server port');
+  assert.equal(s.reached.client, 2000);
+  assert.equal(s.reached.server, 2000);
+  assert.ok(s.secondsToTarget! > 0 && s.rampRate! > 0);
+
+  // Memory: the cgroup read directly, against the sample of the same second and the report's hold mean.
+  assert.equal(s.memory.server.method, 'cgroup-v1');
+  const sampled = seen.sample!.components.find((c) => c.name === 'server')!.workingSetBytes!;
+  assert.ok(Math.abs(sampled - seen.cgServer!) / seen.cgServer! < 0.1, `sampled ${sampled} vs read ${seen.cgServer}`);
+  assert.ok(Math.abs(s.memory.server.holdBytes! - seen.cgServer!) / seen.cgServer! < 0.15, `hold mean ${s.memory.server.holdBytes} vs read ${seen.cgServer}`);
+  assert.ok(s.memory.server.fit && s.memory.server.fit.slope > 0, 'a positive slope over the ramp');
+  assert.ok(s.memory.loadgen.holdPerConnectionBytes! > 0);
+
+  // Heartbeats flowed: at 1 s over a 4 s hold, close to 4 chunks per connection.
+  assert.ok(s.chunks.received! >= 0.85 * s.chunks.expected!, `chunks ${s.chunks.received} of ${s.chunks.expected}`);
+  assert.equal(Object.values(s.errors).reduce((a, b) => a + b, 0), 0);
+
+  // The report folder: every file, latest pointing at it, an HTML page that needs no network, regenerable.
+  const dir = result.reportDir!;
+  for (const f of ['report.md', 'report.html', 'samples.csv', 'summary.json', 'run.json']) assert.ok(existsSync(join(dir, f)), f);
+  assert.equal(readlinkSync(join(out, 'latest')), dir.split('/').at(-1));
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(html, /uPlot/);
+  assert.doesNotMatch(html, /<(script|link)[^>]+(src|href)="?https?:/);
+  const md = readFileSync(join(dir, 'report.md'), 'utf8');
+  assert.match(md, /cgroup-v1/);
+  const before = readFileSync(join(dir, 'summary.json'), 'utf8');
+  writeReport(dir, { updateLatest: false });
+  assert.equal(readFileSync(join(dir, 'summary.json'), 'utf8'), before);
+
+  // Nothing left: no process the run started, no cgroup.
+  assert.ok(seen.pids!.length >= 4, `pids seen during the hold: ${seen.pids}`);
+  assert.deepEqual(seen.pids!.filter(alive), []);
+  assert.equal(existsSync(seen.cgDir!), false);
+});
+
+test('a load generator killed mid-run: the run stops, names it, writes an incomplete report, leaves nothing', async () => {
+  let pids: number[] = [];
+  let cgDir = '';
+  const hooks = duringHold((run) => {
+    cgDir = join(CG_ROOT, (run.backend as LocalBackend).options.runId);
+    pids = processTree(process.pid).map((p) => p.pid).filter((p) => p !== process.pid);
+    const victim = readFileSync(join(cgDir, 'loadgen-1', 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number)[0]!;
+    process.kill(victim, 'SIGKILL');
+  });
+  const result = await flood(smallFlood({ holdSeconds: '20s' }), io(), hooks);
+  await hooks.done();
+  assert.equal(result.exitCode, 1);
+  assert.equal(result.summary!.complete, false);
+  assert.match(result.summary!.incomplete!, /loadgen-1 died/);
+  assert.match(readFileSync(join(result.reportDir!, 'report.md'), 'utf8'), /INCOMPLETE.*loadgen-1 died/);
+  assert.ok(pids.length >= 4);
+  assert.deepEqual(pids.filter(alive), []);
+  assert.equal(existsSync(cgDir), false);
+});
+
+test('SIGINT to the CLI during the hold: exit 130, report marked incomplete, no process and no cgroup left', async () => {
+  const cgBefore = existsSync(CG_ROOT) ? readdirSync(CG_ROOT).filter((f) => !f.includes('.')) : [];
+  const child = spawn(NODE, ['orchestrator/cli.ts', 'flood', '--n', '1000', '--rate', '1000', '--hold', '60s', '--interval', '1s',
+    '--workers', '2', '--loadgen-procs', '1', '--out', out, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  let pids: number[] = [];
+  let stdout = '';
+  let holdSamples = 0;
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+    for (const line of d.toString().split('\n')) {
+      if (line.includes('"event":"sample"') && line.includes('"phase":"hold"') && ++holdSamples === 2) {
+        pids = processTree(child.pid!).map((p) => p.pid).filter((p) => p !== child.pid);
+        child.kill('SIGINT');
+      }
+    }
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const [code] = await once(child, 'exit');
+  clearTimeout(timer);
+  assert.equal(code, 130, stdout.slice(-2000));
+  assert.ok(pids.length >= 2, `pids: ${pids}`);
+  assert.deepEqual(pids.filter(alive), []);
+  const cgAfter = existsSync(CG_ROOT) ? readdirSync(CG_ROOT).filter((f) => !f.includes('.')) : [];
+  assert.deepEqual(cgAfter.filter((d) => !cgBefore.includes(d)), []);
+  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { event: string; summary: { complete: boolean; incomplete: string } };
+  assert.equal(report.event, 'report');
+  assert.equal(report.summary.complete, false);
+  assert.match(report.summary.incomplete, /SIGINT/);
+});
+
+test('bad input exits 2 with every problem listed, and starts nothing', () => {
+  const before = readdirSync(out).length;
+  const run = (...args: string[]) => {
+    try {
+      execFileSync(NODE, ['orchestrator/cli.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', stdio: 'pipe' });
+      return { status: 0, stderr: '' };
+    } catch (err) {
+      const e = err as { status: number; stderr: string };
+      return { status: e.status, stderr: e.stderr };
+    }
+  };
+  const all = run('flood', '--n', '-5', '--backend', 'kubernetes', '--rate', '0', '--out', '/etc/hostname/reports');
+  assert.equal(all.status, 2);
+  for (const word of ['--n', '--backend', '--rate', '--out']) assert.match(all.stderr, new RegExp(word));
+  assert.doesNotMatch(all.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  assert.equal(run('flood', '--n', '1.5').status, 2);
+  assert.equal(run('flood').status, 2);
+  assert.equal(run('flood', '--n', '10', '--unknown-flag').status, 2);
+  assert.equal(run('report', '--dir', join(out, 'nothing-here')).status, 2);
+  assert.equal(readdirSync(out).length, before, 'no report folder was made');
+});
