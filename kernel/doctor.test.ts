@@ -115,6 +115,41 @@ describe('doctor', () => {
   });
 });
 
+describe('the conntrack trap', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
+  it('sees loopback connections tracked once an iptables rule loads conntrack (in a namespace of its own)', () => {
+    const ns = `comet-kernel-ct-${process.pid}`;
+    // Holds 20 loopback connections inside the namespace while it reads the limits, then closes everything.
+    const script = `
+      import { connect, createServer } from 'node:net';
+      import { readHostLimits } from ${JSON.stringify(new URL('./host-limits.ts', import.meta.url).pathname)};
+      import { assessCapacity } from ${JSON.stringify(new URL('./capacity.ts', import.meta.url).pathname)};
+      const server = createServer(() => {});
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const conns = await Promise.all(Array.from({ length: 20 }, () => new Promise((r, j) => {
+        const c = connect(server.address().port, '127.0.0.1', () => r(c)); c.once('error', j); })));
+      const limits = readHostLimits();
+      const a = assessCapacity(limits, { n: 1_000_000 });
+      console.log(JSON.stringify({ conntrack: limits.conntrack, finding: a.findings.find((f) => f.id === 'conntrack') }));
+      for (const c of conns) c.destroy();
+      server.close();`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+      execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-m', 'conntrack', '--ctstate', 'NEW,ESTABLISHED', '-j', 'ACCEPT']);
+      const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const { conntrack, finding } = JSON.parse(r.stdout);
+      assert.equal(conntrack.tracking, true);
+      assert.ok(conntrack.count >= 20, `count ${conntrack.count}`);
+      assert.equal(finding.maxN, conntrack.max - conntrack.count);
+      assert.equal(finding.severity, conntrack.max - conntrack.count < 1_000_000 ? 'fail' : 'ok');
+      assert.match(finding.meaning, /iptables rules loaded it: every connection, loopback too, takes an entry/);
+    } finally {
+      spawnSync('ip', ['netns', 'del', ns]);
+    }
+  });
+});
+
 describe('kernel CLI contract', () => {
   it('reports every bad flag at once and exits 2', () => {
     const r = run(['doctor', '--n', 'lots', '--backend', 'cloud', '--source-addresses', '0']);
