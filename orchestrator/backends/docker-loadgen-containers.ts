@@ -5,7 +5,9 @@
  */
 import { PassThrough } from 'node:stream';
 import type Dockerode from 'dockerode';
+import type { Transport } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
+import { STREAM_PREFIX } from './component-commands.ts';
 import type { LoadgenContainerSpec } from './docker-layout.ts';
 import { LABELS, type LabInfo } from './docker-lab.ts';
 
@@ -18,23 +20,26 @@ export interface LoadgenContainerOptions {
   runId: string;
   image: string;
   fdLimit: number;
-  transport: string;
+  transport: Transport;
   durationSeconds: number;
   /** cgroup v1: a TCP kernel-memory limit switches on the group's socket accounting (memory.kmem.tcp.*). */
   accountTcp: boolean;
 }
 
-/** The loadgen command line (see loadgen/cli.ts); the server is addressed by its lab address. */
+/**
+ * The loadgen command line (loadgen/cli.ts; as component-commands.ts builds it for processes), the server addressed by
+ * its lab address. No --rate: the load generator opens nothing until the run's POST /ramp.
+ */
 export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: LoadgenContainerOptions): string[] {
   return [
-    `--url=http://${lab.serverIp}:${lab.serverPort}/test/{i}`,
+    `--url=http://${lab.serverIp}:${lab.serverPort}/${STREAM_PREFIX[opts.transport]}/{i}`,
     `--start=${spec.startIndex}`,
     `--count=${spec.connections}`,
     `--procs=${spec.procs}`,
     `--control-port=${CONTROL_PORT}`,
     `--control-host=0.0.0.0`,
     `--transport=${opts.transport}`,
-    `--duration=${opts.durationSeconds}`,
+    `--duration=${Math.ceil(opts.durationSeconds)}s`,
   ];
 }
 
