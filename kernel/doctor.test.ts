@@ -8,6 +8,7 @@ import { main } from './cli.ts';
 import { buildDoctorReport } from './doctor.ts';
 import { parseListeningPorts, parseNofile, readHostLimits, readListeningPorts } from './host-limits.ts';
 import { loadProfile } from './profile.ts';
+import { addNamespace, deleteNamespace, namespaceName } from './test-netns.ts';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
 
@@ -101,8 +102,8 @@ describe('doctor', () => {
   });
 
   it('runs inside a network namespace, where host-wide settings are absent', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
-    const ns = `comet-kernel-doctor-${process.pid}`;
-    execFileSync('ip', ['netns', 'add', ns]);
+    const ns = namespaceName('doctor');
+    addNamespace(ns);
     try {
       const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, CLI, 'doctor', '--json', '--n', '1000'], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
@@ -110,14 +111,14 @@ describe('doctor', () => {
       assert.equal(rows.find((x: { id: string }) => x.id === 'tcp-mem').current, 'absent');
       assert.equal(rows.find((x: { id: string }) => x.id === 'netdev-backlog').current, 'absent');
     } finally {
-      spawnSync('ip', ['netns', 'del', ns]);
+      deleteNamespace(ns);
     }
   });
 });
 
 describe('the conntrack trap', { skip: process.getuid?.() === 0 ? false : 'needs root' }, () => {
   it('sees loopback connections tracked once an iptables rule loads conntrack (in a namespace of its own)', () => {
-    const ns = `comet-kernel-ct-${process.pid}`;
+    const ns = namespaceName('conntrack');
     // Holds 20 loopback connections inside the namespace while it reads the limits, then closes everything.
     const script = `
       import { connect, createServer } from 'node:net';
@@ -132,9 +133,8 @@ describe('the conntrack trap', { skip: process.getuid?.() === 0 ? false : 'needs
       console.log(JSON.stringify({ conntrack: limits.conntrack, finding: a.findings.find((f) => f.id === 'conntrack') }));
       for (const c of conns) c.destroy();
       server.close();`;
-    execFileSync('ip', ['netns', 'add', ns]);
+    addNamespace(ns);
     try {
-      execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
       execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-A', 'OUTPUT', '-m', 'conntrack', '--ctstate', 'NEW,ESTABLISHED', '-j', 'ACCEPT']);
       const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
       assert.equal(r.status, 0, r.stderr);
@@ -145,7 +145,7 @@ describe('the conntrack trap', { skip: process.getuid?.() === 0 ? false : 'needs
       assert.equal(finding.severity, conntrack.max - conntrack.count < 1_000_000 ? 'fail' : 'ok');
       assert.match(finding.meaning, /iptables rules loaded it: every connection, loopback too, takes an entry/);
     } finally {
-      spawnSync('ip', ['netns', 'del', ns]);
+      deleteNamespace(ns);
     }
   });
 });

@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadProfile } from './profile.ts';
 import { readSysctl, sysctlPath } from './sysctl.ts';
+import { addNamespace, deleteNamespace, namespaceName } from './test-netns.ts';
 
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
-const NS1 = `comet-kernel-test-${process.pid}-a`;
-const NS2 = `comet-kernel-test-${process.pid}-b`;
+const NS1 = `${namespaceName('tune')}-a`;
+const NS2 = `${namespaceName('tune')}-b`;
 const c1m = loadProfile('c1m');
 const netnsSettings = c1m.settings.filter((s) => s.scope === 'netns');
 const allKeys = [...new Set([...c1m.settings, ...loadProfile('seed').settings].map((s) => s.key))];
@@ -38,12 +39,12 @@ describe('tune and untune inside a network namespace', { skip: root ? false : 'n
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'comet-kernel-'));
     hostBefore = Object.fromEntries(allKeys.map((k) => [k, readSysctl(k)]));
-    execFileSync('ip', ['netns', 'add', NS1]);
-    execFileSync('ip', ['netns', 'add', NS2]);
+    addNamespace(NS1);
+    addNamespace(NS2);
   });
 
   after(() => {
-    for (const ns of [NS1, NS2]) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of [NS1, NS2]) deleteNamespace(ns);
     rmSync(dir, { recursive: true, force: true });
     assertHostUntouched();
   });
