@@ -8,6 +8,7 @@ import { METRICS } from '../../shared/contracts.ts';
 import { freePort, startPrometheus } from '../../dashboards/prometheus-process.ts';
 import { startLabExporter, COMPONENT_UP_METRIC } from './lab-exporter.ts';
 import { writeTargetsFile, removeTargetsFile } from './prometheus-targets.ts';
+import { toLabSample } from './lab-sample.ts';
 
 const MiB = 1024 * 1024;
 
@@ -108,7 +109,7 @@ test('prometheus.local.yml finds the targets file a run writes, and a dead targe
 
   const exporter = await startLabExporter();
   t.after(() => exporter.close());
-  exporter.observe(sample({ conns: 10 }) as never);
+  exporter.observe(toLabSample(sample({ conns: 10 })));
   const deadPort = await freePort();
   const file = await writeTargetsFile(path.join(root, '.lab/prometheus'), [
     { name: 'lab', role: 'lab', url: exporter.url },
@@ -129,6 +130,9 @@ test('prometheus.local.yml finds the targets file a run writes, and a dead targe
   assert.deepEqual(up, { lab: '1', server: '0' });
   const conns = await prom.query(`${METRICS.lab.connections}{side="server"}`);
   assert.equal(conns[0]?.value?.[1], '10');
-  assert.equal(conns[0]?.metric.component, 'lab');
+  // The exporter's `component` label survives the scrape (no target label of that name pushes it aside).
+  const mem = await prom.query(`${METRICS.lab.memory}{kind="working_set"}`);
+  assert.deepEqual(mem.map((s) => s.metric.component).sort(), ['loadgen-1', 'server']);
+  assert.ok(mem.every((s) => s.metric.exported_component === undefined));
   await removeTargetsFile(file);
 });

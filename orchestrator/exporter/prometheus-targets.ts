@@ -29,7 +29,9 @@ export function targetGroups(targets: ScrapeTarget[], run: string): TargetGroup[
     const u = new URL(t.url);
     return {
       targets: [u.host],
-      labels: { job: t.role, component: t.name, run, ...(u.pathname !== '/' ? { __metrics_path__: u.pathname } : {}) },
+      // The exporter's own series carry `component` (the component they describe): a target label of the same name
+      // would push theirs aside into `exported_component`, so the lab target has none.
+      labels: { job: t.role, ...(t.role === 'lab' ? {} : { component: t.name }), run, ...(u.pathname !== '/' ? { __metrics_path__: u.pathname } : {}) },
     };
   });
 }
