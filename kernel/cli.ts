@@ -102,7 +102,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      // --help asked for: 0; help shown because no command was given ('commander.help'): a usage error.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
       return EXIT.usage; // commander already printed the message
     }
     if (err instanceof LabError) {

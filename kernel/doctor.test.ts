@@ -159,6 +159,8 @@ describe('kernel CLI contract', () => {
     assert.match(r.stderr, /--source-addresses must be a positive integer/);
     assert.equal(run(['doctor'], { LAB_N: '-5' }).status, 2);
     assert.equal(run(['frobnicate']).status, 2);
+    assert.equal(run([]).status, 2, 'no command: usage shown, exit 2');
+    assert.equal(run(['--help']).status, 0);
   });
 
   it('--strict exits 3 when N does not fit, 0 when it does', async () => {
