@@ -48,7 +48,7 @@ untune: deps
 	$(NODE) kernel/cli.ts untune $(ARGS)
 
 lab-up: deps system-deps
-	bash scripts/lab-up.sh
+	COMET_MAX_CONNECTIONS=$${COMET_MAX_CONNECTIONS:-$(N)} bash scripts/lab-up.sh
 
 lab-down:
 	bash scripts/lab-down.sh
