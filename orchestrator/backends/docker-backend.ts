@@ -12,7 +12,9 @@ import { EXIT, LabError } from '../../shared/errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Backend, Component } from './backend.ts';
 import { connectDocker, findLab, labProject, type LabInfo } from './docker-lab.ts';
-import { layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { FD_RESERVE, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { parseDurationSeconds } from '../config/duration.ts';
+import { serverStats } from '../run/control.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
 import { cgroupV1MemoryDir, DockerMemoryProbe } from './docker-memory-probe.ts';
 import { CONTROL_PORT, createLoadgenContainer, LOADGEN_IMAGE, removeRunContainers, waitReady } from './docker-loadgen-containers.ts';
@@ -35,6 +37,47 @@ export interface DockerBackendOptions {
 /** Seconds a load generator lives: twice the ramp at the planned rate, the hold, and room for the message phases. */
 export function loadgenLifetime(plan: Plan): number {
   return Math.ceil((2 * plan.n) / Math.max(1, plan.rampRate)) + plan.holdSeconds + 600;
+}
+
+/** A server flag's value from the container's command line (`--workers=4` or `--workers 4`). */
+function flag(cmd: string[], name: string): string | undefined {
+  const i = cmd.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return cmd[i]!.includes('=') ? cmd[i]!.slice(cmd[i]!.indexOf('=') + 1) : cmd[i + 1];
+}
+
+/**
+ * The lab's server was started by `make lab-up`, not from this plan: the plan is rewritten to what runs (workers and
+ * engine as the server reports them, heartbeat from its flags, the containers' layout), so the run drives the right
+ * containers (plan.loadgens[i] is component i) and the report describes what was measured. Refuses when the server's
+ * workers cannot hold N under their file limit.
+ */
+export function adoptLab(plan: Plan, lab: LabInfo, server: { workers: number; engine: string }, specs: LoadgenContainerSpec[]): void {
+  const perWorker = Math.floor(((lab.serverNofile ?? plan.fdLimitPerProcess) - FD_RESERVE) * 0.9);
+  if (plan.n > server.workers * perWorker) {
+    throw new LabError(
+      'LAB_ERR_LAB_TOO_SMALL',
+      `the lab's server runs ${server.workers} worker(s) of ~${perWorker} connections each: too few for ${plan.n}`,
+      { exitCode: EXIT.preflight, hint: `make lab-down && make lab-up N=${plan.n} (sizes the server's workers for N)` },
+    );
+  }
+  const interval = flag(lab.serverCmd, 'interval');
+  plan.server = {
+    ...plan.server,
+    workers: server.workers,
+    engine: server.engine,
+    port: lab.serverPort,
+    addresses: [lab.serverIp],
+    heartbeatIntervalMs: interval ? Math.round(parseDurationSeconds(interval) * 1000) : plan.server.heartbeatIntervalMs,
+  };
+  plan.loadgens = specs.map((s) => ({
+    name: s.name,
+    procs: s.procs,
+    connections: s.connections,
+    startIndex: s.startIndex,
+    sourceAddresses: [s.ip],
+    targets: [{ host: lab.serverIp, port: lab.serverPort }],
+  }));
 }
 
 /** Best effort: hosts where the cgroup tree is not visible or kmem.tcp is gone just report no socket figure. */
@@ -81,6 +124,7 @@ export class DockerBackend implements Backend {
     const fdLimit = this.options.fdLimit ?? plan.fdLimitPerProcess;
     const minContainers = this.options.minContainers ?? (Number(process.env.LAB_DOCKER_LOADGENS) || undefined);
     this.specs = layoutLoadgens(plan, { minContainers, fdLimit, subnet: lab.subnet, usedIps: [...lab.usedIps, lab.gateway ?? ''].filter(Boolean) });
+    adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
 
     // cgroup v1 counts a group's socket buffers only once it has a TCP limit: the compose server has none (Compose
     // cannot set it), so set a limit nobody reaches on its group, before the ramp opens any socket.

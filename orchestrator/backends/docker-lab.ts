@@ -28,6 +28,9 @@ export interface LabInfo {
   gateway?: string;
   /** Addresses already taken on the lab network (server, Prometheus, Grafana, earlier load generators). */
   usedIps: string[];
+  /** The server container's command line (its flags: --workers, --interval, --engine) and nofile limit. */
+  serverCmd: string[];
+  serverNofile?: number;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -93,6 +96,8 @@ export async function findLab(docker: Dockerode, project = labProject()): Promis
     subnet: ipam.Subnet,
     gateway: ipam.Gateway,
     usedIps,
+    serverCmd: info.Config.Cmd ?? [],
+    serverNofile: info.HostConfig.Ulimits?.find((u) => u.Name === 'nofile')?.Hard,
   };
 }
 
