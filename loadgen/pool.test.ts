@@ -180,16 +180,20 @@ test('SSE and long-poll transports count events and answers against real servers
     s.write(chunk(`id: 2\ndata: ${messageChunk(nowMs(), 'x').trimEnd()}\n\n`));
   });
   let polls = 0;
+  let resumed = 0;
   const poll = await scriptedServer((s) => {
-    // Answer every poll on this connection: first a message, then 204s, each after a short wait.
+    // Answer every poll on this connection: first a message (event 7), then 204s, each after a short wait.
     let n = 0;
     const answer = () => {
       polls++;
       const body = messageChunk(nowMs(), 'p');
-      s.write(n++ === 0 ? `HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}` : 'HTTP/1.1 204 No Content\r\n\r\n');
+      s.write(n++ === 0 ? `HTTP/1.1 200 OK\r\nComet-Event-Id: 7\r\nContent-Length: ${body.length}\r\n\r\n${body}` : 'HTTP/1.1 204 No Content\r\n\r\n');
     };
     answer();
-    s.on('data', () => setTimeout(answer, 20));
+    s.on('data', (d) => {
+      if (/\r\nLast-Event-ID: 7\r\n/.test(d.toString('latin1'))) resumed++;
+      setTimeout(answer, 20);
+    });
   });
   try {
     await withPool({ ...spec(sse.port, 10), template: `http://127.0.0.1:${sse.port}/sse/{i}`, transport: 'sse' }, async (pool) => {
@@ -203,6 +207,7 @@ test('SSE and long-poll transports count events and answers against real servers
       assert.equal(s.chunks, 5, 'only the 200 answers are units');
       assert.equal(s.messages, 5);
       assert.equal(poll.sockets.size, 5, 'keep-alive: no new connection per poll');
+      assert.ok(resumed >= 20, 'every re-poll sends back the last event id');
     });
   } finally {
     await sse.close();

@@ -107,7 +107,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     this.retries = new Uint8Array(n);
     this.time = new Float64Array(n);
     this.sink = options.transport.createSink(n, this);
-    this.parser = new HttpResponseParser(n, this.sink);
+    this.parser = new HttpResponseParser(n, this.sink, options.transport.captureHeader);
     this.sink.parser = this.parser;
     this.reader = new SharedBufferReader(
       (h, buf, len) => this.onRead(h.slot as number, buf, len),
@@ -236,7 +236,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     this.sink.clear(slot);
     const t = this.o.targets.at(this.o.firstIndex + slot);
     let err = this.reader.start(h);
-    if (err === 0) err = writeRaw(h, this.o.transport.request(t.path, t.host));
+    if (err === 0) err = writeRaw(h, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot)));
     if (err !== 0) {
       this.drop(slot);
       this.failed(slot, causeOf(errName(err)));
@@ -286,7 +286,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       // Long-poll: ask again on the same connection.
       const h = this.handles[slot];
       const t = this.o.targets.at(this.o.firstIndex + slot);
-      if (h !== undefined && writeRaw(h, this.o.transport.request(t.path, t.host)) !== 0) this.endSlot(slot, 'reset');
+      if (h !== undefined && writeRaw(h, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot))) !== 0) this.endSlot(slot, 'reset');
       return;
     }
     // A stream the server ended cleanly: close our side too.

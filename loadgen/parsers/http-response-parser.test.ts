@@ -22,7 +22,7 @@ function harness(transport: 'chunked' | 'sse' | 'poll', accept = (status: number
     onResponseEnd: () => void seen.ends++,
   };
   const sink = TRANSPORTS[transport].createSink(4, listener);
-  const parser = new HttpResponseParser(4, sink);
+  const parser = new HttpResponseParser(4, sink, TRANSPORTS[transport].captureHeader);
   sink.parser = parser;
   return { parser, seen };
 }
@@ -136,4 +136,16 @@ test('long-poll: 200 answers are units, 204 is not, and the next answer on the s
     assert.deepEqual(seen.units, [1700000000009.75, 1700000000010]);
     assert.equal(seen.ends, 3);
   }
+});
+
+test('resumable transports send back the last event id they saw', () => {
+  const poll = harness('poll');
+  const sink = (poll.parser as unknown as { sink: { extraHeaders(slot: number): string } }).sink;
+  assert.equal(sink.extraHeaders(1), '');
+  assert.ok(feedSplit(poll.parser, 'HTTP/1.1 200 OK\r\nComet-Event-Id: 42\r\nContent-Length: 5\r\n\r\n@1 x\n', []));
+  assert.equal(sink.extraHeaders(1), 'Last-Event-ID: 42\r\n');
+  const sse = harness('sse');
+  const sseSink = (sse.parser as unknown as { sink: { extraHeaders(slot: number): string } }).sink;
+  assert.ok(feedSplit(sse.parser, SSE, [70]));
+  assert.equal(sseSink.extraHeaders(1), 'Last-Event-ID: 3\r\n');
 });

@@ -31,12 +31,15 @@ class ChunkedSink implements TransportSink {
   clear(slot: number): void {
     this.timestamps.clear(slot);
   }
+  extraHeaders(): string {
+    return '';
+  }
 }
 
 export const chunkedTransport: TransportCodec = {
   name: 'chunked',
   defaultPath: '/test/{i}',
   activeOnConnect: false,
-  request: (path, host) => streamingRequest(path, host, '*/*'),
+  request: (path, host, extra) => streamingRequest(path, host, '*/*', extra),
   createSink: (capacity, listener) => new ChunkedSink(capacity, listener),
 };

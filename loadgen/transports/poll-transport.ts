@@ -1,19 +1,24 @@
 /**
- * Long-poll (`GET /poll/{i}`): the server holds the request and answers one message (200) or, after its wait,
- * 204; the client asks again on the same keep-alive connection. Each 200 answer with a body is a unit.
+ * Long-poll (`GET /poll/{i}`): the server holds the request and answers with the waiting message lines (200) or,
+ * after its wait, 204; the client asks again on the same keep-alive connection, sending back the answer's
+ * `Comet-Event-Id` as `Last-Event-ID` so nothing sent between two polls is lost. Each 200 answer is one unit; its
+ * first line's timestamp gives the latency.
  */
 import { TimestampReader } from '../parsers/timestamp-reader.ts';
 import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
-import { type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+import { lastEventIdHeader, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
 
 class PollSink implements TransportSink {
   parser: HttpResponseParser | undefined;
   private readonly timestamps: TimestampReader;
   private readonly listener: UnitListener;
+  /** Kept across reconnections: a new connection resumes where the last answer ended. */
+  private readonly lastEventId: Float64Array;
 
   constructor(capacity: number, listener: UnitListener) {
     this.timestamps = new TimestampReader(capacity);
     this.listener = listener;
+    this.lastEventId = new Float64Array(capacity).fill(NaN);
   }
 
   onHead(slot: number, status: number): void {
@@ -27,11 +32,16 @@ class PollSink implements TransportSink {
   onChunkEnd(): void {}
   onResponseEnd(slot: number, status: number): void {
     const sentAt = this.timestamps.finish(slot);
+    const id = this.parser?.capturedValue(slot) ?? NaN;
+    if (!Number.isNaN(id)) this.lastEventId[slot] = id;
     if (status === 200) this.listener.onUnit(slot, sentAt);
     this.listener.onResponseEnd(slot, status);
   }
   clear(slot: number): void {
     this.timestamps.clear(slot);
+  }
+  extraHeaders(slot: number): string {
+    return lastEventIdHeader(this.lastEventId[slot]!);
   }
 }
 
@@ -39,7 +49,8 @@ export const pollTransport: TransportCodec = {
   name: 'poll',
   defaultPath: '/poll/{i}',
   activeOnConnect: true,
-  request: (path, host) =>
-    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: comet-lab-loadgen\r\nAccept: */*\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n`,
+  captureHeader: 'comet-event-id',
+  request: (path, host, extra) =>
+    `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: comet-lab-loadgen\r\nAccept: */*\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n${extra}\r\n`,
   createSink: (capacity, listener) => new PollSink(capacity, listener),
 };

@@ -5,7 +5,7 @@
  */
 import { parseSentAtMs } from '../../shared/message-format.ts';
 import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
-import { streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+import { lastEventIdHeader, streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
 
 const LINE_START = 0;
 const CARRYING = 1; // a partial line is in the carry map
@@ -22,8 +22,11 @@ class SseSink implements TransportSink {
   private readonly sentAt: Float64Array;
   private readonly carry = new Map<number, Buffer>();
   private readonly listener: UnitListener;
+  /** The last `id:` seen, kept across reconnections (sent back as Last-Event-ID, as EventSource does). */
+  private readonly lastEventId: Float64Array;
 
   constructor(capacity: number, listener: UnitListener) {
+    this.lastEventId = new Float64Array(capacity).fill(NaN);
     this.lineState = new Uint8Array(capacity);
     this.hasFields = new Uint8Array(capacity);
     this.sentAt = new Float64Array(capacity).fill(NaN);
@@ -43,6 +46,9 @@ class SseSink implements TransportSink {
     this.hasFields[slot] = 0;
     this.sentAt[slot] = NaN;
     this.carry.delete(slot);
+  }
+  extraHeaders(slot: number): string {
+    return lastEventIdHeader(this.lastEventId[slot]!);
   }
 
   onData(slot: number, buf: Uint8Array, start: number, end: number): void {
@@ -74,6 +80,11 @@ class SseSink implements TransportSink {
     }
   }
 
+  private readId(slot: number, buf: Uint8Array, start: number, end: number): void {
+    const id = parseId(buf, start, end);
+    if (!Number.isNaN(id)) this.lastEventId[slot] = id;
+  }
+
   /** One line (without its LF; a trailing CR is dropped). Returns false after a protocol error. */
   private line(slot: number, buf: Uint8Array, start: number, end: number): boolean {
     if (end > start && buf[end - 1] === 0x0d) end--;
@@ -97,11 +108,25 @@ class SseSink implements TransportSink {
       if (v < end && buf[v] === 0x20) v++;
       this.sentAt[slot] = v < end ? parseSentAtMs(buf, v, end) : NaN;
       this.hasFields[slot] = 2; // the first data line carries the timestamp
-    } else if (this.hasFields[slot] === 0) {
-      this.hasFields[slot] = 1;
+    } else {
+      if (field === 1) this.readId(slot, buf, colon + 1, end);
+      if (this.hasFields[slot] === 0) this.hasFields[slot] = 1;
     }
     return true;
   }
+}
+
+function parseId(buf: Uint8Array, start: number, end: number): number {
+  let v = start;
+  if (v < end && buf[v] === 0x20) v++;
+  if (v >= end || end - v > 15) return NaN;
+  let n = 0;
+  for (let k = v; k < end; k++) {
+    const c = buf[k]!;
+    if (c < 0x30 || c > 0x39) return NaN;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
 }
 
 function fieldIndex(buf: Uint8Array, start: number, end: number): number {
@@ -118,6 +143,6 @@ export const sseTransport: TransportCodec = {
   name: 'sse',
   defaultPath: '/sse/{i}',
   activeOnConnect: false,
-  request: (path, host) => streamingRequest(path, host, 'text/event-stream'),
+  request: (path, host, extra) => streamingRequest(path, host, 'text/event-stream', extra),
   createSink: (capacity, listener) => new SseSink(capacity, listener),
 };

@@ -21,6 +21,8 @@ export interface TransportSink extends BodySink {
   parser: HttpResponseParser | undefined;
   /** Forget the slot's partial state (its connection closed). */
   clear(slot: number): void;
+  /** Extra request header lines for the slot's next request (`Last-Event-ID: n\r\n` to resume), or ''. */
+  extraHeaders(slot: number): string;
 }
 
 export interface TransportCodec {
@@ -32,15 +34,22 @@ export interface TransportCodec {
    * answers only when a message comes) rather than once a 2xx head arrived (streams).
    */
   readonly activeOnConnect: boolean;
-  /** The request bytes (latin1) for `path` on `host` (the Host header value). */
-  request(path: string, host: string): string;
+  /** The request bytes (latin1) for `path` on `host` (the Host header value), with `extra` header lines. */
+  request(path: string, host: string, extra: string): string;
+  /** A numeric response header the sink reads through the parser (lower case), if any. */
+  readonly captureHeader?: string;
   createSink(capacity: number, listener: UnitListener): TransportSink;
 }
 
 /** Headers a real streaming client sends; nchan answers 403 to an http-chunked subscriber without `TE: chunked`. */
-export function streamingRequest(path: string, host: string, accept: string): string {
+export function streamingRequest(path: string, host: string, accept: string, extra: string): string {
   return (
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: comet-lab-loadgen\r\nAccept: ${accept}\r\n` +
-    'TE: chunked\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n'
+    `TE: chunked\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n${extra}\r\n`
   );
+}
+
+/** The `Last-Event-ID` line for a resumable transport, or '' when nothing was received yet. */
+export function lastEventIdHeader(id: number): string {
+  return Number.isNaN(id) ? '' : `Last-Event-ID: ${id}\r\n`;
 }
