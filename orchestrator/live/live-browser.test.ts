@@ -18,7 +18,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 
 /** The connections chart's data, read from the uPlot instance the page draws (what the chart shows). */
 const chartSeries = (page: Page, label: string): Promise<number[]> =>
-  page.evaluate((l) => (window as any).cometLab.series('connections', l).filter((v: unknown) => typeof v === 'number'), label);
+  page.evaluate((l) => (globalThis as any).cometLab.series('connections', l).filter((v: unknown) => typeof v === 'number'), label);
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -99,9 +99,9 @@ test('the live page charts a growing connection count in Chromium, and shows whi
   assert.equal(Math.max(...(await chartSeries(page, 'target'))), 400);
   await waitFor('the hold phase on the page', async () => (await page.textContent('#phase')) === 'hold', 30_000);
   await waitFor('the chart to reach N', async () => Math.max(...(await chartSeries(page, 'server'))) === 400, 10_000);
-  const memSeries = await page.evaluate(() => (window as any).cometLab.charts.memory.plot.series.map((s: any) => s.label));
+  const memSeries = await page.evaluate(() => (globalThis as any).cometLab.charts.memory.plot.series.map((s: any) => s.label));
   assert.ok(memSeries.includes('server') && memSeries.includes('loadgen-1'), `memory chart per component: ${memSeries}`);
-  const perConn = await page.evaluate(() => (window as any).cometLab.series('perConnection', 'server').filter((v: unknown) => typeof v === 'number'));
+  const perConn = await page.evaluate(() => (globalThis as any).cometLab.series('perConnection', 'server').filter((v: unknown) => typeof v === 'number'));
   assert.ok(perConn.length > 0 && perConn.at(-1) > 0, 'memory per connection is charted');
   await page.screenshot({ path: path.join(ARTIFACTS, 'live-page.png'), fullPage: true });
 

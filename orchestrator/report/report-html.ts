@@ -3,6 +3,8 @@
  * connections over time), in one file that opens in a browser with no network.
  */
 import { connectionsChart, memoryCharts, renderCharts } from './charts.ts';
+import { renderChartsSection } from '../live/live-page.ts';
+import { livePointsFromSamples } from '../live/points-from-samples.ts';
 import type { SamplesTable } from './samples-table.ts';
 import type { Summary } from './summarize.ts';
 
@@ -17,6 +19,8 @@ export function renderReportHtml(summary: Summary, table: SamplesTable, markdown
 <h1>${escapeHtml(title)}</h1>
 <p>${summary.complete ? 'Run complete.' : `<strong>INCOMPLETE</strong>: ${escapeHtml(summary.incomplete ?? '')}`}</p>
 ${renderCharts([...memoryCharts(table, summary), connectionsChart(table)])}
+<h2>Over time (the live page's charts)</h2>
+${renderChartsSection({ points: livePointsFromSamples(table) })}
 <h2>Report</h2>
 <pre>${escapeHtml(markdown)}</pre>
 </body></html>
