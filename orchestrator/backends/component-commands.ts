@@ -15,7 +15,7 @@ export function serverArgs(plan: Plan, port: number): string[] {
     `--port=${port}`,
     `--workers=${plan.server.workers}`,
     ...(plan.server.engine ? [`--engine=${plan.server.engine}`] : []),
-    `--heartbeat=${plan.server.heartbeatIntervalMs}ms`,
+    `--interval=${plan.server.heartbeatIntervalMs}ms`,
   ];
 }
 

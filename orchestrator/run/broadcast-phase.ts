@@ -18,8 +18,8 @@ export async function broadcastPhase(ctx: PhaseContext, timeoutSeconds: number):
   const before = await sumStatus(ctx.loadgens, 'messages');
   const active = await sumStatus(ctx.loadgens, 'active');
   const publishedAtMs = nowMs();
-  await broadcast(ctx.server.url, `broadcast from comet-lab at ${Math.round(publishedAtMs)}`);
-  const outcome: BroadcastOutcome = { publishedAtMs, expected: active.total, received: 0, complete: false, deliveryMs: {} };
+  const answer = await broadcast(ctx.server.url, `broadcast from comet-lab at ${Math.round(publishedAtMs)}`);
+  const outcome: BroadcastOutcome = { publishedAtMs, expected: active.total, serverDelivered: answer.delivered, received: 0, complete: false, deliveryMs: {} };
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = before;
   try {

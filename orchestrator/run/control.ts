@@ -8,13 +8,14 @@ import { LabError } from '../../shared/errors.ts';
 
 const TIMEOUT_MS = 10_000;
 
+/** A string body goes as text/plain (the server takes a message as text); anything else as JSON. */
 async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = TIMEOUT_MS): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: body === undefined ? undefined : { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
@@ -30,7 +31,8 @@ async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, time
 }
 
 export const serverStats = (base: string) => call<ServerStats>('GET', `${base}/stats`);
-export const broadcast = (base: string, body: string) => call<unknown>('POST', `${base}/broadcast`, { body });
+/** The server answers how many streams it delivered to. */
+export const broadcast = (base: string, message: string) => call<{ delivered?: number }>('POST', `${base}/broadcast`, message);
 export const loadgenStatus = (base: string) => call<LoadgenStatus>('GET', `${base}/status`);
 export const ramp = (base: string, req: RampRequest) => call<unknown>('POST', `${base}/ramp`, req);
 export const resetLatency = (base: string) => call<unknown>('POST', `${base}/latency/reset`, {});

@@ -42,6 +42,7 @@ export interface SendsOutcome {
 export interface BroadcastOutcome {
   publishedAtMs: number;
   expected: number; // connections active when published
+  serverDelivered?: number; // streams the server says it wrote the message to
   received: number; // messages the load generators counted since
   complete: boolean;
   /** Latest arrival minus publish time (ms): how long the fan-out to every connection took. */

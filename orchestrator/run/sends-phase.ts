@@ -30,7 +30,7 @@ export async function sendsPhase(ctx: PhaseContext, rate: number, seconds: numbe
   await resetAllLatency(ctx.loadgens);
   const before = await sumStatus(ctx.loadgens, 'messages');
   const pick = randomIdPicker(ctx.plan.loadgens);
-  const body = JSON.stringify({ body: 'hello from comet-lab' });
+  const body = 'hello from comet-lab';
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -41,7 +41,7 @@ export async function sendsPhase(ctx: PhaseContext, rate: number, seconds: numbe
         requests: [{
           method: 'POST',
           path: '/send/0',
-          headers: { 'content-type': 'application/json' },
+          headers: { 'content-type': 'text/plain' },
           body,
           setupRequest: (req) => ({ ...req, path: `/send/${pick()}` }),
         }],
