@@ -39,7 +39,7 @@ function toRaw(o: Record<string, unknown>): RawOptions {
     n: s(o.n), backend: s(o.backend), rate: s(o.rate), holdSeconds: s(o.hold), intervalSeconds: s(o.interval),
     engine: s(o.engine), transport: s(o.transport), workers: s(o.workers), loadgenProcs: s(o.loadgenProcs),
     sendsRate: s(o.sendsRate), sendsSeconds: s(o.sendsDuration), broadcast: s(o.broadcast), force: s(o.force),
-    json: s(o.json), livePort: s(o.livePort), metricsPort: s(o.metricsPort), out: s(o.out),
+    json: s(o.json), livePort: o.live === false ? false : s(o.livePort), metricsPort: o.metrics === false ? false : s(o.metricsPort), out: s(o.out),
     report: o.report === false ? false : undefined, sampleSeconds: s(o.sample), stallSeconds: s(o.stallTimeout),
   };
 }
@@ -59,8 +59,10 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .option('--broadcast', 'one broadcast after the hold; measures fan-out time')
     .option('--force', 'run even when the plan is refused')
     .option('--json', 'one JSON line per event on stdout instead of the progress bar')
-    .option('--live-port <P>', 'serve the live page on this loopback port (0: any free one)')
-    .option('--metrics-port <P>', 'serve lab_* Prometheus metrics on this loopback port (0: any free one)')
+    .option('--live-port <P>', 'serve the live page on this loopback port (default 0: any free one, printed)')
+    .option('--no-live', 'serve no live page')
+    .option('--metrics-port <P>', 'serve lab_* Prometheus metrics on this loopback port (default 0: any free one, printed)')
+    .option('--no-metrics', 'serve no lab_* metrics')
     .option('--out <dir>', 'folder of report folders (default reports/)')
     .option('--no-report', 'write no report folder')
     .option('--sample <duration>', 'sample interval (default 1s)')

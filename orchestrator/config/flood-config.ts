@@ -57,8 +57,9 @@ export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
   broadcast: false,
   force: false,
   json: false,
-  livePort: undefined,
-  metricsPort: undefined,
+  // On by default, on any free loopback port (printed at start): watching a flood should need no flag.
+  livePort: 0,
+  metricsPort: 0,
   out: 'reports',
   report: true,
   workers: 0,
@@ -144,8 +145,11 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.loadgenProcs = int('loadgenProcs', '--loadgen-procs', 0, 1024) ?? cfg.loadgenProcs;
   cfg.sampleSeconds = seconds('sampleSeconds', '--sample', 0.2) ?? cfg.sampleSeconds;
   cfg.stallSeconds = seconds('stallSeconds', '--stall-timeout', 1) ?? cfg.stallSeconds;
-  if (raw.livePort !== undefined && raw.livePort !== false) cfg.livePort = int('livePort', '--live-port', 0, 65535);
-  if (raw.metricsPort !== undefined && raw.metricsPort !== false) cfg.metricsPort = int('metricsPort', '--metrics-port', 0, 65535);
+  // false (--no-live, --no-metrics) or `off` (env) turns them off.
+  if (raw.livePort === false || raw.livePort === 'off') cfg.livePort = undefined;
+  else if (raw.livePort !== undefined) cfg.livePort = int('livePort', '--live-port', 0, 65535);
+  if (raw.metricsPort === false || raw.metricsPort === 'off') cfg.metricsPort = undefined;
+  else if (raw.metricsPort !== undefined) cfg.metricsPort = int('metricsPort', '--metrics-port', 0, 65535);
 
   const backend = raw.backend;
   if (backend !== undefined) {
