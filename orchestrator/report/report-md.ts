@@ -18,7 +18,7 @@ function memorySection(title: string, m: MemoryFigures): string[] {
     '',
     '| figure | value | how |',
     '| --- | --- | --- |',
-    `| per connection, ramp slope | **${kib(m.fit?.slope)}** | least-squares line through ${m.fit?.points ?? 0} samples of the ramp, R² ${m.fit ? m.fit.r2.toFixed(4) : 'n/a'} |`,
+    `| per connection, ramp slope | **${kib(m.fit?.slope)}** | least-squares line through ${m.fit?.points ?? 0} samples of the ${m.fitPhases ?? 'ramp'}, R² ${m.fit ? m.fit.r2.toFixed(4) : 'n/a'} |`,
     `| per connection, total/N at hold | ${kib(m.holdPerConnectionBytes)} | mean working set over the hold / mean connections (${num(m.holdConnections)}), base included |`,
     `| per connection above base at hold | ${kib(m.holdAboveBaselinePerConnectionBytes)} | (hold mean - first sample) / connections |`,
     `| base (first sample, no connection) | ${mib(m.baselineBytes)} | |`,

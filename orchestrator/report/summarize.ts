@@ -17,6 +17,8 @@ export interface MemoryFigures {
   countedBy: 'server' | 'client';
   baselineBytes?: number;
   fit?: LinearFit; // over the ramp, bytes per connection
+  /** Phases the fit's samples come from: the ramp, or ramp and hold when the ramp was too short for 3 samples. */
+  fitPhases?: string;
   holdBytes?: number; // mean working set over the hold
   holdConnections?: number;
   holdPerConnectionBytes?: number; // holdBytes / holdConnections
@@ -78,7 +80,12 @@ function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 
   };
   const ramp = points(['up', 'ramp']);
   const hold = points(['hold']);
-  const out: MemoryFigures = { components, method: [...methods].join(', '), countedBy, fit: linearFit(ramp.xs, ramp.ys) };
+  const out: MemoryFigures = { components, method: [...methods].join(', '), countedBy, fit: linearFit(ramp.xs, ramp.ys), fitPhases: 'ramp' };
+  if (!out.fit) {
+    const both = points(['up', 'ramp', 'hold']);
+    out.fit = linearFit(both.xs, both.ys);
+    out.fitPhases = 'ramp and hold (the ramp alone gave fewer than 3 samples)';
+  }
   out.baselineBytes = ramp.ys[0];
   out.holdBytes = mean(hold.ys);
   out.holdConnections = mean(hold.xs);
