@@ -12,7 +12,7 @@ import { EXIT, LabError } from '../../shared/errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { Backend, Component } from './backend.ts';
 import { connectDocker, findLab, labProject, type LabInfo } from './docker-lab.ts';
-import { FD_RESERVE, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { FD_RESERVE, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
 import { parseDurationSeconds } from '../config/duration.ts';
 import { serverStats } from '../run/control.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
@@ -70,14 +70,32 @@ export function adoptLab(plan: Plan, lab: LabInfo, server: { workers: number; en
     addresses: [lab.serverIp],
     heartbeatIntervalMs: interval ? Math.round(parseDurationSeconds(interval) * 1000) : plan.server.heartbeatIntervalMs,
   };
+  setContainerLoadgens(plan, specs, lab.serverIp, lab.serverPort);
+}
+
+function setContainerLoadgens(plan: Plan, specs: LoadgenContainerSpec[], serverIp: string, serverPort: number): void {
   plan.loadgens = specs.map((s) => ({
     name: s.name,
     procs: s.procs,
     connections: s.connections,
     startIndex: s.startIndex,
     sourceAddresses: [s.ip],
-    targets: [{ host: lab.serverIp, port: lab.serverPort }],
+    targets: [{ host: serverIp, port: serverPort }],
   }));
+}
+
+/**
+ * For printing a docker plan before anything starts (no I/O): the load generators as the backend will lay them out
+ * on the default lab subnet (COMET_LAB_SUBNET, server at .10, port 8000). up() redoes it against the real lab.
+ */
+export function previewDockerPlan(plan: Plan, env: NodeJS.ProcessEnv = process.env): Plan {
+  const subnet = env.COMET_LAB_SUBNET || '172.28.0.0/16';
+  const serverIp = intToIp(ipToInt(subnet.split('/')[0]!) + 10);
+  const minContainers = Number(env.LAB_DOCKER_LOADGENS) || undefined;
+  const specs = layoutLoadgens(plan, { minContainers, fdLimit: plan.fdLimitPerProcess, subnet, usedIps: [] });
+  const out: Plan = { ...plan, server: { ...plan.server, port: 8000, addresses: [serverIp] } };
+  setContainerLoadgens(out, specs, serverIp, 8000);
+  return out;
 }
 
 /** Best effort: hosts where the cgroup tree is not visible or kmem.tcp is gone just report no socket figure. */

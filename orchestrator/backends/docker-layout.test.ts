@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import type { Plan } from '../plan/plan.ts';
 import { allocateIps, ipToInt, intToIp, layoutLoadgens } from './docker-layout.ts';
 import { dockerStatsMemory } from './docker-memory-probe.ts';
+import { adoptLab, previewDockerPlan } from './docker-backend.ts';
+import type { LabInfo } from './docker-lab.ts';
 
 function plan(n: number, loadgens: Array<{ procs: number; connections: number }>): Plan {
   let start = 0;
@@ -75,4 +77,22 @@ test('memory as docker stats shows it: usage minus inactive file (v1 key first),
   assert.equal(dockerStatsMemory({ memory_stats: { usage: 1000, stats: { inactive_file: 100 } } }), 900);
   assert.equal(dockerStatsMemory({ memory_stats: { usage: 100, stats: { total_inactive_file: 300 } } }), 100);
   assert.equal(dockerStatsMemory({}), 0);
+});
+
+test('the plan printed for docker shows the containers; adopting the lab takes its server settings or refuses', () => {
+  const preview = previewDockerPlan(plan(100_000, [{ procs: 6, connections: 100_000 }]), { COMET_LAB_SUBNET: '10.5.0.0/16' });
+  assert.deepEqual(preview.loadgens.map((l) => l.sourceAddresses[0]), ['10.5.0.100', '10.5.0.101', '10.5.0.102']);
+  assert.deepEqual(preview.loadgens[0]!.targets, [{ host: '10.5.0.10', port: 8000 }]);
+
+  const lab: LabInfo = {
+    project: 'p', serverId: 'x', serverName: 'p_server_1', serverIp: '172.28.0.10', serverPort: 8000, network: 'p_lab', networkId: 'n',
+    subnet: '172.28.0.0/16', usedIps: [], serverCmd: ['--workers=auto', '--interval=2s'], serverNofile: 20000,
+  };
+  const p = plan(30_000, [{ procs: 2, connections: 30_000 }]);
+  const specs = layoutLoadgens(p, { fdLimit: 20000, subnet: lab.subnet, usedIps: [] });
+  adoptLab(p, lab, { workers: 2, engine: 'raw' }, specs);
+  assert.equal(p.server.workers, 2);
+  assert.equal(p.server.heartbeatIntervalMs, 2000);
+  assert.equal(p.loadgens.length, specs.length);
+  assert.throws(() => adoptLab(plan(30_000, []), lab, { workers: 1, engine: 'raw' }, specs), (e: Error & { code?: string }) => e.code === 'LAB_ERR_LAB_TOO_SMALL');
 });
