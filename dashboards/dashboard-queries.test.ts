@@ -64,6 +64,8 @@ test('every panel query of the Grafana dashboard returns data from a real Promet
     resolveFloodConfig({
       n: '300', rate: '300', holdSeconds: '8s', intervalSeconds: '1s', workers: '2', loadgenProcs: '1',
       sendsRate: '50', sendsSeconds: '4s', broadcast: true, report: false, stallSeconds: '15s',
+      // The test attaches its own exporter below (targets file in its own folder) instead of the built-in one.
+      livePort: false, metricsPort: false,
     }),
     { stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} },
     {
