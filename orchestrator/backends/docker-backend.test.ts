@@ -9,7 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
 import type { Plan } from '../plan/plan.ts';
@@ -132,6 +134,28 @@ test('lab-down with nothing up says so; lab-up starts the stack; lab-up again sa
   const again = await sh('scripts/lab-up.sh');
   assert.equal(again.code, 0, again.out);
   assert.match(again.out, /already up/);
+});
+
+test('tuner: writes host-wide keys through the host /proc/sys, skips per-namespace ones', async () => {
+  // A profile that sets a host-wide key to the value it already has: the write path is exercised, the host unchanged.
+  const dir = mkdtempSync(join(tmpdir(), 'comet-lab-tuner-'));
+  const nrOpen = readFileSync('/proc/sys/fs/nr_open', 'utf8').trim();
+  writeFileSync(join(dir, 'same.conf'), `# host: test\nfs.nr_open = ${nrOpen}\n# netns: test\nnet.core.somaxconn = 4096\n`);
+  try {
+    const repo = process.cwd();
+    const r = await run('docker', [
+      'run', '--rm', '--network', 'host', '--cap-add', 'SYS_ADMIN', '--cap-add', 'NET_ADMIN',
+      '-v', `${repo}/kernel:/lab/kernel:ro`, '-v', `${repo}/docker:/lab/docker:ro`, '-v', `${repo}/shared:/lab/shared:ro`,
+      '-v', '/proc/sys:/host/proc/sys', '-v', `${dir}:/profiles:ro`,
+      '-e', 'COMET_LAB_PROFILE=/profiles/same.conf', '-e', 'COMET_LAB_SYSCTL_ROOT=/host/proc/sys',
+      '--entrypoint', 'node', process.env.COMET_LAB_SERVER_IMAGE || 'comet-lab/server:latest', '/lab/docker/tuner-entrypoint.ts',
+    ], { timeout: 60_000 });
+    assert.match(r.stdout, new RegExp(`tuner: fs.nr_open = ${nrOpen} \\(was ${nrOpen}\\)`));
+    assert.match(r.stdout, /skip net.core.somaxconn \(per network namespace/);
+    assert.match(r.stdout, /0 failure\(s\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('docker backend: 3 load-generator containers at their own addresses hold N; memory as docker stats shows it', async () => {
