@@ -88,6 +88,10 @@ if ! out="$("${COMPOSE[@]}" up -d --no-build "${services[@]}" 2>&1)"; then
     fail "LAB_ERR_SUBNET_TAKEN: the lab's subnet $COMET_LAB_SUBNET overlaps a network that already exists" \
       "pick a free one: COMET_LAB_SUBNET=172.30.0.0/16 make lab-up (see docker network ls, ip route)" 3
   fi
+  if grep -qiE 'address already in use|port is already allocated' <<<"$out"; then
+    fail "LAB_ERR_PORT_TAKEN: a host port of the lab is taken (server $COMET_LAB_SERVER_PORT, Prometheus $COMET_LAB_PROMETHEUS_PORT, Grafana $COMET_LAB_GRAFANA_PORT)" \
+      "choose free ones below the ephemeral range, e.g. COMET_LAB_SERVER_PORT=18100 COMET_LAB_PROMETHEUS_PORT=19190 make lab-up" 3
+  fi
   fail "LAB_ERR_COMPOSE: '${COMPOSE[*]} up' failed (output above)"
 fi
 

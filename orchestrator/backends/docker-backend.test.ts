@@ -182,7 +182,7 @@ test('docker backend: 3 load-generator containers at their own addresses hold N;
     await new Promise((r) => setTimeout(r, 2000)); // let memory settle after the ramp
 
     // docker stats first, then the probe: both within 10% (memory moves by the second) or 4 MiB.
-    const names = [`${PROJECT}_server_1`, ...ids];
+    const names = [backend.lab!.serverName, ...ids]; // Compose v1 names it <project>_server_1, v2 <project>-server-1
     const components = [server, ...loadgens.sort((a, b) => a.url.localeCompare(b.url))];
     for (let i = 0; i < names.length; i++) {
       const name = i === 0 ? names[0]! : (await docker.getContainer(names[i]!).inspect()).Name.slice(1);

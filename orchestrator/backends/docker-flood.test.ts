@@ -97,7 +97,7 @@ test('a 3,000-connection docker flood: 3 containers at their addresses; report m
     seen.addresses = infos.map((i) => Object.values(i.NetworkSettings.Networks)[0]!.IPAddress).sort();
     // component name (loadgen-1) -> container name
     seen.names = new Map(infos.map((i) => [i.Config.Labels['comet-lab.component']!, i.Name.slice(1)]));
-    seen.names.set('server', `${PROJECT}_server_1`);
+    seen.names.set('server', backend.lab!.serverName); // Compose v1: <project>_server_1, v2: <project>-server-1
     void r;
   });
   const result = await flood(config('5s'), io(), h.hooks);
@@ -121,7 +121,7 @@ test('a 3,000-connection docker flood: 3 containers at their addresses; report m
     assert.ok(diff <= Math.max(0.1 * expected, 4 * 2 ** 20), `${c.name}: sampled ${c.workingSetBytes}, docker stats ${expected}`);
   }
   // The report's hold figures against the same readings: the server's mean over the hold within 15%.
-  const serverStats = seen.stats!.get(`${PROJECT}_server_1`)!;
+  const serverStats = seen.stats!.get(seen.names!.get('server')!)!;
   assert.ok(Math.abs(s.memory.server.holdBytes! - serverStats) / serverStats < 0.15, `hold mean ${s.memory.server.holdBytes} vs docker stats ${serverStats}`);
   const loadgenStats = [...seen.stats!.entries()].filter(([n]) => n.includes('loadgen')).reduce((a, [, v]) => a + v, 0);
   assert.ok(Math.abs(s.memory.loadgen.holdBytes! - loadgenStats) / loadgenStats < 0.15, `loadgen hold ${s.memory.loadgen.holdBytes} vs docker stats ${loadgenStats}`);
