@@ -23,7 +23,7 @@ function sample(t: number, phase: string, conns: number, chunks: number): RunSam
       { name: 'loadgen-1', role: 'loadgen', up: true, workingSetBytes: 40 * MIB + 1536 * half, cpuSeconds: t / 20, method: 'cgroup-v1' },
       { name: 'loadgen-2', role: 'loadgen', up: true, workingSetBytes: 40 * MIB + 1536 * half, cpuSeconds: t / 20, method: 'cgroup-v1' },
     ],
-    kernelTcpBytes: 1 * MIB + 100 * conns, tcpInuse: 2 * conns,
+    kernelTcpBytes: 1 * MIB + 100 * conns, tcpInuse: 2 * conns, kernelSlabBytes: 200 * MIB + 7600 * conns,
   };
 }
 
@@ -56,6 +56,7 @@ test('slopes, totals per connection, kernel memory and chunks come out of sample
   assert.equal(s.memory.server.holdAboveBaselinePerConnectionBytes, 4096);
   assert.equal(s.memory.server.method, 'cgroup-v1');
   assert.equal(s.kernel.perConnectionBytes, 100);
+  assert.equal(s.kernel.slabPerConnectionBytes, 7600);
   assert.equal(s.rampRate, 1000);
   assert.deepEqual({ expected: s.chunks.expected, received: s.chunks.received }, { expected: 90000, received: 90000 });
   assert.equal(s.errors.refused, 3);

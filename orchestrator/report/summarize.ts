@@ -39,7 +39,10 @@ export interface Summary {
   rampRate?: number;
   askedRate: number;
   memory: { server: MemoryFigures; loadgen: MemoryFigures };
-  kernel: { tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string };
+  kernel: {
+    tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
+    slabBytesAtHold?: number; slabBytesBaseline?: number; slabPerConnectionBytes?: number;
+  };
   errors: Record<ErrorCause, number>;
   chunks: { holdSeconds?: number; expected?: number; received?: number; serverSentTotal?: number; clientReceivedTotal?: number };
   delivery: { sends?: Record<string, LatencySummary>; broadcast?: Record<string, LatencySummary>; broadcastFanOutMs?: number };
@@ -123,6 +126,8 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     chunks.received = (last.values.get('client_chunks') ?? 0) - (first.values.get('client_chunks') ?? 0);
   }
 
+  const slabHold = mean(col('kernel_slab_bytes', ['hold']));
+  const slabBase = col('kernel_slab_bytes', ['up', 'ramp'])[0];
   const kernelHold = mean(col('kernel_tcp_bytes', ['hold']));
   const kernelBase = col('kernel_tcp_bytes', ['up', 'ramp'])[0];
   const holdClients = mean(col('client_active', ['hold']));
@@ -149,6 +154,9 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
       tcpBytesBaseline: kernelBase,
       perConnectionBytes: kernelHold !== undefined && kernelBase !== undefined && holdClients ? (kernelHold - kernelBase) / holdClients : undefined,
       method: '/proc/net/sockstat TCP mem pages x 4096, host-wide (both ends of every loopback connection)',
+      slabBytesAtHold: slabHold,
+      slabBytesBaseline: slabBase,
+      slabPerConnectionBytes: slabHold !== undefined && slabBase !== undefined && holdClients ? (slabHold - slabBase) / holdClients : undefined,
     },
     errors,
     chunks,

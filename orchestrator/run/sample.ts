@@ -27,4 +27,5 @@ export interface RunSample {
   components: ComponentSample[];
   kernelTcpBytes: number; // host-wide, /proc/net/sockstat
   tcpInuse: number; // host-wide TCP sockets in use, /proc/net/sockstat
+  kernelSlabBytes?: number; // host-wide, /proc/meminfo Slab
 }

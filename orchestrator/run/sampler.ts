@@ -7,7 +7,7 @@ import type { Component } from '../backends/backend.ts';
 import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
 import { loadgenStatus, serverStats } from './control.ts';
 import type { ComponentSample, RunSample } from './sample.ts';
-import { readSockstat } from './sockstat.ts';
+import { readSlabBytes, readSockstat } from './sockstat.ts';
 
 export interface SampleContext {
   components: Component[];
@@ -69,6 +69,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       components,
       kernelTcpBytes: sock.memBytes,
       tcpInuse: sock.inuse,
+      kernelSlabBytes: readSlabBytes(),
     },
     serverStats: stats,
     loadgenStatuses: byName,

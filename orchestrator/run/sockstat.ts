@@ -23,3 +23,9 @@ export function parseSockstat(text: string): SockstatTcp {
 export function readSockstat(path = '/proc/net/sockstat'): SockstatTcp {
   return parseSockstat(readFileSync(path, 'latin1'));
 }
+
+/** Kernel slab memory of the host (/proc/meminfo `Slab`): where socket structures live (~2 per loopback connection). */
+export function readSlabBytes(path = '/proc/meminfo'): number {
+  const m = /^Slab:\s+(\d+) kB/m.exec(readFileSync(path, 'latin1'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
