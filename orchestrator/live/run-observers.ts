@@ -3,7 +3,9 @@
  * ports (0 = any free one), follow the run's events, and the exporter's targets file for prometheus.local.yml is
  * written as soon as the run's components answer (`up` event) and removed on close.
  */
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import type { LabError } from '../../shared/errors.ts';
 import { startLabExporter, type LabExporter } from '../exporter/lab-exporter.ts';
 import type { RunEventSource } from '../exporter/lab-sample.ts';
 import { DEFAULT_TARGETS_DIR, removeTargetsFile, writeTargetsFile, type ScrapeTarget } from '../exporter/prometheus-targets.ts';
@@ -33,10 +35,31 @@ export interface RunObservers {
 
 /**
  * The address a container reaches the host on (`host.docker.internal:host-gateway` is docker0's address); the
- * exporter listens there for the Docker lab's Prometheus, loopback otherwise.
+ * exporter listens there for the Docker lab's Prometheus, loopback otherwise. Read with `ip`, because Node's
+ * os.networkInterfaces() leaves out docker0 while no container uses the default bridge (no carrier).
  */
 function dockerGatewayAddress(): string | undefined {
-  return os.networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+  const listed = os.networkInterfaces().docker0?.find((a) => a.family === 'IPv4')?.address;
+  if (listed) return listed;
+  try {
+    const out = JSON.parse(execFileSync('ip', ['-j', '-4', 'addr', 'show', 'dev', 'docker0'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }));
+    return out[0]?.addr_info?.find((a: { family: string; local: string }) => a.family === 'inet')?.local;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The exporter for a Docker run: on DOCKER_METRICS_PORT where the lab's Prometheus looks, any port if it is taken. */
+async function startDockerExporter(port: number): Promise<LabExporter> {
+  const host = dockerGatewayAddress() ?? '127.0.0.1';
+  if (port !== 0) return startLabExporter({ host, port });
+  try {
+    return await startLabExporter({ host, port: DOCKER_METRICS_PORT });
+  } catch (err) {
+    // Another flood holds it: this one still runs and exports, only the lab's Prometheus does not see it.
+    if ((err as LabError).code !== 'LAB_ERR_EXPORTER_LISTEN') throw err;
+    return startLabExporter({ host, port: 0 });
+  }
 }
 
 /** Starts what the options ask for and attaches it to `run`. Undo with `close()` (also on failure). */
@@ -61,10 +84,7 @@ export async function startRunObservers(run: RunEventSource, options: RunObserve
     }
     if (options.metricsPort !== undefined) {
       const docker = options.backend === 'docker';
-      exporter = await startLabExporter({
-        host: docker ? (dockerGatewayAddress() ?? '127.0.0.1') : '127.0.0.1',
-        port: docker && options.metricsPort === 0 ? DOCKER_METRICS_PORT : options.metricsPort,
-      });
+      exporter = docker ? await startDockerExporter(options.metricsPort) : await startLabExporter({ port: options.metricsPort });
       detach.push(exporter.attach(run));
       if (!docker) {
         const exp = exporter;
