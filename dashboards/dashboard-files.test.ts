@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { METRICS } from '../shared/contracts.ts';
 import { COMPONENT_UP_METRIC } from '../orchestrator/exporter/lab-exporter.ts';
 import { expandGrafanaVariables, loadDashboard, metricNames, panelQueries } from './dashboard-json.ts';
+import { buildDashboard } from './grafana/dashboard-source.ts';
 
 const here = (p: string) => new URL(p, import.meta.url);
 const yamlFile = (p: string) => parse(readFileSync(here(p), 'utf8'));
@@ -103,4 +104,8 @@ test('both Prometheus configurations pass promtool, and the Docker one scrapes t
   assert.ok(compose.services.prometheus.extra_hosts.some((h: string) => h.startsWith('host.docker.internal:')), 'prometheus reaches the host exporter');
   const local = yamlFile('prometheus/prometheus.local.yml');
   assert.deepEqual(local.scrape_configs[0].file_sd_configs[0].files, ['../../.lab/prometheus/*.json']);
+});
+
+test('the committed dashboard JSON is what dashboard-source.ts builds (regenerate it after editing the source)', () => {
+  assert.deepEqual(loadDashboard(), buildDashboard());
 });
