@@ -53,8 +53,9 @@ lab-up: deps system-deps
 lab-down:
 	bash scripts/lab-down.sh
 
+## bench ARGS="--only memory --n 100000": the scale benchmark; one heavy run at a time (flock), results in bench/results/
 bench: deps system-deps
-	$(NODE) bench/cli.ts $(ARGS)
+	flock /tmp/comet-lab-heavy.lock $(NODE) bench/cli.ts $(ARGS)
 
 bench-server: deps system-deps
 	$(NODE) server/bench/memory-per-stream.ts $(ARGS)

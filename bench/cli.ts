@@ -1,0 +1,98 @@
+/**
+ * `make bench ARGS=...`: the scale benchmark. Parses flags, consolidates config (defaults -> BENCH_* env -> flags,
+ * every problem at once, exit 2), runs the stages and prints where the results went. SIGINT/SIGTERM stop the run,
+ * clean up what it started and exit 130. Missed targets are results, not failures: exit 0 unless a stage failed.
+ *
+ *   node_modules/.bin/node bench/cli.ts [--only memory,flood,fanout,sends] [--n 100000,1000000] [--interval 10s]
+ */
+import { Command, CommanderError } from 'commander';
+import type { EventEmitter } from 'node:events';
+import type { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { EXIT, LabError } from '../shared/errors.ts';
+import { resolveBenchConfig, ENV_NAMES, type RawBenchOptions } from './config.ts';
+import { printProgress } from './progress-listener.ts';
+import { BenchRun } from './run-bench.ts';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  signals?: EventEmitter;
+}
+
+function program(io: CliIo): Command {
+  return new Command('bench')
+    .description('comet-lab scale benchmark: memory per idle connection vs nginx, floods, fan-out, routed sends')
+    .option('--only <stages>', 'comma-separated stages: memory,flood,fanout,sends (default all)')
+    .option('--n <list>', 'flood sizes, comma-separated (default 100000,1000000)')
+    .option('--memory-n <n>', 'idle connections of the memory stage, one worker (default 15000)')
+    .option('--engines <list>', 'server engines of the memory stage (default every engine)')
+    .option('--references <list>', 'C references of the memory stage: floor,nchan or none (default both)')
+    .option('--interval <duration>', 'server heartbeat (default 10s)')
+    .option('--hold <duration>', 'how long each flood holds N (default 30s)')
+    .option('--rate <n>', 'connections per second asked of the load generators (default 10000)')
+    .option('--engine <name>', "the floods' server engine (default: the server's)")
+    .option('--sends-rate <n>', 'routed sends per second (default 20000)')
+    .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
+    .option('--time-limit <duration>', 'hard bound per flood (default auto: from N, rate, hold)')
+    .option('--results-dir <dir>', 'where the dated results files go (default bench/results)')
+    .option('--reports-dir <dir>', "where the orchestrator's flood reports go (default reports)")
+    .option('--readme <path>', 'README whose bench section is regenerated, or none (default README.md)')
+    .option('--host-label <name>', 'host part of the results file name (default the host name)')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+}
+
+/** The command that reproduces this run, as the results file states it. */
+function commandLine(argv: string[], env: NodeJS.ProcessEnv): string {
+  const envPart = Object.values(ENV_NAMES).filter((k) => env[k]).map((k) => `${k}=${env[k]}`);
+  return [...envPart, 'flock /tmp/comet-lab-heavy.lock node_modules/.bin/node bench/cli.ts', ...argv].join(' ');
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  const cmd = program(io);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw err;
+  }
+  const o = cmd.opts<Record<string, string | undefined>>();
+  const raw: RawBenchOptions = {
+    only: o.only, n: o.n, memoryN: o.memoryN, engines: o.engines, references: o.references, interval: o.interval, hold: o.hold,
+    rate: o.rate, engine: o.engine, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, timeLimit: o.timeLimit,
+    resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
+  };
+  const config = resolveBenchConfig(raw, io.env);
+  const run = new BenchRun(config, commandLine(argv, io.env));
+  const stopPrinting = printProgress(run, io.stderr);
+  const onSignal = () => run.abort('interrupted');
+  io.signals?.on('SIGINT', onSignal);
+  io.signals?.on('SIGTERM', onSignal);
+  try {
+    const outcome = await run.run(io);
+    io.stdout.write(`bench results: ${outcome.mdPath}\n`);
+    if (run.aborted) return EXIT.interrupted;
+    return outcome.failed ? EXIT.failure : EXIT.ok;
+  } finally {
+    io.signals?.off('SIGINT', onSignal);
+    io.signals?.off('SIGTERM', onSignal);
+    stopPrinting();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process })
+    .then((code) => process.exit(code))
+    .catch((err: unknown) => {
+      if (err instanceof LabError) {
+        process.stderr.write(`bench: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+        process.exit(err.exitCode);
+      }
+      process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(EXIT.failure);
+    });
+}

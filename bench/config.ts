@@ -1,0 +1,160 @@
+/**
+ * The bench's configuration in one place: defaults, then environment (`BENCH_*`), then flags. Every value arrives
+ * as text and is checked here; one call reports every problem at once (LAB_ERR_USAGE, exit 2) and nothing starts.
+ */
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ENGINE_NAMES } from '../server/engines/engine.ts';
+import { parseDurationSeconds } from '../orchestrator/config/duration.ts';
+import { usageError } from '../shared/errors.ts';
+
+export const STAGES = ['memory', 'flood', 'fanout', 'sends'] as const;
+export type Stage = (typeof STAGES)[number];
+export const REFERENCES = ['floor', 'nchan'] as const;
+export type Reference = (typeof REFERENCES)[number];
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BenchConfig {
+  stages: Stage[];
+  /** Flood sizes, in order. */
+  n: number[];
+  /** Connections of the memory stage (one worker, so below the 20,000 file limit). */
+  memoryN: number;
+  engines: string[];
+  references: Reference[];
+  /** Server heartbeat, seconds (the seed's 10 s is the headline). */
+  intervalSeconds: number;
+  holdSeconds: number;
+  /** Connections per second asked of the load generators (floods) and of the memory stage's client. */
+  rate: number;
+  /** Engine of the flood's server; empty = the server's default. */
+  floodEngine: string;
+  sendsRate: number;
+  sendsSeconds: number;
+  /** Hard bound per flood in seconds; 0 = worked out from N, rate, hold and sends. */
+  timeLimitSeconds: number;
+  resultsDir: string;
+  reportsDir: string;
+  /** README whose `bench` section gets the results table; empty = leave README alone. */
+  readme: string;
+  /** Names the results file; default the host name. */
+  hostLabel: string;
+}
+
+export const DEFAULTS: BenchConfig = {
+  stages: [...STAGES],
+  n: [100_000, 1_000_000],
+  memoryN: 15_000,
+  engines: [...ENGINE_NAMES],
+  references: [...REFERENCES],
+  intervalSeconds: 10,
+  holdSeconds: 30,
+  rate: 10_000,
+  floodEngine: '',
+  sendsRate: 20_000,
+  sendsSeconds: 10,
+  timeLimitSeconds: 0,
+  resultsDir: resolve(REPO, 'bench/results'),
+  reportsDir: resolve(REPO, 'reports'),
+  readme: resolve(REPO, 'README.md'),
+  hostLabel: '',
+};
+
+export type RawBenchOptions = Partial<Record<
+  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'timeLimit' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
+  string
+>>;
+
+export const ENV_NAMES: Record<keyof RawBenchOptions, string> = {
+  only: 'BENCH_ONLY',
+  n: 'BENCH_N',
+  memoryN: 'BENCH_MEMORY_N',
+  engines: 'BENCH_ENGINES',
+  references: 'BENCH_REFERENCES',
+  interval: 'BENCH_INTERVAL',
+  hold: 'BENCH_HOLD',
+  rate: 'BENCH_RATE',
+  engine: 'BENCH_ENGINE',
+  sendsRate: 'BENCH_SENDS_RATE',
+  sendsDuration: 'BENCH_SENDS_DURATION',
+  timeLimit: 'BENCH_TIME_LIMIT',
+  resultsDir: 'BENCH_RESULTS_DIR',
+  reportsDir: 'BENCH_REPORTS_DIR',
+  readme: 'BENCH_README',
+  hostLabel: 'BENCH_HOST_LABEL',
+};
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/** Layers defaults, env and flags; throws one usage error listing every problem. */
+export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEnv = {}): BenchConfig {
+  const raw: RawBenchOptions = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) if (env[name]) raw[key as keyof RawBenchOptions] = env[name];
+  for (const [key, v] of Object.entries(flags)) if (v !== undefined) raw[key as keyof RawBenchOptions] = v;
+  const cfg: BenchConfig = { ...DEFAULTS };
+  const problems: string[] = [];
+
+  const int = (v: string, label: string, min: number, max: number): number | undefined => {
+    const s = v.trim().replace(/_/g, '');
+    const num = /^\d+$/.test(s) ? Number(s) : NaN;
+    if (!Number.isSafeInteger(num) || num < min || num > max) {
+      problems.push(`${label} must be an integer from ${min} to ${max}, got '${v}'`);
+      return undefined;
+    }
+    return num;
+  };
+  const seconds = (v: string, label: string, min: number): number | undefined => {
+    const s = parseDurationSeconds(v);
+    if (!Number.isFinite(s) || s < min) {
+      problems.push(`${label} must be a duration of at least ${min}s (e.g. 10s, 500ms, 2m), got '${v}'`);
+      return undefined;
+    }
+    return s;
+  };
+  const oneOf = <T extends string>(v: string, label: string, allowed: readonly T[]): T[] | undefined => {
+    const items = list(v);
+    const bad = items.filter((x) => !allowed.includes(x as T));
+    if (items.length === 0 || bad.length > 0) {
+      problems.push(`${label} takes a comma-separated list of ${allowed.join(', ')}; got '${v}'`);
+      return undefined;
+    }
+    return [...new Set(items)] as T[];
+  };
+
+  if (raw.only !== undefined) cfg.stages = oneOf(raw.only, '--only', STAGES) ?? cfg.stages;
+  if (raw.n !== undefined) {
+    const ns = list(raw.n).map((x) => int(x, '--n (each)', 1, 10_000_000));
+    if (ns.length === 0) problems.push(`--n takes a comma-separated list of connection counts, got '${raw.n}'`);
+    else if (ns.every((x) => x !== undefined)) cfg.n = ns as number[];
+  }
+  if (raw.memoryN !== undefined) cfg.memoryN = int(raw.memoryN, '--memory-n', 1, 19_000) ?? cfg.memoryN;
+  if (raw.engines !== undefined) cfg.engines = oneOf(raw.engines, '--engines', ENGINE_NAMES) ?? cfg.engines;
+  if (raw.references !== undefined) cfg.references = raw.references.trim() === 'none' ? [] : (oneOf(raw.references, '--references (or none)', REFERENCES) ?? cfg.references);
+  if (raw.interval !== undefined) cfg.intervalSeconds = seconds(raw.interval, '--interval', 0.05) ?? cfg.intervalSeconds;
+  if (raw.hold !== undefined) cfg.holdSeconds = seconds(raw.hold, '--hold', 1) ?? cfg.holdSeconds;
+  if (raw.rate !== undefined) cfg.rate = int(raw.rate, '--rate', 1, 1_000_000) ?? cfg.rate;
+  if (raw.engine !== undefined) {
+    if (raw.engine === '' || (ENGINE_NAMES as readonly string[]).includes(raw.engine)) cfg.floodEngine = raw.engine;
+    else problems.push(`--engine must be one of ${ENGINE_NAMES.join(', ')}, got '${raw.engine}'`);
+  }
+  if (raw.sendsRate !== undefined) cfg.sendsRate = int(raw.sendsRate, '--sends-rate', 1, 1_000_000) ?? cfg.sendsRate;
+  if (raw.sendsDuration !== undefined) cfg.sendsSeconds = seconds(raw.sendsDuration, '--sends-duration', 1) ?? cfg.sendsSeconds;
+  if (raw.timeLimit !== undefined) cfg.timeLimitSeconds = raw.timeLimit === 'auto' ? 0 : (seconds(raw.timeLimit, '--time-limit (or auto)', 10) ?? 0);
+  if (raw.resultsDir !== undefined) cfg.resultsDir = resolve(raw.resultsDir);
+  if (raw.reportsDir !== undefined) cfg.reportsDir = resolve(raw.reportsDir);
+  if (raw.readme !== undefined) cfg.readme = raw.readme === 'none' ? '' : resolve(raw.readme);
+  if (raw.hostLabel !== undefined) {
+    if (/^[A-Za-z0-9_.-]{1,64}$/.test(raw.hostLabel)) cfg.hostLabel = raw.hostLabel;
+    else problems.push(`--host-label must be 1-64 of [A-Za-z0-9_.-], got '${raw.hostLabel}'`);
+  }
+  if (cfg.stages.includes('memory') && cfg.engines.length === 0 && cfg.references.length === 0) problems.push('the memory stage has nothing to measure');
+  if (problems.length > 0) throw usageError(problems, 'see `node_modules/.bin/node bench/cli.ts --help`');
+  return cfg;
+}
+
+/** The flood's hard time bound: twice the planned ramp, the hold, sends, broadcast and start/stop, with room. */
+export function floodTimeLimit(cfg: BenchConfig, n: number): number {
+  if (cfg.timeLimitSeconds > 0) return cfg.timeLimitSeconds;
+  return Math.ceil((2 * n) / cfg.rate + cfg.holdSeconds + cfg.sendsSeconds + 30 + 60 + n / 5000);
+}

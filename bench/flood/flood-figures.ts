@@ -1,0 +1,223 @@
+/**
+ * The figures of one flood, computed from what the orchestrator left (summary, outcome inside it) and what the
+ * bench captured (samples, /proc/stat and cgroup readings at phase changes). Pure: no I/O, so it is easy to check.
+ */
+import { availableParallelism } from 'node:os';
+import type { ErrorCause, LatencySummary } from '../../shared/contracts.ts';
+import type { Plan } from '../../orchestrator/plan/plan.ts';
+import type { Summary } from '../../orchestrator/report/summarize.ts';
+import type { RunSample } from '../../orchestrator/run/sample.ts';
+import { cpuUse, type CpuUse } from '../proc-stat.ts';
+import type { FloodCapture, PhaseMark } from './flood-capture.ts';
+
+export interface Percentiles {
+  /** Count-weighted mean of the load generators' p50s (each holds an HDR histogram of its own connections). */
+  p50Ms?: number;
+  /** The largest of the load generators' p99s: an upper bound of the p99 over every connection. */
+  p99Ms?: number;
+  maxMs?: number;
+  count: number;
+}
+
+export interface SideMemory {
+  processes: number;
+  slopeBytes?: number;
+  slopeR2?: number;
+  /** Mean working set over the hold / connections held: the process bases included. */
+  totalPerConnectionBytes?: number;
+  holdBytes?: number;
+  /** At the end of the hold, from the cgroups: kernel (kmem + tcp buffers) and user space, bytes. */
+  kernelBytes?: number;
+  userBytes?: number;
+  tcpBufferBytes?: number;
+}
+
+export interface FloodFigures {
+  nAsked: number;
+  n: number;
+  capacity: { maxN: number; limitedBy: string; fits: boolean };
+  complete: boolean;
+  incomplete?: string;
+  timedOut: boolean;
+  reached: { client: number; server: number };
+  secondsToTarget?: number;
+  rampSeconds?: number;
+  rampRate?: number;
+  askedRate: number;
+  rampEndedBy?: string;
+  server: SideMemory & { engine: string; workers: number };
+  loadgen: SideMemory;
+  memoryMethod: { server: string; loadgen: string };
+  kernel: { tcpBytesAtHold?: number; perConnectionBytes?: number; socketsInUse?: number; method: string };
+  chunks: { intervalSeconds: number; holdSeconds?: number; expected?: number; received?: number; ratio?: number; expectedPerSecond?: number; receivedPerSecond?: number };
+  cpu: {
+    holdSeconds?: number;
+    serverSeconds?: number;
+    loadgenSeconds?: number;
+    serverChunks?: number;
+    clientChunks?: number;
+    serverUsPerChunk?: number;
+    loadgenUsPerChunk?: number;
+    totalUsPerChunk?: number;
+    hostRamp?: CpuUse;
+    hostHold?: CpuUse;
+  };
+  errors: Record<ErrorCause, number>;
+  fanout?: { expected: number; received: number; serverDelivered?: number; complete: boolean; fanOutMs?: number } & Percentiles;
+  sends?: {
+    askedRate: number;
+    sustainedRate: number;
+    seconds: number;
+    requests: number;
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+    messagesReceived: number;
+    requestP99Ms: number;
+  } & Percentiles;
+  reportDir: string;
+}
+
+export interface FiguresInput {
+  summary: Summary;
+  reportDir: string;
+  plan: Plan;
+  capture: Pick<FloodCapture, 'samples' | 'phases'>;
+  capacity: { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean };
+  timedOut: boolean;
+  options: { intervalSeconds: number };
+}
+
+/** Merges per-load-generator latency summaries (see Percentiles for what each figure bounds). */
+export function mergeLatency(byLoadgen: Record<string, LatencySummary> | undefined): Percentiles {
+  const list = Object.values(byLoadgen ?? {}).filter((l) => l.count > 0);
+  const count = list.reduce((a, l) => a + l.count, 0);
+  if (count === 0) return { count: 0 };
+  return {
+    p50Ms: list.reduce((a, l) => a + l.p50 * l.count, 0) / count,
+    p99Ms: Math.max(...list.map((l) => l.p99)),
+    maxMs: Math.max(...list.map((l) => l.max)),
+    count,
+  };
+}
+
+const cpuOf = (s: RunSample, role: 'server' | 'loadgen'): number | undefined => {
+  const list = s.components.filter((c) => c.role === role);
+  if (list.length === 0 || list.some((c) => c.cpuSeconds === undefined)) return undefined;
+  return list.reduce((a, c) => a + c.cpuSeconds!, 0);
+};
+
+/** Kernel and user bytes of one side from a phase mark's cgroup readings. */
+function cgroupSplit(mark: PhaseMark | undefined, names: string[]): Pick<SideMemory, 'kernelBytes' | 'userBytes' | 'tcpBufferBytes'> {
+  if (!mark || names.some((n) => !mark.cgroups[n])) return {};
+  let kernel = 0, total = 0, tcp = 0;
+  for (const n of names) {
+    const m = mark.cgroups[n]!;
+    kernel += m.kmem + m.tcp;
+    tcp += m.tcp;
+    total += m.total;
+  }
+  return { kernelBytes: kernel, userBytes: total - kernel, tcpBufferBytes: tcp };
+}
+
+const div = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? undefined : a / b);
+
+export function floodFigures(input: FiguresInput): FloodFigures {
+  const { summary: s, plan, capture } = input;
+  const hold = capture.samples.filter((x) => x.phase === 'hold');
+  const first = hold[0], last = hold.at(-1);
+  const cpu: FloodFigures['cpu'] = {};
+  if (first && last && last !== first) {
+    cpu.holdSeconds = last.t - first.t;
+    const sv0 = cpuOf(first, 'server'), sv1 = cpuOf(last, 'server'), lg0 = cpuOf(first, 'loadgen'), lg1 = cpuOf(last, 'loadgen');
+    if (sv0 !== undefined && sv1 !== undefined) cpu.serverSeconds = sv1 - sv0;
+    if (lg0 !== undefined && lg1 !== undefined) cpu.loadgenSeconds = lg1 - lg0;
+    if (first.server && last.server) cpu.serverChunks = last.server.chunksSent - first.server.chunksSent;
+    if (first.client && last.client) cpu.clientChunks = last.client.chunks - first.client.chunks;
+    const us = (sec: number | undefined, chunks: number | undefined) => (sec === undefined || !chunks ? undefined : (sec * 1e6) / chunks);
+    cpu.serverUsPerChunk = us(cpu.serverSeconds, cpu.serverChunks);
+    cpu.loadgenUsPerChunk = us(cpu.loadgenSeconds, cpu.clientChunks);
+    if (cpu.serverSeconds !== undefined && cpu.loadgenSeconds !== undefined) cpu.totalUsPerChunk = us(cpu.serverSeconds + cpu.loadgenSeconds, cpu.clientChunks);
+  }
+  const mark = (name: string) => capture.phases.find((p) => p.name === name);
+  const afterHold = capture.phases[capture.phases.findIndex((p) => p.name === 'hold') + 1];
+  const ncpu = availableParallelism();
+  const rampMark = mark('ramp'), holdMark = mark('hold');
+  if (rampMark && holdMark) cpu.hostRamp = cpuUse(rampMark.cpu, holdMark.cpu, ncpu);
+  if (holdMark && afterHold && afterHold !== holdMark) cpu.hostHold = cpuUse(holdMark.cpu, afterHold.cpu, ncpu);
+
+  const loadgenNames = plan.loadgens.map((l) => l.name);
+  const chunks = s.chunks;
+  const ratio = chunks.expected ? (chunks.received ?? 0) / chunks.expected : undefined;
+  const out: FloodFigures = {
+    nAsked: input.capacity.asked,
+    n: plan.n,
+    capacity: { maxN: input.capacity.maxN, limitedBy: input.capacity.limitedBy, fits: input.capacity.fits },
+    complete: s.complete && !input.timedOut,
+    ...(s.incomplete ? { incomplete: s.incomplete } : {}),
+    timedOut: input.timedOut,
+    reached: s.reached,
+    secondsToTarget: s.secondsToTarget,
+    rampSeconds: s.rampSeconds,
+    rampRate: s.rampRate,
+    askedRate: s.askedRate,
+    rampEndedBy: s.rampEndedBy,
+    server: {
+      engine: plan.server.engine || 'default',
+      workers: plan.server.workers,
+      processes: plan.server.workers + 1,
+      slopeBytes: s.memory.server.fit?.slope,
+      slopeR2: s.memory.server.fit?.r2,
+      totalPerConnectionBytes: s.memory.server.holdPerConnectionBytes,
+      holdBytes: s.memory.server.holdBytes,
+      ...cgroupSplit(afterHold, ['server']),
+    },
+    loadgen: {
+      processes: plan.loadgens.reduce((a, l) => a + l.procs, 0),
+      slopeBytes: s.memory.loadgen.fit?.slope,
+      slopeR2: s.memory.loadgen.fit?.r2,
+      totalPerConnectionBytes: s.memory.loadgen.holdPerConnectionBytes,
+      holdBytes: s.memory.loadgen.holdBytes,
+      ...cgroupSplit(afterHold, loadgenNames),
+    },
+    memoryMethod: { server: s.memory.server.method, loadgen: s.memory.loadgen.method },
+    kernel: {
+      tcpBytesAtHold: s.kernel.tcpBytesAtHold,
+      perConnectionBytes: s.kernel.perConnectionBytes,
+      socketsInUse: last?.tcpInuse,
+      method: s.kernel.method,
+    },
+    chunks: {
+      intervalSeconds: input.options.intervalSeconds,
+      holdSeconds: chunks.holdSeconds,
+      expected: chunks.expected,
+      received: chunks.received,
+      ratio,
+      expectedPerSecond: div(chunks.expected, chunks.holdSeconds),
+      receivedPerSecond: div(chunks.received, chunks.holdSeconds),
+    },
+    cpu,
+    errors: s.errors,
+    reportDir: input.reportDir,
+  };
+  if (s.broadcast) {
+    const b = s.broadcast;
+    out.fanout = { expected: b.expected, received: b.received, serverDelivered: b.serverDelivered, complete: b.complete, fanOutMs: b.fanOutMs, ...mergeLatency(b.deliveryMs) };
+  }
+  if (s.sends) {
+    const x = s.sends;
+    out.sends = {
+      askedRate: x.askedRate,
+      sustainedRate: x.sustainedRate,
+      seconds: x.seconds,
+      requests: x.requests,
+      non2xx: x.non2xx,
+      errors: x.errors,
+      timeouts: x.timeouts,
+      messagesReceived: x.messagesReceived,
+      requestP99Ms: x.requestLatencyMs.p99,
+      ...mergeLatency(x.deliveryMs),
+    };
+  }
+  return out;
+}

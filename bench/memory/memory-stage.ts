@@ -1,0 +1,181 @@
+/**
+ * Stage 1: memory per idle connection at N connections on one worker, for every server engine and the two nginx
+ * references, each measured the same way: the target alone in a cgroup v1 memory group of its own, a reading before
+ * any connection, N connections opened from outside the group and held, a reading after; the growth divided by the
+ * connections held. The load generator (or, for the keep-alive floor, bench/memory/keepalive-client.ts) is outside
+ * the group, so only the server side is counted.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/cgroup.ts';
+import { readSockstat } from '../../orchestrator/run/sockstat.ts';
+import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
+import { exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
+import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import { EXIT, LabError } from '../../shared/errors.ts';
+import { CGROUP_METHOD, perConnection, readCgroupMemory, type CgroupMemory } from './cgroup-memory.ts';
+import { startNginx, type NginxKind } from './nginx.ts';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = process.execPath;
+
+/** `engine:<name>` for a comet-lab server engine, or one of the nginx references. */
+export type MemoryTarget = { kind: 'engine'; engine: string } | { kind: NginxKind };
+
+export function targetName(t: MemoryTarget): string {
+  return t.kind === 'engine' ? t.engine : t.kind === 'nchan' ? 'nginx+nchan' : 'nginx keep-alive floor';
+}
+
+export interface MemoryTargetResult {
+  target: string;
+  kind: MemoryTarget['kind'];
+  asked: number;
+  held: number;
+  /** Connections the server itself counted (engines only). */
+  serverCounted?: number;
+  errors: number;
+  rampSeconds: number;
+  before: CgroupMemory;
+  after: CgroupMemory;
+  /** Growth per held connection, bytes: total and its user-space / kernel split. */
+  perConnection: { total: number; user: number; kernel: number };
+  /** Host-wide TCP buffer memory growth (/proc/net/sockstat, both ends, every process on the host), bytes per connection. */
+  sockstatTcpPerConnection: number;
+  /** Everything in the group at N divided by N (the process base included). */
+  totalPerConnection: number;
+  processes: number;
+}
+
+export interface MemoryStageOptions {
+  n: number;
+  rate: number;
+  intervalSeconds: number;
+  signal: AbortSignal;
+  onProgress?: (text: string) => void;
+}
+
+export const MEMORY_METHOD = CGROUP_METHOD;
+
+interface Holder {
+  held(): Promise<{ held: number; errors: number }>;
+  stop(): Promise<void>;
+}
+
+/** The load generator, outside the group, holding up to `n` streams of `/test/{i}` (it sends TE: chunked). */
+async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number): Promise<Holder> {
+  const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s'];
+  const lg = await startWithReadyLine<{ controlPort: number }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
+  const base = `http://127.0.0.1:${lg.info.controlPort}`;
+  await postJson(`${base}/ramp`, { target: n, rate });
+  return {
+    async held() {
+      const s = await getJson<LoadgenStatus>(`${base}/status`);
+      return { held: s.active, errors: Object.values(s.errors).reduce((a, b) => a + b, 0) + s.closed };
+    },
+    async stop() {
+      await postJson(`${base}/stop`, {}).catch(() => undefined);
+      await exited(lg.proc, 5000);
+    },
+  };
+}
+
+/** The keep-alive client for the floor: it reports once, when every connection is held or failed. */
+async function keepaliveHolder(port: number, n: number, durationSeconds: number, timeoutMs: number): Promise<Holder> {
+  const args = [`${REPO}bench/memory/keepalive-client.ts`, `--port=${port}`, `--n=${n}`, `--duration=${Math.ceil(durationSeconds)}`];
+  const c = await startWithReadyLine<{ held: number; errors: number }>(NODE, args, 'comet-lab keepalive-client held ', timeoutMs, { cwd: REPO });
+  return {
+    held: async () => ({ held: c.info.held, errors: c.info.errors }),
+    async stop() {
+      c.proc.stdin!.end();
+      await exited(c.proc, 5000);
+    },
+  };
+}
+
+function pidsIn(cg: ComponentCgroup): number {
+  try {
+    return readFileSync(`${cg.path}/cgroup.procs`, 'latin1').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Measures one target; everything it starts (processes, cgroup, nginx folder) is gone when it returns or throws. */
+export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageOptions): Promise<MemoryTargetResult> {
+  const layout = detectCgroup();
+  if (!layout || layout.version !== 'v1') {
+    throw new LabError('LAB_ERR_NO_CGROUP', 'the memory stage needs a writable cgroup v1 memory controller (/sys/fs/cgroup/memory)', {
+      exitCode: EXIT.preflight,
+      hint: 'run as root on a host with the v1 memory controller, or skip the stage (--only flood,fanout,sends)',
+    });
+  }
+  const run = `bench-${process.pid}`;
+  const name = targetName(target).replace(/[^a-z0-9]+/gi, '-');
+  const cg = new ComponentCgroup(layout, run, name);
+  const port = await freePortBelow(32768);
+  const rampBudgetMs = (opts.n / opts.rate) * 3000 + 30_000;
+  const lifetime = rampBudgetMs / 1000 + 120;
+  let stopTarget: () => Promise<void> = async () => undefined;
+  let holder: Holder | undefined;
+  let server: ChildProcess | undefined;
+  try {
+    if (target.kind === 'engine') {
+      const cmd = cg.wrapCommand([NODE, `${REPO}server/cli.ts`, '--host=127.0.0.1', `--port=${port}`, '--workers=1', `--engine=${target.engine}`, `--interval=${opts.intervalSeconds * 1000}ms`], 20000);
+      const s = await startWithReadyLine<{ port: number }>(cmd[0]!, cmd.slice(1), 'comet-lab server ready ', 30_000, { cwd: REPO });
+      server = s.proc;
+      stopTarget = async () => {
+        server!.kill('SIGTERM');
+        await exited(server!, 6000);
+      };
+    } else {
+      const ng = await startNginx(target.kind, port, opts.n, cg);
+      stopTarget = ng.stop;
+    }
+    await sleep(1000, undefined, { signal: opts.signal }); // let the runtime finish starting before the baseline
+    const before = readCgroupMemory(cg.path);
+    const sockBefore = readSockstat().memBytes;
+    const t0 = Date.now();
+    holder = target.kind === 'floor' ? await keepaliveHolder(port, opts.n, lifetime, rampBudgetMs) : await loadgenHolder(port, opts.n, opts.rate, lifetime);
+    let state = await holder.held();
+    while (state.held + state.errors < opts.n) {
+      if (Date.now() - t0 > rampBudgetMs) break;
+      opts.onProgress?.(`${targetName(target)}: ${state.held}/${opts.n} held`);
+      await sleep(500, undefined, { signal: opts.signal });
+      state = await holder.held();
+    }
+    const rampSeconds = (Date.now() - t0) / 1000;
+    await sleep(3000, undefined, { signal: opts.signal }); // late allocations (first heartbeat buffers, slab growth)
+    state = await holder.held();
+    const after = readCgroupMemory(cg.path);
+    const sockAfter = readSockstat().memBytes;
+    let serverCounted: number | undefined;
+    if (target.kind === 'engine') serverCounted = (await getJson<ServerStats>(`http://127.0.0.1:${port}/stats`).catch(() => undefined))?.open.total;
+    if (state.held === 0) throw new LabError('LAB_ERR_NOTHING_HELD', `${targetName(target)}: no connection was held (errors: ${state.errors})`);
+    return {
+      target: targetName(target),
+      kind: target.kind,
+      asked: opts.n,
+      held: state.held,
+      serverCounted,
+      errors: state.errors,
+      rampSeconds,
+      before,
+      after,
+      perConnection: perConnection(before, after, state.held),
+      totalPerConnection: after.total / state.held,
+      sockstatTcpPerConnection: (sockAfter - sockBefore) / state.held,
+      processes: pidsIn(cg),
+    };
+  } finally {
+    await holder?.stop().catch(() => undefined);
+    await stopTarget().catch(() => undefined);
+    await cg.remove().catch(() => undefined);
+    try {
+      removeRunDir(layout, run);
+    } catch {
+      // another target's group of this run is still there; its own finally removes the folder
+    }
+  }
+}

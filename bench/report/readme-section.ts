@@ -1,0 +1,135 @@
+/**
+ * README's `bench` section, regenerated from the results files: for each part (the memory stage, each flood size,
+ * each target) the newest file that measured it, named beside it, so a run of one stage never hides the figures
+ * of another. Only the text between `<!-- section:bench -->` and `<!-- /section:bench -->` is replaced.
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, relative } from 'node:path';
+import { LabError } from '../../shared/errors.ts';
+import type { BenchResults, TargetCheck } from './results.ts';
+import { fmtInt, kb, ms, pct, verdict } from './format.ts';
+
+const START = '<!-- section:bench -->';
+const END = '<!-- /section:bench -->';
+
+interface Loaded {
+  file: string; // name of the .md beside the .json
+  results: BenchResults;
+}
+
+/** Results files of a folder, newest first (names start with the UTC time, so they sort by it). */
+export function loadResults(dir: string): Loaded[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort().reverse();
+  } catch {
+    return [];
+  }
+  const out: Loaded[] = [];
+  for (const name of names) {
+    try {
+      const results = JSON.parse(readFileSync(join(dir, name), 'utf8')) as BenchResults;
+      if (results.version === 1) out.push({ file: name.replace(/\.json$/, '.md'), results });
+    } catch {
+      // a half-written or foreign file: not ours to show
+    }
+  }
+  return out;
+}
+
+export function renderBenchSection(all: Loaded[], linkBase: string): string {
+  const link = (f: string) => `[${basename(f, '.md')}](${linkBase}/${f})`;
+  const lines = [
+    '## Scale benchmark (`bench/`)',
+    '',
+    '```sh',
+    'make bench                                          # every stage; floods at 100,000 and 1,000,000',
+    'make bench ARGS="--only memory"                     # stage 1 only: every engine, nginx floor, nginx + nchan',
+    'make bench ARGS="--only flood,fanout,sends --n 100000 --interval 10s"',
+    '```',
+    '',
+    'Run it under `flock /tmp/comet-lab-heavy.lock` (the Makefile target does). Stages: **memory** (15,000 idle',
+    'connections on one worker per engine, and the same count held by nginx + nchan (`http-chunked` subscriber, a channel',
+    'per id) and by plain nginx keeping idle keep-alive connections, the floor of a C event loop; each target alone in a',
+    'cgroup v1 memory group: usage - inactive_file + kmem.tcp, growth / connections), **flood** (the orchestrator\'s',
+    '`flood()` on the local backend at each `--n`: time to N, memory per connection per side, kernel socket memory,',
+    'heartbeat chunks expected vs received at `--interval`, CPU per delivered chunk from the probes), **fanout** (one',
+    'broadcast while N are held: publish to last delivery, p50/p99) and **sends** (autocannon against `POST /send/:id`',
+    'to random held ids). Every flood has a hard time bound (`--time-limit`); N beyond what kernel/\'s `assessCapacity`',
+    'says this host holds is lowered to that and the limit named. Each run writes `bench/results/<UTC time>-<host>.md`',
+    'and `.json` (machine, command, every figure, every target met or missed with the cause) and regenerates the tables',
+    'below from the newest file that measured each part.',
+    '',
+  ];
+  const mem = all.find((l) => l.results.memory && l.results.memory.results.length > 0);
+  if (mem) {
+    const m = mem.results.memory!;
+    const floor = m.results.find((x) => x.kind === 'floor');
+    const nchan = m.results.find((x) => x.kind === 'nchan');
+    lines.push(`**Memory per idle connection** (${fmtInt(m.n)} connections, one worker; ${link(mem.file)}):`, '');
+    lines.push('| server | KB per connection | user | kernel | / nginx floor | nginx + nchan / it |', '| --- | --- | --- | --- | --- | --- |');
+    for (const x of m.results) {
+      const p = x.perConnection.total;
+      lines.push(`| ${x.target} | ${kb(p)} | ${kb(x.perConnection.user)} | ${kb(x.perConnection.kernel)} | ${floor && x !== floor ? `${(p / floor.perConnection.total).toFixed(2)}x` : ''} | ${nchan && x.kind === 'engine' ? `${(nchan.perConnection.total / p).toFixed(2)}x` : ''} |`);
+    }
+    lines.push('');
+  }
+  const byN = new Map<number, { file: string; f: BenchResults['floods'][number] }>();
+  for (const l of all) for (const f of l.results.floods) if (!byN.has(f.nAsked)) byN.set(f.nAsked, { file: l.file, f });
+  if (byN.size > 0) {
+    lines.push('**Floods** (server and load generators on this one machine, local backend):', '');
+    lines.push('| N asked | held (server) | time to N | server KB/conn (slope, total/N) | loadgen KB/conn (slope) | chunks received | CPU µs/chunk (server + loadgen) | broadcast: last, p50, p99 | routed sends/s, p99 | results |');
+    lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const [n, { file, f }] of [...byN].sort((a, b) => a[0] - b[0])) {
+      const b = f.fanout, s = f.sends, c = f.cpu;
+      lines.push([
+        '',
+        fmtInt(n),
+        `${fmtInt(f.reached.server)}${f.complete ? '' : ' (incomplete)'}`,
+        f.secondsToTarget === undefined ? 'not reached' : `${f.secondsToTarget.toFixed(1)} s`,
+        `${kb(f.server.slopeBytes)}, ${kb(f.server.totalPerConnectionBytes)}`,
+        kb(f.loadgen.slopeBytes),
+        `${pct(f.chunks.ratio)} at ${f.chunks.intervalSeconds} s`,
+        c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1)} + ${c.loadgenUsPerChunk?.toFixed(1)})`,
+        b ? `${ms(b.fanOutMs)}${b.complete ? '' : ' (incomplete)'}, ${ms(b.p50Ms)}, ${ms(b.p99Ms)}` : 'not run',
+        s ? `${fmtInt(s.sustainedRate)}, ${ms(s.p99Ms)}` : 'not run',
+        link(file),
+        '',
+      ].join(' | ').trim());
+    }
+    lines.push('');
+  }
+  const targets = new Map<string, { file: string; t: TargetCheck }>();
+  for (const l of all) {
+    for (const t of l.results.targets) {
+      const have = targets.get(t.id);
+      if (!have || (have.t.met === null && t.met !== null)) targets.set(t.id, { file: l.file, t });
+    }
+  }
+  if (targets.size > 0) {
+    lines.push('**Targets** (issue 8; each from the newest run that measured it):', '');
+    lines.push('| target | measured | verdict | cause of a miss | results |', '| --- | --- | --- | --- | --- |');
+    for (const { file, t } of targets.values()) {
+      lines.push(`| ${t.target} | ${t.measured}${t.atN ? ` (at ${fmtInt(t.atN)})` : ''} | ${verdict(t.met)}${t.by ? `: ${t.by}` : ''} | ${t.cause ?? ''} | ${link(file)} |`);
+    }
+    lines.push('');
+  }
+  if (all.length === 0) lines.push('No results yet: run `make bench`.', '');
+  return lines.join('\n');
+}
+
+/** Replaces the bench section of `readmePath` with `body`; throws when the markers are missing. */
+export function writeBenchSection(readmePath: string, body: string): void {
+  const text = readFileSync(readmePath, 'utf8');
+  const a = text.indexOf(START), b = text.indexOf(END);
+  if (a < 0 || b < a) {
+    throw new LabError('LAB_ERR_README_SECTION', `${readmePath} has no ${START} ... ${END} section to write the results into`);
+  }
+  writeFileSync(readmePath, `${text.slice(0, a + START.length)}\n${body.trimEnd()}\n${text.slice(b)}`);
+}
+
+/** Regenerates the section from every results file in `resultsDir`; links are relative to the README. */
+export function updateReadme(readmePath: string, resultsDir: string): void {
+  const linkBase = relative(join(readmePath, '..'), resultsDir).split('\\').join('/') || '.';
+  writeBenchSection(readmePath, renderBenchSection(loadResults(resultsDir), linkBase));
+}

@@ -1,0 +1,87 @@
+/** The human-readable results file (`<UTC time>-<host>.md`), made from the JSON results alone. */
+import type { FloodFigures } from '../flood/flood-figures.ts';
+import type { BenchResults } from './results.ts';
+import { fmtInt, kb, mib, ms, pct, verdict } from './format.ts';
+
+function memorySection(r: BenchResults): string[] {
+  const m = r.memory;
+  if (!m) return [];
+  const floor = m.results.find((x) => x.kind === 'floor');
+  const nchan = m.results.find((x) => x.kind === 'nchan');
+  const lines = [
+    `## 1. Memory per idle connection (${fmtInt(m.n)} connections, one worker, ${m.intervalSeconds} s heartbeat)`,
+    '',
+    `Method: ${m.method}. Per connection = growth from before the first connection to ${3} s after the last, divided by the connections held; total/N includes the process's fixed base.`,
+    '',
+    '| server | held | KB/conn | user | kernel | total/N | / floor | nchan / it | processes | host TCP buffers/conn (sockstat) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const x of m.results) {
+    const p = x.perConnection;
+    const vsFloor = floor && x !== floor ? `${(p.total / floor.perConnection.total).toFixed(2)}x` : '';
+    const nchanOver = nchan && x.kind === 'engine' ? `${(nchan.perConnection.total / p.total).toFixed(2)}x` : '';
+    lines.push(`| ${x.target} | ${fmtInt(x.held)}${x.errors ? ` (${fmtInt(x.errors)} failed)` : ''} | **${kb(p.total)}** | ${kb(p.user)} | ${kb(p.kernel)} | ${kb(x.totalPerConnection)} | ${vsFloor} | ${nchanOver} | ${x.processes} | ${kb(x.sockstatTcpPerConnection)} |`);
+  }
+  for (const f of m.failures) lines.push(`| ${f.target} | FAILED: ${f.error.split('\n')[0]} | | | | | | | | |`);
+  lines.push('');
+  return lines;
+}
+
+function floodSection(f: FloodFigures): string[] {
+  const c = f.cpu;
+  const lines = [
+    `## Flood at ${fmtInt(f.nAsked)}${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy})` : ''}`,
+    '',
+    `${f.complete ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
+    '',
+    '| figure | value |',
+    '| --- | --- |',
+    `| reached (load generators / server) | ${fmtInt(f.reached.client)} / ${fmtInt(f.reached.server)} of ${fmtInt(f.n)} |`,
+    `| time to reach N | ${f.secondsToTarget === undefined ? `not reached (ramp ended by ${f.rampEndedBy ?? 'n/a'} after ${f.rampSeconds?.toFixed(1) ?? 'n/a'} s)` : `${f.secondsToTarget.toFixed(1)} s (${fmtInt(f.rampRate)}/s; ${fmtInt(f.askedRate)}/s asked)`} |`,
+    `| server memory per connection | ${kb(f.server.slopeBytes)} fit slope (R² ${f.server.slopeR2?.toFixed(3) ?? 'n/a'}), ${kb(f.server.totalPerConnectionBytes)} total/N; ${f.server.workers} workers, engine ${f.server.engine} |`,
+    `| server memory at the hold's end | ${mib((f.server.userBytes ?? NaN) + (f.server.kernelBytes ?? NaN))}: user ${mib(f.server.userBytes)}, kernel ${mib(f.server.kernelBytes)} (TCP buffers ${mib(f.server.tcpBufferBytes)}) |`,
+    `| load-generator memory per connection | ${kb(f.loadgen.slopeBytes)} fit slope (R² ${f.loadgen.slopeR2?.toFixed(3) ?? 'n/a'}), ${kb(f.loadgen.totalPerConnectionBytes)} total/N; ${f.loadgen.processes} processes |`,
+    `| load-generator memory at the hold's end | user ${mib(f.loadgen.userBytes)}, kernel ${mib(f.loadgen.kernelBytes)} (TCP buffers ${mib(f.loadgen.tcpBufferBytes)}) |`,
+    `| kernel TCP buffer memory (host, sockstat) | ${mib(f.kernel.tcpBytesAtHold)} at the hold, ${f.kernel.perConnectionBytes === undefined ? 'n/a' : kb(f.kernel.perConnectionBytes)} per connection over the baseline; ${fmtInt(f.kernel.socketsInUse)} TCP sockets in use |`,
+    `| heartbeat chunks in the hold (${f.chunks.intervalSeconds} s interval) | ${fmtInt(f.chunks.received)} received of ${fmtInt(f.chunks.expected)} expected (${pct(f.chunks.ratio)}) in ${f.chunks.holdSeconds?.toFixed(0) ?? 'n/a'} s: ${fmtInt(f.chunks.receivedPerSecond)}/s of ${fmtInt(f.chunks.expectedPerSecond)}/s |`,
+    `| CPU per delivered chunk (hold) | server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.serverSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.serverChunks)} sent), load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.loadgenSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.clientChunks)} received), end to end ${c.totalUsPerChunk?.toFixed(1) ?? 'n/a'} µs |`,
+    `| host CPU (/proc/stat, ${c.hostHold?.cores ?? 'n/a'} cores) | ramp ${pct(c.hostRamp?.busy)} busy (softirq ${pct(c.hostRamp?.softirq)}), hold ${pct(c.hostHold?.busy)} busy (softirq ${pct(c.hostHold?.softirq)}) |`,
+    `| errors by cause | ${Object.entries(f.errors).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'} |`,
+  ];
+  if (f.fanout) {
+    const b = f.fanout;
+    lines.push(`| fan-out: one broadcast | ${fmtInt(b.received)} of ${fmtInt(b.expected)} delivered${b.complete ? '' : ' (INCOMPLETE)'}; publish to last delivery ${ms(b.fanOutMs)}; p50 ${ms(b.p50Ms, 1)}, p99 <= ${ms(b.p99Ms, 1)} |`);
+  }
+  if (f.sends) {
+    const s = f.sends;
+    lines.push(`| routed sends (autocannon, POST /send/:id) | ${fmtInt(s.sustainedRate)}/s sustained of ${fmtInt(s.askedRate)}/s asked over ${s.seconds.toFixed(0)} s (${fmtInt(s.requests)} requests, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors, ${fmtInt(s.timeouts)} timeouts); delivery p50 ${ms(s.p50Ms, 1)}, p99 <= ${ms(s.p99Ms, 1)}; request p99 ${ms(s.requestP99Ms)} |`);
+  }
+  lines.push('', `Memory: ${f.memoryMethod.server} (server), ${f.memoryMethod.loadgen} (load generators); kernel: ${f.kernel.method}.`, '');
+  return lines;
+}
+
+export function renderResultsMd(r: BenchResults): string {
+  const h = r.host;
+  const out = [
+    `# comet-lab bench, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${h.hostname}`,
+    '',
+    `- command: \`${r.command}\``,
+    `- machine: ${h.cores} cores (${h.cpuModel}), ${(h.ramBytes / 2 ** 30).toFixed(1)} GiB RAM, kernel ${h.kernel}, Node ${h.node}, open files ${h.fileLimit}, ip_local_port_range ${h.ipLocalPortRange}`,
+    `- started ${r.startedAt}, finished ${r.finishedAt}${r.interrupted ? ' (INTERRUPTED)' : ''}; stages: ${r.stages.join(', ')}`,
+    `- noise: ${fmtInt(h.atStart.tcpInUse)} TCP sockets already open and load average ${h.atStart.loadAverage1m.toFixed(2)} when it began (the machine is shared; compare ratios, not absolute times)`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | verdict | by | cause (from the profile) |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.targets.map((t) => `| ${t.target} | ${t.measured}${t.atN ? ` (at ${fmtInt(t.atN)})` : ''} | ${verdict(t.met)} | ${t.by ?? ''} | ${t.cause ?? ''} |`),
+    '',
+    ...memorySection(r),
+    ...(r.floods.length ? ['## 2-4. Floods, fan-out, routed sends', ''] : []),
+    ...r.floods.flatMap(floodSection),
+    ...r.floodFailures.flatMap((f) => [`## Flood at ${fmtInt(f.n)}: FAILED`, '', f.error, '']),
+    'KB = 1,024 bytes. p99 across connections is the largest of the load generators\' p99s (an upper bound); p50 is their count-weighted mean.',
+    '',
+  ];
+  return out.join('\n');
+}
