@@ -20,6 +20,7 @@ import { processTree } from './backends/process-tree.ts';
 import type { FloodRun } from './run/flood-run.ts';
 import type { RunSample } from './run/sample.ts';
 import { writeReport } from './report/write-report.ts';
+import { main } from './cli.ts';
 
 const NODE = process.execPath;
 const CG_ROOT = '/sys/fs/cgroup/memory/comet-lab';
@@ -123,6 +124,13 @@ test('a 2,000-connection flood: report figures match the test\'s own /stats, ss 
   const before = readFileSync(join(dir, 'summary.json'), 'utf8');
   writeReport(dir, { updateLatest: false });
   assert.equal(readFileSync(join(dir, 'summary.json'), 'utf8'), before);
+  // `make report`: where the latest report is, and its summary line.
+  const printed = io();
+  let text = '';
+  printed.stdout.on('data', (d) => (text += d));
+  assert.equal(await main(['report', '--dir', join(out, 'latest')], printed), 0);
+  assert.match(text, new RegExp(`latest report: ${dir}/report.md`));
+  assert.match(text, /complete, reached 2000\/2000 \(server 2000\)/);
 
   // Nothing left: no process the run started, no cgroup.
   assert.ok(seen.pids!.length >= 4, `pids seen during the hold: ${seen.pids}`);

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { DEFAULTS, resolveFloodConfig } from './flood-config.ts';
+import { parseDurationSeconds } from './duration.ts';
+import { LabError } from '../../shared/errors.ts';
+import { main } from '../cli.ts';
+
+test('defaults, then env, then flags', () => {
+  const env = { LAB_RATE: '500', LAB_HOLD: '1m', LAB_BACKEND: 'local' };
+  const cfg = resolveFloodConfig({ n: '1_000', rate: '700' }, env, false);
+  assert.equal(cfg.n, 1000);
+  assert.equal(cfg.rate, 700, 'flag beats env');
+  assert.equal(cfg.holdSeconds, 60, 'env beats default');
+  assert.equal(cfg.backend, 'local');
+  assert.equal(cfg.intervalSeconds, DEFAULTS.intervalSeconds);
+});
+
+test('every problem is reported at once, as a usage error (exit 2)', () => {
+  try {
+    resolveFloodConfig({ n: '0', backend: 'k8s', rate: '0', holdSeconds: 'soon', transport: 'ws' }, {}, false);
+    assert.fail('should throw');
+  } catch (err) {
+    assert.ok(err instanceof LabError);
+    assert.equal(err.exitCode, 2);
+    assert.equal(err.message.split('\n').length, 5, err.message);
+  }
+});
+
+test('durations: units and bare seconds', () => {
+  assert.equal(parseDurationSeconds('500ms'), 0.5);
+  assert.equal(parseDurationSeconds('2m'), 120);
+  assert.equal(parseDurationSeconds('45'), 45);
+  assert.ok(Number.isNaN(parseDurationSeconds('ten')));
+});
+
+test('the plan command prints the plan and starts nothing; a refused plan exits 3', async () => {
+  const capture = () => {
+    const s = new PassThrough();
+    let text = '';
+    s.on('data', (d) => (text += d));
+    return { s, text: () => text };
+  };
+  const out = capture();
+  const code = await main(['plan', '--n', '100000', '--backend', 'local'], { stdout: out.s, stderr: new PassThrough().resume(), env: {} });
+  assert.equal(code, 0);
+  assert.match(out.text(), /server: 6 workers/);
+  assert.match(out.text(), /loadgen-4: 25000 connections/);
+  const refused = capture();
+  assert.equal(await main(['plan', '--n', '50000', '--workers', '1', '--backend', 'local'], { stdout: refused.s, stderr: new PassThrough().resume(), env: {} }), 3);
+  assert.match(refused.text(), /REFUSED: 1 server workers cannot hold 50000/);
+});
