@@ -156,5 +156,5 @@ export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEn
 /** The flood's hard time bound: twice the planned ramp, the hold, sends, broadcast and start/stop, with room. */
 export function floodTimeLimit(cfg: BenchConfig, n: number): number {
   if (cfg.timeLimitSeconds > 0) return cfg.timeLimitSeconds;
-  return Math.ceil((2 * n) / cfg.rate + cfg.holdSeconds + cfg.sendsSeconds + 30 + 60 + n / 5000);
+  return Math.ceil((2 * n) / cfg.rate + cfg.holdSeconds + cfg.sendsSeconds + 30 + 90 + n / 2000);
 }
