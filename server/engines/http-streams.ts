@@ -95,10 +95,17 @@ export class HttpStreams implements StreamIO<ResStream> {
   }
 
   private proxy(req: IncomingMessage, res: ServerResponse): void {
+    // hop-by-hop headers stay on their hop: a client's `Connection: close` must not close the pooled upstream
+    const headers = { ...req.headers };
+    delete headers.connection;
+    delete headers['keep-alive'];
     const upstream = http.request(
-      { socketPath: this.options.apiSocketPath, method: req.method, path: req.url, headers: req.headers, agent: this.agent },
+      { socketPath: this.options.apiSocketPath, method: req.method, path: req.url, headers, agent: this.agent },
       (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
+        const back = { ...up.headers };
+        delete back.connection;
+        delete back['keep-alive'];
+        res.writeHead(up.statusCode ?? 502, back);
         up.pipe(res);
       },
     );

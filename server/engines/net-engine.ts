@@ -18,8 +18,12 @@ export function createNetEngine(options: EngineOptions): Engine {
     queued: (s) => s.writableLength,
     close: (s, graceful) => (graceful ? s.end() : s.destroy()),
     handOff(s, bytes) {
+      // stop reading now: bytes net.Socket buffered but did not emit would be lost with the hand-over
       s.pause();
-      options.send({ t: 'api', data: bytes.toString('base64') }, s);
+      (s as unknown as { _handle?: { readStop(): number } })._handle?.readStop();
+      const parts = [bytes];
+      for (let more = s.read() as Buffer | null; more !== null; more = s.read() as Buffer | null) parts.push(more);
+      options.send({ t: 'api', data: Buffer.concat(parts).toString('base64') }, s);
     },
   };
   const lean = new LeanHttp<NetConn>(ops, options);

@@ -1,0 +1,200 @@
+/**
+ * The conformance suite every engine passes: the same requests, the same answers, decoded by real clients (Node's
+ * http client and curl). Each engine runs as a real server process with one worker, short heartbeat, head timeout
+ * and poll wait so the suite stays fast. Nothing is skipped for any engine.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { parseSentAtMs } from '../../shared/message-format.ts';
+import { ENGINE_NAMES } from './engine.ts';
+import { eventually, openStream, rawExchange, request, startServerProcess, type ServerProcess } from '../test-helpers.ts';
+
+function curl(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', args, { encoding: 'latin1' }, (err, stdout) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout });
+    });
+  });
+}
+
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  request(url, { method: 'POST', body, headers: { 'content-type': 'text/plain', ...headers } });
+
+for (const engine of ENGINE_NAMES) {
+  describe(`engine ${engine}`, () => {
+    let server: ServerProcess;
+    before(async () => {
+      server = await startServerProcess(
+        ['--engine', engine, '--workers', '1', '--interval', '300ms', '--headers-timeout', '600ms', '--poll-wait', '400ms'],
+        { COMET_ADMIN_TOKEN: '' },
+      );
+    });
+    after(async () => {
+      await server?.stop();
+    });
+
+    test('GET /test/:id streams chunked text: welcome, then Chunk N for ID <id> counting from 1', async () => {
+      const s = await openStream(`${server.url}/test/alice`);
+      try {
+        assert.equal(s.res.statusCode, 200);
+        assert.equal(s.res.headers['transfer-encoding'], 'chunked');
+        assert.equal(s.res.headers['content-type'], 'text/html; charset=utf-8');
+        assert.match(String(s.res.headers.server), /comet-lab/);
+        const text = await s.waitFor('Chunk 2 for ID alice\n', 3000);
+        assert.equal(text, 'Welcome to comet-lab, alice\nChunk 1 for ID alice\nChunk 2 for ID alice\n');
+      } finally {
+        s.close();
+      }
+    });
+
+    test('the chunk framing is exact on the wire: one HTTP chunk per event', async () => {
+      const { text } = await rawExchange(server.port, 'GET /test/bob HTTP/1.1\r\nHost: x\r\n\r\n', 500);
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      assert.ok(body.startsWith('1a\r\nWelcome to comet-lab, bob\n\r\n'), JSON.stringify(body));
+      assert.ok(body.includes('13\r\nChunk 1 for ID bob\n\r\n'), JSON.stringify(body));
+    });
+
+    test('curl decodes the stream without complaint (only its own --max-time stops it)', async () => {
+      const r = await curl(['-sS', '-N', '--max-time', '0.8', '-D', '-', `${server.url}/test/carol`]);
+      assert.equal(r.code, 28, 'exit 28 is curl reaching --max-time; 18 or 56 would be a framing error');
+      assert.match(r.stdout, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.match(r.stdout, /\r\n\r\nWelcome to comet-lab, carol\nChunk 1 for ID carol\n/);
+    });
+
+    test('POST /send/:id delivers the body as one chunk with a parseable send timestamp', async () => {
+      const s = await openStream(`${server.url}/test/dave`);
+      try {
+        await s.waitFor('Welcome');
+        const r = await post(`${server.url}/send/dave`, 'hello dave');
+        assert.equal(r.status, 200, r.body);
+        const json = JSON.parse(r.body) as { delivered: number; sentAtMs: number; seq: number };
+        assert.equal(json.delivered, 1);
+        const text = await s.waitFor(/@[\d.]+ hello dave\n/);
+        const line = Buffer.from(text.split('\n').find((l) => l.endsWith('hello dave'))!);
+        const at = parseSentAtMs(line, 0, line.length);
+        assert.ok(Math.abs(at - json.sentAtMs) < 0.01, `${at} vs ${json.sentAtMs}`);
+        assert.ok(Date.now() - at < 5000);
+      } finally {
+        s.close();
+      }
+    });
+
+    test('send to an id with no stream is 404 JSON; broadcast reaches every stream', async () => {
+      const none = await post(`${server.url}/send/nobody-here`, 'x');
+      assert.equal(none.status, 404);
+      assert.equal(JSON.parse(none.body).delivered, 0);
+      const a = await openStream(`${server.url}/test/b1`);
+      const b = await openStream(`${server.url}/test/b2`);
+      try {
+        await Promise.all([a.waitFor('Welcome'), b.waitFor('Welcome')]);
+        const r = await post(`${server.url}/broadcast`, 'to all');
+        assert.equal(r.status, 200);
+        assert.ok(JSON.parse(r.body).delivered >= 2);
+        await Promise.all([a.waitFor(' to all\n'), b.waitFor(' to all\n')]);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+
+    test('HEAD answers the stream headers with no body', async () => {
+      const r = await request(`${server.url}/test/erin`, { method: 'HEAD' });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+      assert.equal(r.body, '');
+    });
+
+    test('status codes: unknown path 404, other method 501, bad id 400', async () => {
+      assert.equal((await request(`${server.url}/nothing/here`)).status, 404);
+      assert.equal((await request(`${server.url}/test/frank`, { method: 'PUT' })).status, 501);
+      assert.equal((await request(`${server.url}/test/frank`, { method: 'DELETE' })).status, 501);
+      for (const bad of ['/test/', '/test/a%20b', '/test/a.b', `/test/${'x'.repeat(65)}`, '/sse/a$b']) {
+        const r = await request(`${server.url}${bad}`);
+        assert.equal(r.status, 400, bad);
+        assert.equal(JSON.parse(r.body).error, 'bad_request');
+      }
+      assert.equal((await post(`${server.url}/send/bad.id`, 'x')).status, 400);
+    });
+
+    test('a malformed request line is 400 and the connection is closed', async () => {
+      const r = await rawExchange(server.port, 'GET /test/x HTTP/9.9\r\nHost: x\r\n\r\n');
+      assert.match(r.text, /^HTTP\/1\.[01] 400 /);
+      assert.ok(r.closed);
+      const r2 = await rawExchange(server.port, 'GET /test/x HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n');
+      assert.match(r2.text, /^HTTP\/1\.[01] 400 /);
+      assert.ok(r2.closed);
+    });
+
+    test('headers over 8 KiB are 431', async () => {
+      const r = await request(`${server.url}/test/gina`, { headers: { 'x-big': 'a'.repeat(9000) } });
+      assert.equal(r.status, 431);
+    });
+
+    test('a body over 64 KiB is 413', async () => {
+      const r = await post(`${server.url}/send/gina`, 'a'.repeat(64 * 1024 + 1));
+      assert.equal(r.status, 413);
+    });
+
+    test('a client that does not finish its head in time is dropped (slowloris)', async () => {
+      const r = await rawExchange(server.port, 'GET /test/slow HTTP/1.1\r\nHost: x\r\nX-a: b\r\n', 4000);
+      assert.ok(r.closed, 'closed by the server');
+      assert.ok(r.ms < 3000, `closed after ${r.ms} ms`);
+    });
+
+    test('SSE: events carry ids and a reconnect with Last-Event-ID gets what it missed, once, in order', async () => {
+      const s = await openStream(`${server.url}/sse/sam`);
+      let firstId: string;
+      try {
+        assert.equal(s.res.headers['content-type'], 'text/event-stream; charset=utf-8');
+        await s.waitFor('data: Welcome to comet-lab, sam\n\n');
+        const seqs: number[] = [];
+        for (const m of ['m1', 'm2', 'm3']) seqs.push(JSON.parse((await post(`${server.url}/send/sam`, m)).body).seq);
+        await s.waitFor(' m3\n\n');
+        firstId = String(seqs[0]);
+        assert.match(s.text(), new RegExp(`id: ${seqs[0]}\ndata: @[\\d.]+ m1\n\n`));
+      } finally {
+        s.close();
+      }
+      const again = await openStream(`${server.url}/sse/sam`, { 'last-event-id': firstId });
+      try {
+        const text = await again.waitFor(' m3\n\n');
+        assert.ok(!text.includes(' m1\n'), 'm1 was seen already');
+        assert.ok(text.indexOf(' m2\n') < text.indexOf(' m3\n'));
+        assert.equal(text.split(' m2\n').length, 2, 'm2 exactly once');
+      } finally {
+        again.close();
+      }
+    });
+
+    test('long-poll: 204 after the wait, 200 with the message when one arrives, resume by event id', async () => {
+      const t0 = Date.now();
+      const empty = await request(`${server.url}/poll/pat`);
+      assert.equal(empty.status, 204);
+      assert.ok(Date.now() - t0 >= 300, `204 after ${Date.now() - t0} ms`);
+      const waiting = request(`${server.url}/poll/pat`);
+      await eventually(async () => (await post(`${server.url}/send/pat`, 'p1')).status === 200, 3000, 'poll logged in');
+      const got = await waiting;
+      assert.equal(got.status, 200);
+      assert.match(got.body, /^@[\d.]+ p1\n$/);
+      const id = Number(got.headers['comet-event-id']);
+      assert.ok(id > 0);
+      // two messages while no poll is waiting: the next poll naming its last event gets both, in order
+      await post(`${server.url}/send/pat`, 'p2');
+      await post(`${server.url}/send/pat`, 'p3');
+      const resumed = await request(`${server.url}/poll/pat`, { headers: { 'last-event-id': String(id) } });
+      assert.equal(resumed.status, 200);
+      assert.match(resumed.body, /^@[\d.]+ p2\n@[\d.]+ p3\n$/);
+    });
+
+    test('a client that vanishes mid-stream is logged out', async () => {
+      const s = await openStream(`${server.url}/test/ghost`);
+      await s.waitFor('Welcome');
+      s.close();
+      await eventually(async () => (await post(`${server.url}/send/ghost`, 'x')).status === 404, 3000, 'ghost logged out');
+      const stats = JSON.parse((await request(`${server.url}/stats`)).body);
+      assert.equal(stats.engine, engine);
+      assert.ok(stats.closed.client >= 1);
+    });
+  });
+}

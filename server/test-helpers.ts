@@ -1,0 +1,164 @@
+/**
+ * Test helpers: start the real server CLI as a process on a free loopback port and wait for its ready line, read
+ * streams with Node's http client, and speak raw bytes for the malformed-request cases.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+export interface ServerProcess {
+  port: number;
+  pid: number;
+  workers: number;
+  proc: ChildProcess;
+  url: string;
+  stderr(): string;
+  /** SIGTERM, then SIGKILL after 6 s; resolves with the exit code (or signal). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Starts `server/cli.ts --host 127.0.0.1 --port 0 ...args` and waits (at most 20 s) for its ready line. */
+export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const proc = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`no ready line in 20 s; stderr: ${err}`));
+    }, 20_000);
+    const early = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before ready; stderr: ${err}`));
+    };
+    proc.once('exit', early);
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /comet-lab server ready (\{.*\})\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      proc.off('exit', early);
+      const ready = JSON.parse(m[1]!) as { port: number; pid: number; workers: number };
+      resolve({
+        ...ready,
+        proc,
+        url: `http://127.0.0.1:${ready.port}`,
+        stderr: () => err,
+        stop(signal: NodeJS.Signals = 'SIGTERM') {
+          if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+          const kill = setTimeout(() => proc.kill('SIGKILL'), 6000);
+          return exited.finally(() => clearTimeout(kill));
+        },
+      });
+    });
+  });
+}
+
+/** A stream read with http.get: its response, the text so far, and a way to wait for text. */
+export interface StreamReader {
+  res: http.IncomingMessage;
+  text(): string;
+  waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
+  ended: Promise<'end' | 'aborted'>;
+  close(): void;
+}
+
+export function openStream(url: string, headers: http.OutgoingHttpHeaders = {}): Promise<StreamReader> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers }, (res) => {
+      let text = '';
+      const waiters: Array<() => void> = [];
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        text += d;
+        for (const w of [...waiters]) w();
+      });
+      const ended = new Promise<'end' | 'aborted'>((done) => {
+        res.on('end', () => done('end'));
+        res.on('aborted', () => done('aborted'));
+        res.on('error', () => done('aborted'));
+      });
+      resolve({
+        res,
+        text: () => text,
+        ended,
+        close: () => req.destroy(),
+        waitFor(pattern, timeoutMs = 5000) {
+          const test = () => (typeof pattern === 'string' ? text.includes(pattern) : pattern.test(text));
+          if (test()) return Promise.resolve(text);
+          return new Promise((ok, fail) => {
+            const timer = setTimeout(() => fail(new Error(`timed out waiting for ${pattern}; got ${JSON.stringify(text)}`)), timeoutMs);
+            const w = () => {
+              if (!test()) return;
+              clearTimeout(timer);
+              waiters.splice(waiters.indexOf(w), 1);
+              ok(text);
+            };
+            waiters.push(w);
+          });
+        },
+      });
+    });
+    req.on('error', reject);
+  });
+}
+
+export interface SimpleResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request with a fresh connection; the whole body as text. */
+export function request(url: string, options: http.RequestOptions & { body?: string | Buffer } = {}): Promise<SimpleResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false, ...options }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** Writes raw bytes and collects everything until the server closes (or `timeoutMs`). */
+export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 3000): Promise<{ text: string; closed: boolean; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const s = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text, closed: false, ms: Date.now() - t0 });
+    }, timeoutMs);
+    s.on('data', (d) => (text += d.toString('latin1')));
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true, ms: Date.now() - t0 });
+    });
+    s.on('error', () => {});
+    if (bytes.length > 0) s.write(bytes);
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` until it returns true (or throws after `timeoutMs`). */
+export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await sleep(25);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
