@@ -24,7 +24,7 @@ async function runCli(args: string[]): Promise<{ code: number; out: string; err:
   return { code, out, err };
 }
 
-test('bad flags: a usage error listing every problem at once, exit 2, nothing started', async () => {
+test('bad flags: a usage error listing every problem at once, exit 2, nothing started', { timeout: 60_000 }, async () => {
   const r = await runCli(['--url', 'ftp://x/{i}', '--count', 'ten', '--rate', 'fast', '--transport', 'pigeon', '--source-ips', '300.1.1.1,127.0.0.9-127.0.0.2', '--duration', '0', '--interval', '5parsecs']);
   assert.equal(r.code, EXIT.usage);
   for (const m of ['--url', '--count', '--rate', '--transport', '--source-ips: "300.1.1.1"', '--source-ips: "127.0.0.9-127.0.0.2"', '--duration', '--rate and --interval']) {
@@ -54,13 +54,13 @@ test('source addresses: lists, ranges and CIDRs', () => {
   assert.equal(parseSourceAddresses('127.0.0.7/32,127.0.0.7').addresses.length, 1);
 });
 
-test('an address not on this host is refused at start (exit 3) with a clear message', async () => {
+test('an address not on this host is refused at start (exit 3) with a clear message', { timeout: 60_000 }, async () => {
   const r = await runCli(['--url', 'http://127.0.0.1:1/{i}', '--count', '5', '--source-ips', '127.0.0.2,192.0.2.77', '--hold', '--duration', '5']);
   assert.equal(r.code, EXIT.preflight);
   assert.match(r.err, /LAB_ERR_SOURCE_ADDRESS: --source-ips: not an address of this host: 192\.0\.2\.77 \(EADDRNOTAVAIL\)/);
 });
 
-test('a URL file with blank and bad lines: counted and reported; the good lines are used', async () => {
+test('a URL file with blank and bad lines: counted and reported; the good lines are used', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hi\n')));
   const dir = mkdtempSync(join(tmpdir(), 'loadgen-urls-'));
   try {
@@ -85,7 +85,7 @@ test('a URL file with blank and bad lines: counted and reported; the good lines 
   }
 });
 
-test('driven as the orchestrator does: ready line, POST /ramp, GET /status, latency reset, metrics, POST /stop exits 0', async () => {
+test('driven as the orchestrator does: ready line, POST /ramp, GET /status, latency reset, metrics, POST /stop exits 0', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => {
     s.write(CHUNKED_HEAD + chunk('Welcome\n'));
     const t = setInterval(() => s.write(chunk(messageChunk(nowMs(), 'tick'))), 50);
@@ -148,7 +148,7 @@ function alive(pid: number): boolean {
   }
 }
 
-test('SIGINT stops at once with final totals (exit 130); a SIGKILLed parent leaves no child behind', async () => {
+test('SIGINT stops at once with final totals (exit 130); a SIGKILLed parent leaves no child behind', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hi\n')));
   const args = [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '20', '--procs', '2', '--rate', '1000', '--duration', '60'];
   try {

@@ -76,7 +76,7 @@ async function subscribers(channel: string): Promise<number> {
   return ((await res.json()) as { subscribers: number }).subscribers;
 }
 
-test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', async () => {
+test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', { timeout: 60_000 }, async () => {
   const n = 30;
   const pool = await createPool({
     template: `http://127.0.0.1:${port}/sub/ch{i}`,

@@ -46,7 +46,7 @@ async function loadgen(args: string[]): Promise<Started<{ controlPort: number }>
   return lg;
 }
 
-test('3 source addresses hold 2,500 connections where one address runs out at 1,000 ports', async () => {
+test('3 source addresses hold 2,500 connections where one address runs out at 1,000 ports', { timeout: 60_000 }, async () => {
   const server = await startWithReadyLine<{ port: number }>('ip', inNs(NODE, HERE('./bench/hold-server.ts'), '--port', '8000'), 'hold-server ready ');
   started.push(server);
   const url = `http://127.0.0.1:${server.info.port}/test/{i}`;

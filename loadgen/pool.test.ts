@@ -43,7 +43,7 @@ function ssEstablished(port: number): number {
   return out.split('\n').filter((l) => l.trim() !== '').length;
 }
 
-test('held connections agree with the server count and with ss; chunks are counted per chunk, not per read', async () => {
+test('held connections agree with the server count and with ss; chunks are counted per chunk, not per read', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => {
     // Two chunks in one write, then one chunk split over two writes.
     s.write(CHUNKED_HEAD + chunk('Welcome\n') + chunk('Chunk 1 for ID x\n'));
@@ -69,7 +69,7 @@ test('held connections agree with the server count and with ss; chunks are count
   }
 });
 
-test('latency comes from the send timestamp in each message', async () => {
+test('latency comes from the send timestamp in each message', { timeout: 60_000 }, async () => {
   // The server stamps its messages 250 ms in the past: every latency is 250 ms plus loopback time.
   const server = await scriptedServer((s) => {
     s.write(CHUNKED_HEAD);
@@ -92,7 +92,7 @@ test('latency comes from the send timestamp in each message', async () => {
   }
 });
 
-test('every failure is counted by cause and never disturbs the other connections', async () => {
+test('every failure is counted by cause and never disturbs the other connections', { timeout: 60_000 }, async () => {
   const good = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
   const behaviours: Record<string, (s: import('node:net').Socket) => void> = {
     reset: (s) => s.resetAndDestroy(),
@@ -131,7 +131,7 @@ test('every failure is counted by cause and never disturbs the other connections
   }
 });
 
-test('with reconnect, connections come back after the server drops them (jittered backoff)', async () => {
+test('with reconnect, connections come back after the server drops them (jittered backoff)', { timeout: 60_000 }, async () => {
   let accepted = 0;
   const server = await scriptedServer((s) => {
     accepted++;
@@ -151,7 +151,7 @@ test('with reconnect, connections come back after the server drops them (jittere
   }
 });
 
-test('without reconnect closed connections stay closed; ramping down closes the newest without counting them closed', async () => {
+test('without reconnect closed connections stay closed; ramping down closes the newest without counting them closed', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
   try {
     await withPool(spec(server.port, 40), async (pool) => {
@@ -171,7 +171,7 @@ test('without reconnect closed connections stay closed; ramping down closes the 
   }
 });
 
-test('SSE and long-poll transports count events and answers against real servers', async () => {
+test('SSE and long-poll transports count events and answers against real servers', { timeout: 60_000 }, async () => {
   const sse = await scriptedServer((s, head) => {
     assert.match(head, /^GET \/sse\/\d+ HTTP\/1\.1\r\n/);
     assert.match(head, /Accept: text\/event-stream/);
