@@ -1,0 +1,47 @@
+/**
+ * Graceful shutdown: SIGTERM ends every open stream with its terminating chunk and the server (supervisor and
+ * workers) is gone within 5 s, exit code 130 (shared/errors.ts EXIT.interrupted). A SIGKILLed supervisor leaves
+ * no orphan workers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { eventually, openStream, request, startServerProcess } from './test-helpers.ts';
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function workerPids(url: string): Promise<number[]> {
+  const stats = JSON.parse((await request(`${url}/stats`)).body);
+  return stats.processes.filter((p: { role: string }) => p.role === 'worker').map((p: { pid: number }) => p.pid);
+}
+
+for (const engine of ['raw', 'http']) {
+  test(`SIGTERM (${engine}): every stream ends cleanly, all processes exit within 5 s with 130`, async () => {
+    const server = await startServerProcess(['--workers', '2', '--engine', engine]);
+    const pids = await workerPids(server.url);
+    const streams = await Promise.all(['a', 'b', 'c', 'd'].map((id) => openStream(`${server.url}/sse/${id}`)));
+    const chunked = await openStream(`${server.url}/test/e`);
+    await Promise.all([...streams, chunked].map((s) => s.waitFor('Welcome')));
+    const t0 = Date.now();
+    const code = await server.stop('SIGTERM');
+    const ms = Date.now() - t0;
+    assert.equal(code, 130);
+    assert.ok(ms < 5000, `exited after ${ms} ms`);
+    for (const s of [...streams, chunked]) assert.equal(await s.ended, 'end', 'terminating chunk received');
+    await eventually(() => pids.every((p) => !alive(p)), 2000, 'workers gone');
+  });
+}
+
+test('SIGKILL of the supervisor: workers exit by themselves', async () => {
+  const server = await startServerProcess(['--workers', '2']);
+  const pids = await workerPids(server.url);
+  assert.equal(pids.length, 2);
+  await server.stop('SIGKILL');
+  await eventually(() => pids.every((p) => !alive(p)), 3000, 'orphan workers gone');
+});
