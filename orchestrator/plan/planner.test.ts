@@ -22,6 +22,7 @@ test('100k on this host: workers and load-generator processes stay under the fil
   assert.deepEqual(plan.loadgens.map((l) => l.connections), [25000, 25000, 25000, 25000]);
   for (const lg of plan.loadgens) assert.ok(lg.connections / lg.procs <= host.connectionsPerProcess, lg.name);
   assert.deepEqual(plan.loadgens.map((l) => l.targets[0]!.host), ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4']);
+  assert.deepEqual(plan.loadgens.map((l) => l.sourceAddresses), [['127.0.1.1'], ['127.0.1.2'], ['127.0.1.3'], ['127.0.1.4']]);
   assert.deepEqual(plan.loadgens.map((l) => l.startIndex), [0, 25000, 50000, 75000]);
   assert.deepEqual(plan.refusals, []);
   assert.deepEqual(rateShares(plan), [500, 500, 500, 500]);

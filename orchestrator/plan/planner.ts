@@ -48,6 +48,9 @@ export const PLANNING = {
   maxProcsPerLoadgen: 4,
 } as const;
 
+/** Source addresses start at 127.0.1.1: loopbackAddress(SOURCE_BASE). */
+export const SOURCE_BASE = 256;
+
 /** The loopback address number `i` (0-based) as 127.0.0.(i+1), rolling over into the next octet. */
 export function loopbackAddress(i: number): string {
   const v = i + 1;
@@ -81,8 +84,10 @@ export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionC
   }
   procs = Math.max(1, procs);
 
-  // Each load generator connects to its own destination address (the server listens on 0.0.0.0), so each has the
-  // whole ephemeral range for itself and connects unbound (the kernel's fast path).
+  // Each load generator has its own source address in 127.0.1.0/24 (away from 127.0.0.1, where every other
+  // program's kernel-chosen ports live) and walks that address's port range itself (bound connects with a chosen
+  // port: no kernel search), towards its own destination address (the server listens on 0.0.0.0). Measured here:
+  // unbound connects from 127.0.0.1 spread over several destinations stall once about twice the range is in use.
   const portsPerAddress = Math.max(1, Math.floor(host.portsPerAddress * PLANNING.portFill));
   const loadgenCount = Math.min(req.n, Math.max(Math.ceil(req.n / portsPerAddress), Math.ceil(procs / PLANNING.maxProcsPerLoadgen)));
   procs = Math.max(procs, loadgenCount);
@@ -96,7 +101,7 @@ export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionC
       procs: Math.max(procShares[i]!, Math.ceil(connections / perLoadgenProc)),
       connections,
       startIndex: start,
-      sourceAddresses: [],
+      sourceAddresses: [loopbackAddress(SOURCE_BASE + i)],
       targets: [{ host: loopbackAddress(i), port: req.serverPort }],
     };
     start += connections;
