@@ -2,7 +2,7 @@
  * The machine a run measured, recorded at the start of the run into run.json: kernel, the sysctls that bound
  * connections, file limits, Node, cores and RAM. Read through kernel/'s readHostLimits(), the doctor's reader.
  */
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { readHostLimits, type HostLimits } from '../../kernel/host-limits.ts';
 
 export interface Environment {
@@ -16,6 +16,8 @@ export interface Environment {
   sysctls: Record<string, string>;
   cgroup: HostLimits['cgroup'];
   dockerRunning: boolean;
+  /** 1, 5 and 15 minute load averages when the run started: above the core count, other work shared the CPUs. */
+  loadAverage?: number[];
 }
 
 export function collectEnvironment(limits: HostLimits = readHostLimits()): Environment {
@@ -42,5 +44,6 @@ export function collectEnvironment(limits: HostLimits = readHostLimits()): Envir
     },
     cgroup: limits.cgroup,
     dockerRunning: limits.dockerRunning,
+    loadAverage: loadavg().map((v) => Math.round(v * 100) / 100),
   };
 }

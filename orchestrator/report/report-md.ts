@@ -118,6 +118,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '',
     `- kernel ${env.kernel}, Node ${env.node}, ${env.cores} cores (${env.cpuModel}), RAM ${mib(env.memTotalBytes)} (available at start ${mib(env.memAvailableBytes)})`,
     `- open files per process: soft ${env.nofile.soft}, hard ${env.nofile.hard}`,
+    ...(env.loadAverage ? [`- load average at the start: ${env.loadAverage.join(', ')}${env.loadAverage[0]! > env.cores ? ' (above the core count: other work shared the CPUs, figures are noisy)' : ''}`] : []),
     ...Object.entries(env.sysctls).map(([k, v]) => `- ${k} = ${v}`),
     `- cgroups: v1 memory ${env.cgroup.v1Memory ? 'yes' : 'no'}, v2 ${env.cgroup.v2 ? 'yes' : 'no'}; dockerd running: ${env.dockerRunning ? 'yes' : 'no'}`,
     '',
