@@ -8,6 +8,8 @@ import { METRICS } from '../../shared/contracts.ts';
 import { freePort, startPrometheus } from '../../dashboards/prometheus-process.ts';
 import { startLabExporter, COMPONENT_UP_METRIC } from './lab-exporter.ts';
 import { writeTargetsFile, removeTargetsFile } from './prometheus-targets.ts';
+import { spawnSync } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
 import { toLabSample } from './lab-sample.ts';
 
 const MiB = 1024 * 1024;
@@ -135,4 +137,15 @@ test('prometheus.local.yml finds the targets file a run writes, and a dead targe
   assert.deepEqual(mem.map((s) => s.metric.component).sort(), ['loadgen-1', 'server']);
   assert.ok(mem.every((s) => s.metric.exported_component === undefined));
   await removeTargetsFile(file);
+});
+
+test('a run killed before it could remove its targets file is cleaned up by the next run', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'comet-lab-targets-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dead = spawnSync('true').pid!; // a pid that has exited
+  await writeFile(path.join(dir, `run-${dead}.json`), '[]');
+  await writeFile(path.join(dir, `run-${process.ppid}.json`), '[]'); // a live process: kept
+  await writeFile(path.join(dir, 'notes.txt'), ''); // not a run file: kept
+  await writeTargetsFile(dir, [{ name: 'lab', role: 'lab', url: 'http://127.0.0.1:1/metrics' }]);
+  assert.deepEqual((await readdir(dir)).sort(), ['notes.txt', `run-${process.pid}.json`, `run-${process.ppid}.json`].sort());
 });

@@ -4,7 +4,7 @@
  * (server, loadgen, lab). One file per run (named by pid), removed at the end; Prometheus re-reads the folder by
  * itself, so a Prometheus started before or after the flood finds it.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ComponentRole } from '../backends/backend.ts';
@@ -36,9 +36,35 @@ export function targetGroups(targets: ScrapeTarget[], run: string): TargetGroup[
   });
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes the files of runs whose process is gone (killed with SIGKILL, so it could not remove its own): their
+ * targets would otherwise stay in Prometheus as down forever.
+ */
+export async function removeStaleTargetsFiles(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/^run-(\d+)\.json$/.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !alive(pid)) {
+      await rm(path.join(dir, name), { force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
 /** Writes (atomically: Prometheus may read at any moment) `<dir>/run-<pid>.json`; returns its path. */
 export async function writeTargetsFile(dir: string, targets: ScrapeTarget[], run = `run-${process.pid}`): Promise<string> {
   await mkdir(dir, { recursive: true });
+  await removeStaleTargetsFiles(dir);
   const file = path.join(dir, `${run}.json`);
   const tmp = `${file}.tmp`;
   await writeFile(tmp, JSON.stringify(targetGroups(targets, run), null, 2) + '\n');
