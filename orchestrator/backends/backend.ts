@@ -14,6 +14,11 @@ export interface MemoryReading {
   workingSetBytes: number;
   /** Kernel socket buffers charged to this component, where the method can separate them. */
   kernelSocketBytes?: number;
+  /**
+   * All kernel memory charged to this component (slab: socket structures, epoll items, files...), where the method
+   * can tell: v1 memory.kmem.usage_in_bytes, v2 memory.stat `kernel`. Already part of workingSetBytes.
+   */
+  kernelBytes?: number;
   /** Cumulative CPU time (user + system) in seconds, where known. */
   cpuSeconds?: number;
   method: MemoryMethod;

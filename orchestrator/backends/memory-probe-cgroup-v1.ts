@@ -27,10 +27,17 @@ export class CgroupV1MemoryProbe implements MemoryProbe {
     } catch {
       kernelSocketBytes = undefined;
     }
+    let kernelBytes: number | undefined;
+    try {
+      kernelBytes = Number(readFileSync(join(this.dir, 'memory.kmem.usage_in_bytes'), 'latin1'));
+    } catch {
+      kernelBytes = undefined; // kernels built without v1 kmem files
+    }
     const pid = this.rootPid();
     return {
       workingSetBytes: Math.max(0, usage - inactive),
       kernelSocketBytes,
+      kernelBytes,
       cpuSeconds: pid === undefined ? undefined : treeUsage(pid).cpuSeconds,
       method: 'cgroup-v1',
     };

@@ -25,6 +25,7 @@ export class CgroupV2MemoryProbe implements MemoryProbe {
     return {
       workingSetBytes: Math.max(0, current - (stat.get('inactive_file') ?? 0)),
       kernelSocketBytes: stat.get('sock'),
+      kernelBytes: stat.get('kernel') ?? ((stat.get('slab') ?? 0) + (stat.get('kernel_stack') ?? 0) || undefined),
       cpuSeconds,
       method: 'cgroup-v2',
     };

@@ -52,8 +52,9 @@ for (const version of ['v1', 'v2'] as const) {
       assert.deepEqual(cg.pids(), [child.pid]);
       const probe = version === 'v1' ? new CgroupV1MemoryProbe(cg.path, () => child!.pid) : new CgroupV2MemoryProbe(cg.path);
       await check(probe, `cgroup-${version}`);
-      const kernel = (await probe.read()).kernelSocketBytes;
-      assert.ok(kernel === undefined || kernel >= 0);
+      const r = await probe.read();
+      assert.ok(r.kernelSocketBytes === undefined || r.kernelSocketBytes >= 0);
+      assert.ok(r.kernelBytes! > 0 && r.kernelBytes! < r.workingSetBytes, `kernel memory ${r.kernelBytes} is part of the working set`);
     } finally {
       await cg.remove();
       removeRunDir(layout!, run);

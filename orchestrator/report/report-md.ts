@@ -23,6 +23,7 @@ function memorySection(title: string, m: MemoryFigures): string[] {
     `| per connection above base at hold | ${kib(m.holdAboveBaselinePerConnectionBytes)} | (hold mean - first sample) / connections |`,
     `| base (first sample, no connection) | ${mib(m.baselineBytes)} | |`,
     `| total at hold | ${mib(m.holdBytes)} | mean over the hold samples |`,
+    `| of which kernel memory (slab: sockets, epoll, files) | ${m.kernelPerConnectionBytes === undefined ? 'not separated by this probe' : `${kib(m.kernelPerConnectionBytes)} per connection above base, ${mib(m.kernelBytesAtHold)} at hold`} | ${m.method.includes('v1') ? 'memory.kmem.usage_in_bytes' : m.method.includes('v2') ? 'memory.stat kernel' : ''}, included in the working set |`,
     `| kernel socket memory charged to the group | ${m.kernelSocketBytes === undefined ? 'not separated by this probe' : mib(m.kernelSocketBytes)} | ${m.method.includes('v1') ? 'memory.kmem.tcp.usage_in_bytes (v1 TCP accounting)' : m.method.includes('v2') ? 'memory.stat sock' : ''} |`,
     '',
   ];
@@ -65,7 +66,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '### Kernel socket memory',
     '',
     `- Socket buffers (queued data): ${mib(s.kernel.tcpBytesBaseline)} before the ramp, ${mib(s.kernel.tcpBytesAtHold)} at the hold (${s.kernel.method}); idle streams queue nothing, so this stays small between heartbeats.`,
-    `- Socket structures: host-wide slab (/proc/meminfo Slab) grew from ${mib(s.kernel.slabBytesBaseline)} to ${mib(s.kernel.slabBytesAtHold)}: **${kib(s.kernel.slabPerConnectionBytes)} per connection** (two sockets each on loopback). On cgroup v1 this slab is also charged to each component's working set (kmem accounting), so do not add it to the figures above.`,
+    `- Socket structures: host-wide slab (/proc/meminfo Slab) grew from ${mib(s.kernel.slabBytesBaseline)} to ${mib(s.kernel.slabBytesAtHold)}: **${kib(s.kernel.slabPerConnectionBytes)} per connection** (two sockets each on loopback). Under cgroups this slab is also charged to each component's working set (the "of which kernel memory" rows above), so do not add it to the figures above.`,
     `- v1 TCP buffer accounting per cgroup (memory.kmem.tcp.usage_in_bytes) is turned on for every group but reads 0 on this kernel; the host-wide figures are the kernel's share.`,
     '',
     'Host-wide figures include every other TCP socket of the host (other runs on the same machine make them noisy).',

@@ -19,7 +19,7 @@ function sample(t: number, phase: string, conns: number, chunks: number): RunSam
     client: { connecting: 0, closed: 0, chunks, messages: 0, errors: 0 },
     server: { chunksSent: chunks, messagesSent: 0, eventLoopLagMs: 1 },
     components: [
-      { name: 'server', role: 'server', up: true, workingSetBytes: 50 * MIB + 4096 * conns, kernelSocketBytes: 0, cpuSeconds: t / 10, method: 'cgroup-v1' },
+      { name: 'server', role: 'server', up: true, workingSetBytes: 50 * MIB + 4096 * conns, kernelSocketBytes: 0, kernelBytes: 5 * MIB + 3000 * conns, cpuSeconds: t / 10, method: 'cgroup-v1' },
       { name: 'loadgen-1', role: 'loadgen', up: true, workingSetBytes: 40 * MIB + 1536 * half, cpuSeconds: t / 20, method: 'cgroup-v1' },
       { name: 'loadgen-2', role: 'loadgen', up: true, workingSetBytes: 40 * MIB + 1536 * half, cpuSeconds: t / 20, method: 'cgroup-v1' },
     ],
@@ -57,6 +57,8 @@ test('slopes, totals per connection, kernel memory and chunks come out of sample
   assert.equal(s.memory.server.method, 'cgroup-v1');
   assert.equal(s.kernel.perConnectionBytes, 100);
   assert.equal(s.kernel.slabPerConnectionBytes, 7600);
+  assert.equal(s.memory.server.kernelPerConnectionBytes, 3000);
+  assert.equal(s.memory.loadgen.kernelPerConnectionBytes, undefined, 'no kmem column for them: absent, not 0');
   assert.equal(s.rampRate, 1000);
   assert.deepEqual({ expected: s.chunks.expected, received: s.chunks.received }, { expected: 90000, received: 90000 });
   assert.equal(s.errors.refused, 3);

@@ -24,6 +24,9 @@ export interface MemoryFigures {
   holdPerConnectionBytes?: number; // holdBytes / holdConnections
   holdAboveBaselinePerConnectionBytes?: number; // (holdBytes - baseline) / holdConnections
   kernelSocketBytes?: number; // charged to the group at the hold, where the probe separates it
+  /** Kernel memory (slab...) charged to the group: mean over the hold, and per connection above the first sample. */
+  kernelBytesAtHold?: number;
+  kernelPerConnectionBytes?: number;
 }
 
 export interface Summary {
@@ -95,6 +98,15 @@ function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 
   if (out.holdBytes !== undefined && out.holdConnections) {
     out.holdPerConnectionBytes = out.holdBytes / out.holdConnections;
     if (out.baselineBytes !== undefined) out.holdAboveBaselinePerConnectionBytes = (out.holdBytes - out.baselineBytes) / out.holdConnections;
+  }
+  const kmem = (row: SamplesTable['rows'][number]) => {
+    const v = components.map((c) => row.values.get(`${c}_kmem_bytes`));
+    return v.every((x) => x !== undefined) && v.length ? v.reduce((a, b) => a! + b!, 0)! : undefined;
+  };
+  const kmemBase = table.rows.filter((r) => r.phase === 'up' || r.phase === 'ramp').map(kmem).find((v) => v !== undefined);
+  out.kernelBytesAtHold = mean(table.rows.filter((r) => r.phase === 'hold').map(kmem).filter((v): v is number => v !== undefined));
+  if (out.kernelBytesAtHold !== undefined && kmemBase !== undefined && out.holdConnections) {
+    out.kernelPerConnectionBytes = (out.kernelBytesAtHold - kmemBase) / out.holdConnections;
   }
   const lastHold = table.rows.filter((r) => r.phase === 'hold').at(-1);
   if (lastHold) {

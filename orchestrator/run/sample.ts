@@ -12,6 +12,7 @@ export interface ComponentSample {
   exited?: string;
   workingSetBytes?: number;
   kernelSocketBytes?: number;
+  kernelBytes?: number;
   cpuSeconds?: number;
   method?: MemoryMethod;
 }

@@ -45,7 +45,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       role: c.role,
       up: exited === undefined,
       ...(exited ? { exited } : {}),
-      ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
+      ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, kernelBytes: m.kernelBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
     };
   });
   const sock = readSockstat();
