@@ -1,6 +1,7 @@
 /**
  * Benchmark: the connect rate at the start and at the end of a ramp, to show it stays flat while source ports fill.
- * Starts `--workers` hold servers sharing one port (reusePort), one load generator with `--procs`, ramps `--n`
+ * Starts the comet server with `--workers` (or, with `--server hold`, that many hold servers sharing one port by
+ * reusePort), one load generator with `--procs`, ramps `--n`
  * connections unpaced over `--source-ips`, samples GET /status every 100 ms and prints the rate every second,
  * then the mean rate over the first and the last 10% of the connections.
  *
@@ -25,17 +26,25 @@ async function main(): Promise<void> {
       'source-ips': { type: 'string', default: '127.0.0.2-127.0.0.9' },
       'local-ports': { type: 'string' },
       'max-connecting': { type: 'string', default: '2000' },
+      server: { type: 'string', default: 'comet' },
     },
   });
   const n = Number(values.n);
   const servers: Array<Started<{ port: number }>> = [];
   let loadgen: Started<{ controlPort: number }> | undefined;
   try {
-    servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', '0', '--reuse-port'], 'hold-server ready '));
-    const port = servers[0]!.info.port;
-    for (let k = 1; k < Number(values.workers); k++) {
-      servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', String(port), '--reuse-port'], 'hold-server ready '));
+    if (values.server === 'comet') {
+      // The comet server (server/cli.ts) listens on 127.0.0.1; the clients bind other addresses, so no port clash.
+      const args = [HERE('../../server/cli.ts'), '--host', '127.0.0.1', '--port', '0', '--workers', values.workers, '--max-connections', String(n), '--interval', '60s'];
+      servers.push(await startWithReadyLine(NODE, args, 'comet-lab server ready ', 60_000));
+    } else {
+      servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', '0', '--reuse-port'], 'hold-server ready '));
+      for (let k = 1; k < Number(values.workers); k++) {
+        servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', String(servers[0]!.info.port), '--reuse-port'], 'hold-server ready '));
+      }
     }
+    const port = servers[0]!.info.port;
+    console.log(`server: ${values.server} on port ${port}, ${values.workers} processes`);
     const args = [HERE('../cli.ts'), '--url', `http://127.0.0.1:${port}/test/{i}`, '--count', String(n), '--hold', '--procs', values.procs, '--source-ips', values['source-ips'], '--max-connecting', values['max-connecting'], '--control-port', '0', '--duration', '900', '--report-every', '900s'];
     if (values['local-ports']) args.push('--local-ports', values['local-ports']);
     loadgen = await startWithReadyLine(NODE, args, 'comet-lab loadgen ready ', 60_000);
@@ -76,7 +85,7 @@ async function main(): Promise<void> {
     loadgen?.proc.kill('SIGKILL');
     for (const s of servers) {
       s.proc.stdin!.end();
-      s.proc.kill('SIGTERM');
+      s.proc.kill(values.server === 'comet' ? 'SIGINT' : 'SIGTERM');
     }
     await Promise.all(servers.map((s) => exited(s.proc)));
     if (loadgen) await exited(loadgen.proc);
