@@ -81,7 +81,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '## Chunks',
     '',
     `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter).`,
-    `Whole run: server sent ${num(s.chunks.serverSentTotal)}, load generators received ${num(s.chunks.clientReceivedTotal)}.`,
+    `Whole run: server sent ${num(s.chunks.serverSentTotal)} heartbeat/message chunks (its /stats), load generators received ${num(s.chunks.clientReceivedTotal)} chunks, which also counts each stream's welcome chunk (one per connection opened).`,
     '',
     '## Messages',
     '',
