@@ -206,6 +206,36 @@ test('docker backend: 3 load-generator containers at their own addresses hold N;
   assert.deepEqual(await backend.containerIds(), []);
 });
 
+test('extra source addresses inside the containers: every address carries connections', async () => {
+  const backend = new DockerBackend({ project: PROJECT, minContainers: 2, addressesPerContainer: 2, durationSeconds: 60 });
+  const n = 2000;
+  try {
+    await backend.up({ ...smallPlan(), n, loadgens: [{ name: 'loadgen-1', procs: 1, connections: n, startIndex: 0, sourceAddresses: [], targets: [] }] });
+    const loadgens = backend.components().filter((c) => c.role === 'loadgen');
+    assert.equal(loadgens.length, 2);
+    for (const l of loadgens) {
+      await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: n / 2, rate: 500 }) });
+    }
+    const server = backend.components().find((c) => c.role === 'server')!;
+    await until(`${n} connections`, 30_000, async () => ((await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } }).open.total >= n ? true : undefined);
+    // Count established sockets by local address inside each container's namespace, from the host.
+    const perAddress = new Map<string, number>();
+    for (const id of await backend.containerIds()) {
+      const pid = (await docker.getContainer(id).inspect()).State.Pid;
+      const ss = execFileSync('nsenter', ['-t', String(pid), '-n', 'ss', '-Htn', 'state', 'established', '( dport = :8000 )'], { encoding: 'utf8' });
+      for (const line of ss.trim().split('\n').filter(Boolean)) {
+        const local = line.trim().split(/\s+/)[2]!.split(':')[0]!;
+        perAddress.set(local, (perAddress.get(local) ?? 0) + 1);
+      }
+    }
+    assert.deepEqual([...perAddress.keys()].sort(), ['172.29.0.100', '172.29.0.101', '172.29.0.102', '172.29.0.103']);
+    assert.equal([...perAddress.values()].reduce((a, b) => a + b, 0), n);
+    for (const [ip, count] of perAddress) assert.ok(count >= n / 8, `${ip} carries ${count}`);
+  } finally {
+    await backend.stop();
+  }
+});
+
 test('an OOM-killed container is reported as such', async () => {
   const watch = new DockerExitWatch(docker);
   await watch.start();

@@ -17,7 +17,7 @@ import { parseDurationSeconds } from '../config/duration.ts';
 import { serverStats } from '../run/control.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
 import { cgroupV1MemoryDir, DockerMemoryProbe } from './docker-memory-probe.ts';
-import { CONTROL_PORT, createLoadgenContainer, LOADGEN_IMAGE, removeRunContainers, waitReady } from './docker-loadgen-containers.ts';
+import { addExtraAddresses, CONTROL_PORT, createLoadgenContainer, flushServerNeighbours, LOADGEN_IMAGE, removeRunContainers, waitReady } from './docker-loadgen-containers.ts';
 
 export interface DockerBackendOptions {
   project?: string;
@@ -25,6 +25,8 @@ export interface DockerBackendOptions {
   runId?: string;
   /** At least this many load-generator containers (LAB_DOCKER_LOADGENS); default: as few as N needs. */
   minContainers?: number;
+  /** Source addresses per container, its own included (LAB_DOCKER_ADDRESSES, default 1). */
+  addressesPerContainer?: number;
   image?: string;
   /** nofile inside each load generator; default: the plan's per-process limit (the host's hard cap). */
   fdLimit?: number;
@@ -79,7 +81,7 @@ function setContainerLoadgens(plan: Plan, specs: LoadgenContainerSpec[], serverI
     procs: s.procs,
     connections: s.connections,
     startIndex: s.startIndex,
-    sourceAddresses: [s.ip],
+    sourceAddresses: [s.ip, ...s.extraIps],
     targets: [{ host: serverIp, port: serverPort }],
   }));
 }
@@ -92,7 +94,8 @@ export function previewDockerPlan(plan: Plan, env: NodeJS.ProcessEnv = process.e
   const subnet = env.COMET_LAB_SUBNET || '172.28.0.0/16';
   const serverIp = intToIp(ipToInt(subnet.split('/')[0]!) + 10);
   const minContainers = Number(env.LAB_DOCKER_LOADGENS) || undefined;
-  const specs = layoutLoadgens(plan, { minContainers, fdLimit: plan.fdLimitPerProcess, subnet, usedIps: [] });
+  const addressesPerContainer = Number(env.LAB_DOCKER_ADDRESSES) || undefined;
+  const specs = layoutLoadgens(plan, { minContainers, addressesPerContainer, fdLimit: plan.fdLimitPerProcess, subnet, usedIps: [] });
   const out: Plan = { ...plan, server: { ...plan.server, port: 8000, addresses: [serverIp] } };
   setContainerLoadgens(out, specs, serverIp, 8000);
   return out;
@@ -141,7 +144,9 @@ export class DockerBackend implements Backend {
       !v1 ? undefined : info.CgroupDriver === 'systemd' ? `/sys/fs/cgroup/memory/system.slice/docker-${id}.scope` : cgroupV1MemoryDir(id);
     const fdLimit = this.options.fdLimit ?? plan.fdLimitPerProcess;
     const minContainers = this.options.minContainers ?? (Number(process.env.LAB_DOCKER_LOADGENS) || undefined);
-    this.specs = layoutLoadgens(plan, { minContainers, fdLimit, subnet: lab.subnet, usedIps: [...lab.usedIps, lab.gateway ?? ''].filter(Boolean) });
+    const addressesPerContainer = this.options.addressesPerContainer ?? (Number(process.env.LAB_DOCKER_ADDRESSES) || undefined);
+    const usedIps = [...lab.usedIps, lab.gateway ?? ''].filter(Boolean);
+    this.specs = layoutLoadgens(plan, { minContainers, addressesPerContainer, fdLimit, subnet: lab.subnet, usedIps });
     adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
 
     // cgroup v1 counts a group's socket buffers only once it has a TCP limit: the compose server has none (Compose
@@ -181,6 +186,9 @@ export class DockerBackend implements Backend {
         containers.push(c);
       }
       await Promise.all(containers.map((c) => c.start()));
+      const prefix = Number(lab.subnet.split('/')[1]);
+      await Promise.all(containers.map((c, i) => addExtraAddresses(c, this.specs[i]!, prefix)));
+      await flushServerNeighbours(server);
       await Promise.all(
         containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000)),
       );

@@ -72,6 +72,16 @@ test('a million needs a container per ~49,766 ports and processes under the file
   assert.equal(specs.at(-1)!.startIndex + specs.at(-1)!.connections, n);
 });
 
+test('extra source addresses per container: fewer containers, each address used once', () => {
+  const n = 1_000_000;
+  const specs = layoutLoadgens(plan(n, [{ procs: 53, connections: n }]), { addressesPerContainer: 3, fdLimit: 20000, subnet: '172.28.0.0/16', usedIps: ['172.28.0.101'] });
+  assert.equal(specs.length, 7); // 3 x 49,766 ports per container
+  assert.deepEqual([specs[0]!.ip, ...specs[0]!.extraIps], ['172.28.0.100', '172.28.0.102', '172.28.0.103']);
+  const all = specs.flatMap((s) => [s.ip, ...s.extraIps]);
+  assert.equal(new Set(all).size, 21);
+  assert.ok(specs.every((s) => s.extraIps.length === 2 && s.connections / s.procs <= 19_000));
+});
+
 test('memory as docker stats shows it: usage minus inactive file (v1 key first), never below zero', () => {
   assert.equal(dockerStatsMemory({ memory_stats: { usage: 1000, stats: { total_inactive_file: 300, inactive_file: 100 } } }), 700);
   assert.equal(dockerStatsMemory({ memory_stats: { usage: 1000, stats: { inactive_file: 100 } } }), 900);

@@ -9,6 +9,8 @@ import type { Plan } from '../plan/plan.ts';
 export interface LoadgenContainerSpec {
   name: string; // component name: loadgen-1, ...
   ip: string;
+  /** Extra source addresses added inside the container (each brings its own ports); empty by default. */
+  extraIps: string[];
   procs: number;
   connections: number;
   startIndex: number;
@@ -17,6 +19,8 @@ export interface LoadgenContainerSpec {
 export interface LayoutOptions {
   /** At least this many containers (e.g. 3 to see several addresses at a small N). */
   minContainers?: number;
+  /** Source addresses per container, its own included (default 1): fewer containers for the same N. */
+  addressesPerContainer?: number;
   /** Files one process may hold inside a container (its nofile ulimit). */
   fdLimit: number;
   /** Ephemeral ports inside a load-generator container (default 10240-65535, as docker-loadgen-containers sets). */
@@ -68,18 +72,20 @@ function split(total: number, parts: number): number[] {
 
 export function layoutLoadgens(plan: Plan, opts: LayoutOptions): LoadgenContainerSpec[] {
   const [lo, hi] = opts.portRange ?? [10240, 65535];
-  const portsPerContainer = Math.floor((hi - lo + 1) * PORT_FILL);
+  const addresses = Math.max(1, Math.floor(opts.addressesPerContainer ?? 1));
+  const portsPerContainer = Math.floor((hi - lo + 1) * PORT_FILL) * addresses;
   const perProc = Math.max(1, opts.fdLimit - FD_RESERVE);
   const plannedProcs = plan.loadgens.reduce((s, l) => s + l.procs, 0);
   const count = Math.max(1, opts.minContainers ?? 0, Math.ceil(plan.n / portsPerContainer));
   const shares = split(plan.n, count);
   const procShares = split(plannedProcs, count);
-  const ips = allocateIps(opts.subnet, opts.usedIps, count);
+  const ips = allocateIps(opts.subnet, opts.usedIps, count * addresses);
   let start = plan.loadgens[0]?.startIndex ?? 0;
   return shares.map((connections, i) => {
     const spec: LoadgenContainerSpec = {
       name: `loadgen-${i + 1}`,
-      ip: ips[i]!,
+      ip: ips[i * addresses]!,
+      extraIps: ips.slice(i * addresses + 1, (i + 1) * addresses),
       procs: Math.max(1, procShares[i] ?? 0, Math.ceil(connections / perProc)),
       connections,
       startIndex: start,

@@ -3,13 +3,17 @@
  * and Prometheus' docker_sd find them), the container file limit and a wide ephemeral port range; started; waited
  * for until their ready line; removed. Compose does not know these containers, so removal is always ours.
  */
+import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
+import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import type { Transport } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
 import { STREAM_PREFIX } from './component-commands.ts';
 import type { LoadgenContainerSpec } from './docker-layout.ts';
 import { LABELS, type LabInfo } from './docker-lab.ts';
+
+const run = promisify(execFile);
 
 export const CONTROL_PORT = 9100;
 export const LOADGEN_IMAGE = 'comet-lab/loadgen:latest';
@@ -40,6 +44,7 @@ export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: Load
     `--control-host=0.0.0.0`,
     `--transport=${opts.transport}`,
     `--duration=${Math.ceil(opts.durationSeconds)}s`,
+    ...(spec.extraIps.length ? [`--source-ips=${[spec.ip, ...spec.extraIps].join(',')}`] : []),
   ];
 }
 
@@ -59,6 +64,9 @@ export async function createLoadgenContainer(
       'net.ipv4.tcp_rmem': '4096 4096 16777216',
       'net.ipv4.tcp_wmem': '4096 4096 16777216',
       'net.ipv4.tcp_tw_reuse': '1',
+      // Extra source addresses are added just after the start (addExtraAddresses); the load generator binds them at
+      // its start, which this namespaced switch allows before they exist. Its ramp waits for POST /ramp anyway.
+      ...(spec.extraIps.length ? { 'net.ipv4.ip_nonlocal_bind': '1' } : {}),
     },
     Init: true, // docker-init as PID 1 forwards signals (Node as PID 1 ignores SIGTERM)
   };
@@ -121,6 +129,38 @@ export async function waitReady(docker: Dockerode, container: Dockerode.Containe
     raw.on('end', () => fail('exited before it was ready'));
     raw.on('error', (err: Error) => fail(`output could not be read (${err.message})`));
   });
+}
+
+/**
+ * Adds the spec's extra source addresses to the container's eth0, from the host (nsenter into its network namespace:
+ * the image has no `ip`, and the container needs no NET_ADMIN). Needs root on the engine's host.
+ */
+export async function addExtraAddresses(container: Dockerode.Container, spec: LoadgenContainerSpec, prefixLength: number): Promise<void> {
+  if (spec.extraIps.length === 0) return;
+  const pid = (await container.inspect()).State.Pid;
+  for (const ip of spec.extraIps) {
+    try {
+      await run('nsenter', ['-t', String(pid), '-n', 'ip', 'addr', 'add', `${ip}/${prefixLength}`, 'dev', 'eth0'], { timeout: 10_000 });
+    } catch (err) {
+      throw new LabError('LAB_ERR_SOURCE_ADDRESSES', `cannot add ${ip} inside ${spec.name}: ${(err as Error).message.trim()}`, {
+        hint: 'adding addresses needs root and nsenter on the Docker host; LAB_DOCKER_ADDRESSES=1 uses one address per container',
+      });
+    }
+  }
+}
+
+/**
+ * Forgets the server's neighbour (ARP) entries. Docker derives a container's MAC from its address, so a reused address
+ * normally finds its old entry still right; an extra address lives on another container's MAC, and a stale entry
+ * would send the server's answers nowhere for half a minute. Best effort: without root the entries age out.
+ */
+export async function flushServerNeighbours(server: Dockerode.Container): Promise<void> {
+  try {
+    const pid = (await server.inspect()).State.Pid;
+    await run('nsenter', ['-t', String(pid), '-n', 'ip', 'neigh', 'flush', 'dev', 'eth0'], { timeout: 10_000 });
+  } catch {
+    // not root, or no nsenter: nothing worse than before
+  }
 }
 
 /** Removes every container of this run (by label, so also those created but never registered). Never throws. */
