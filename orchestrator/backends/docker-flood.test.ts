@@ -2,9 +2,10 @@
  * The orchestrator's flood on the docker backend, end to end against a real engine: `lab-up`, a 3,000-connection
  * flood from 3 load-generator containers (count and addresses checked while they run), the report's memory figures
  * against `docker stats --no-stream` read by this test during the hold, then a flood whose load-generator container
- * is killed mid-run (report marked incomplete), and `lab-down`. Nothing of the lab is left afterwards.
+ * is killed mid-run (report marked incomplete), one stopped by Ctrl-C, and `lab-down`. Nothing of the lab is left afterwards.
  */
 import { after, before, test } from 'node:test';
+import { EventEmitter } from 'node:events';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -143,4 +144,18 @@ test('a load-generator container killed mid-run: the run stops, the report says 
   assert.equal(result.summary!.complete, false);
   assert.match(result.summary!.incomplete!, /loadgen-\d.*(exited with code 137|died)/);
   assert.deepEqual(await h.backend().containerIds(), []);
+});
+
+test('Ctrl-C during a docker flood: exit 130, report incomplete, no load-generator container left', async () => {
+  const signals = new EventEmitter();
+  const h = hooks(async () => {
+    signals.emit('SIGINT');
+  });
+  const result = await flood(config('30s'), { ...io(), signals }, h.hooks);
+  await h.done();
+  assert.equal(result.exitCode, 130);
+  assert.equal(result.summary!.complete, false);
+  assert.match(result.summary!.incomplete!, /SIGINT/);
+  assert.deepEqual(await h.backend().containerIds(), []);
+  assert.equal((await docker.listContainers({ all: true, filters: { label: [`comet-lab.lab=${PROJECT}`] } })).length, 0);
 });
