@@ -55,7 +55,7 @@ test('tiny bench: results file and README section agree with the figures measure
   const args = [
     '--memory-n', '300', '--engines', 'raw', '--references', 'floor', '--n', '2000', '--interval', '1s', '--hold', '4s',
     '--rate', '2000', '--sends-rate', '200', '--sends-duration', '2s', '--results-dir', results,
-    '--reports-dir', join(dir, 'reports'), '--readme', readme, '--host-label', 'test',
+    '--reports-dir', join(dir, 'reports'), '--readme', readme, '--host-label', 'test', '--port-drain', '0',
   ];
   const code = await main(args, { stdout: out.stream, stderr: err.stream, env: {} });
   assert.equal(code, 0, err.text());
@@ -93,7 +93,7 @@ test('tiny bench: results file and README section agree with the figures measure
   assert.equal(f.fanout.received, 2000);
   assert.ok(f.fanout.fanOutMs! > 0 && f.fanout.p99Ms! <= f.fanout.maxMs!);
   assert.ok(f.sends!.requests > 0 && f.sends!.messagesReceived > 0);
-  assert.equal(r.targets.length, 9);
+  assert.equal(r.targets.length, 10);
   assert.ok(r.targets.every((t) => t.met !== false || (t.by && t.cause)), 'every miss says by how much and why');
 
   // The .md and README carry exactly those figures.
@@ -133,7 +133,7 @@ test('Ctrl-C during the memory stage: exit 130, nginx and its cgroup gone, parti
     }
   }, 20);
   setTimeout(() => clearInterval(poll), 30_000).unref();
-  const code = await main(['--only', 'memory', '--memory-n', '300', '--engines', 'raw', '--references', 'floor', '--results-dir', results, '--readme', 'none'], {
+  const code = await main(['--only', 'memory', '--memory-n', '300', '--engines', 'raw', '--references', 'floor', '--results-dir', results, '--readme', 'none', '--port-drain', '0'], {
     stdout: new PassThrough().resume(), stderr: err.stream, env: {}, signals,
   });
   assert.equal(code, 130);

@@ -35,6 +35,7 @@ function program(io: CliIo): Command {
     .option('--engine <name>', "the floods' server engine (default: the server's)")
     .option('--sends-rate <n>', 'routed sends per second (default 20000)')
     .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
+    .option('--port-drain <duration>', 'longest wait before each memory target for TIME_WAIT sockets to expire (default 65s)')
     .option('--time-limit <duration>', 'hard bound per flood (default auto: from N, rate, hold)')
     .option('--results-dir <dir>', 'where the dated results files go (default bench/results)')
     .option('--reports-dir <dir>', "where the orchestrator's flood reports go (default reports)")
@@ -63,7 +64,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const o = cmd.opts<Record<string, string | undefined>>();
   const raw: RawBenchOptions = {
     only: o.only, n: o.n, memoryN: o.memoryN, engines: o.engines, references: o.references, interval: o.interval, hold: o.hold,
-    rate: o.rate, engine: o.engine, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, timeLimit: o.timeLimit,
+    rate: o.rate, engine: o.engine, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, portDrain: o.portDrain, timeLimit: o.timeLimit,
     resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
   };
   const config = resolveBenchConfig(raw, io.env);

@@ -32,6 +32,8 @@ export interface BenchConfig {
   floodEngine: string;
   sendsRate: number;
   sendsSeconds: number;
+  /** Longest wait before each memory target for TIME_WAIT sockets (which hold client ports) to expire. */
+  portDrainSeconds: number;
   /** Hard bound per flood in seconds; 0 = worked out from N, rate, hold and sends. */
   timeLimitSeconds: number;
   resultsDir: string;
@@ -54,6 +56,7 @@ export const DEFAULTS: BenchConfig = {
   floodEngine: '',
   sendsRate: 20_000,
   sendsSeconds: 10,
+  portDrainSeconds: 65,
   timeLimitSeconds: 0,
   resultsDir: resolve(REPO, 'bench/results'),
   reportsDir: resolve(REPO, 'reports'),
@@ -62,7 +65,7 @@ export const DEFAULTS: BenchConfig = {
 };
 
 export type RawBenchOptions = Partial<Record<
-  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'timeLimit' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
+  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
   string
 >>;
 
@@ -78,6 +81,7 @@ export const ENV_NAMES: Record<keyof RawBenchOptions, string> = {
   engine: 'BENCH_ENGINE',
   sendsRate: 'BENCH_SENDS_RATE',
   sendsDuration: 'BENCH_SENDS_DURATION',
+  portDrain: 'BENCH_PORT_DRAIN',
   timeLimit: 'BENCH_TIME_LIMIT',
   resultsDir: 'BENCH_RESULTS_DIR',
   reportsDir: 'BENCH_REPORTS_DIR',
@@ -140,6 +144,7 @@ export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEn
   }
   if (raw.sendsRate !== undefined) cfg.sendsRate = int(raw.sendsRate, '--sends-rate', 1, 1_000_000) ?? cfg.sendsRate;
   if (raw.sendsDuration !== undefined) cfg.sendsSeconds = seconds(raw.sendsDuration, '--sends-duration', 1) ?? cfg.sendsSeconds;
+  if (raw.portDrain !== undefined) cfg.portDrainSeconds = seconds(raw.portDrain, '--port-drain', 0) ?? cfg.portDrainSeconds;
   if (raw.timeLimit !== undefined) cfg.timeLimitSeconds = raw.timeLimit === 'auto' ? 0 : (seconds(raw.timeLimit, '--time-limit (or auto)', 10) ?? 0);
   if (raw.resultsDir !== undefined) cfg.resultsDir = resolve(raw.resultsDir);
   if (raw.reportsDir !== undefined) cfg.reportsDir = resolve(raw.reportsDir);

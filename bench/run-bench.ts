@@ -107,7 +107,7 @@ export class BenchRun extends EventEmitter {
         if (signal.aborted) break;
         this.emit('stage', { name: 'memory', detail: `${targetName(t)}: ${fmtInt(cfg.memoryN)} idle connections` });
         try {
-          const r = await measureIdleMemory(t, { n: cfg.memoryN, rate: Math.min(cfg.rate, 5000), intervalSeconds: cfg.intervalSeconds, signal, onProgress: (text) => this.emit('progress', { text }) });
+          const r = await measureIdleMemory(t, { n: cfg.memoryN, rate: Math.min(cfg.rate, 5000), intervalSeconds: cfg.intervalSeconds, portDrainSeconds: cfg.portDrainSeconds, signal, onProgress: (text) => this.emit('progress', { text }) });
           results.memory.results.push(r);
           this.emit('figure', { stage: 'memory', text: `${r.target}: ${kb(r.perConnection.total)} per connection (user ${kb(r.perConnection.user)}, kernel ${kb(r.perConnection.kernel)}), ${fmtInt(r.held)} held` });
         } catch (err) {

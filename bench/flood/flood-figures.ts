@@ -26,6 +26,8 @@ export interface SideMemory {
   /** Mean working set over the hold / connections held: the process bases included. */
   totalPerConnectionBytes?: number;
   holdBytes?: number;
+  /** Growth from the ramp's start to N reached, from the cgroups, per connection: kernel (kmem + tcp) and user. */
+  growthPerConnection?: { total: number; user: number; kernel: number };
   /** At the end of the hold, from the cgroups: kernel (kmem + tcp buffers) and user space, bytes. */
   kernelBytes?: number;
   userBytes?: number;
@@ -61,6 +63,11 @@ export interface FloodFigures {
     totalUsPerChunk?: number;
     hostRamp?: CpuUse;
     hostHold?: CpuUse;
+    hostSends?: CpuUse;
+    hostBroadcast?: CpuUse;
+    /** CPU seconds per second (1 = one core) of each side during the sends phase, from the probes. */
+    sendsServerCores?: number;
+    sendsLoadgenCores?: number;
   };
   errors: Record<ErrorCause, number>;
   fanout?: { expected: number; received: number; serverDelivered?: number; complete: boolean; fanOutMs?: number } & Percentiles;
@@ -73,6 +80,7 @@ export interface FloodFigures {
     errors: number;
     timeouts: number;
     messagesReceived: number;
+    requestP50Ms: number;
     requestP99Ms: number;
   } & Percentiles;
   reportDir: string;
@@ -120,6 +128,23 @@ function cgroupSplit(mark: PhaseMark | undefined, names: string[]): Pick<SideMem
   return { kernelBytes: kernel, userBytes: total - kernel, tcpBufferBytes: tcp };
 }
 
+function growth(from: PhaseMark | undefined, to: PhaseMark | undefined, names: string[], connections: number): SideMemory['growthPerConnection'] {
+  if (!from || !to || !connections || names.some((n) => !from.cgroups[n] || !to.cgroups[n])) return undefined;
+  let kernel = 0, total = 0;
+  for (const n of names) {
+    const a = from.cgroups[n]!, b = to.cgroups[n]!;
+    kernel += b.kmem + b.tcp - a.kmem - a.tcp;
+    total += b.total - a.total;
+  }
+  return { total: total / connections, kernel: kernel / connections, user: (total - kernel) / connections };
+}
+
+/** The phase mark after the one named (the phase's end). */
+function endOf(phases: PhaseMark[], name: string): PhaseMark | undefined {
+  const i = phases.findIndex((p) => p.name === name);
+  return i >= 0 ? phases[i + 1] : undefined;
+}
+
 const div = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? undefined : a / b);
 
 export function floodFigures(input: FiguresInput): FloodFigures {
@@ -145,6 +170,20 @@ export function floodFigures(input: FiguresInput): FloodFigures {
   const rampMark = mark('ramp'), holdMark = mark('hold');
   if (rampMark && holdMark) cpu.hostRamp = cpuUse(rampMark.cpu, holdMark.cpu, ncpu);
   if (holdMark && afterHold && afterHold !== holdMark) cpu.hostHold = cpuUse(holdMark.cpu, afterHold.cpu, ncpu);
+  for (const [name, key] of [['sends', 'hostSends'], ['broadcast', 'hostBroadcast']] as const) {
+    const a = mark(name), b = endOf(capture.phases, name);
+    if (a && b) cpu[key] = cpuUse(a.cpu, b.cpu, ncpu);
+  }
+  const sends = capture.samples.filter((x) => x.phase === 'sends');
+  if (sends.length >= 2) {
+    const a = sends[0]!, b = sends.at(-1)!, dt = b.t - a.t;
+    const rate = (role: 'server' | 'loadgen') => {
+      const x = cpuOf(a, role), y = cpuOf(b, role);
+      return x === undefined || y === undefined || dt <= 0 ? undefined : (y - x) / dt;
+    };
+    cpu.sendsServerCores = rate('server');
+    cpu.sendsLoadgenCores = rate('loadgen');
+  }
 
   const loadgenNames = plan.loadgens.map((l) => l.name);
   const chunks = s.chunks;
@@ -170,6 +209,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
       slopeR2: s.memory.server.fit?.r2,
       totalPerConnectionBytes: s.memory.server.holdPerConnectionBytes,
       holdBytes: s.memory.server.holdBytes,
+      growthPerConnection: growth(rampMark, holdMark, ['server'], s.reached.server),
       ...cgroupSplit(afterHold, ['server']),
     },
     loadgen: {
@@ -178,6 +218,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
       slopeR2: s.memory.loadgen.fit?.r2,
       totalPerConnectionBytes: s.memory.loadgen.holdPerConnectionBytes,
       holdBytes: s.memory.loadgen.holdBytes,
+      growthPerConnection: growth(rampMark, holdMark, loadgenNames, s.reached.client),
       ...cgroupSplit(afterHold, loadgenNames),
     },
     memoryMethod: { server: s.memory.server.method, loadgen: s.memory.loadgen.method },
@@ -215,6 +256,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
       errors: x.errors,
       timeouts: x.timeouts,
       messagesReceived: x.messagesReceived,
+      requestP50Ms: x.requestLatencyMs.p50,
       requestP99Ms: x.requestLatencyMs.p99,
       ...mergeLatency(x.deliveryMs),
     };

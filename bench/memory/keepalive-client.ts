@@ -26,11 +26,12 @@ let held = 0;
 let errors = 0;
 let inFlight = 0;
 let reported = false;
+const byCause: Record<string, number> = {};
 
 function report(): void {
   if (reported || held + errors < n) return;
   reported = true;
-  process.stdout.write(`comet-lab keepalive-client held ${JSON.stringify({ held, errors, pid: process.pid })}\n`);
+  process.stdout.write(`comet-lab keepalive-client held ${JSON.stringify({ held, errors, byCause, pid: process.pid })}\n`);
 }
 
 function openOne(): void {
@@ -58,7 +59,10 @@ function openOne(): void {
       settle(true);
     }
   });
-  s.on('error', () => settle(false));
+  s.on('error', (err: NodeJS.ErrnoException) => {
+    if (!settled) byCause[err.code ?? 'other'] = (byCause[err.code ?? 'other'] ?? 0) + 1;
+    settle(false);
+  });
   s.on('close', () => {
     if (answered) held--;
     settle(false);

@@ -36,6 +36,10 @@ export interface MemoryTargetResult {
   /** Connections the server itself counted (engines only). */
   serverCounted?: number;
   errors: number;
+  /** Failed connections by cause (the client's own classification). */
+  errorsByCause: Record<string, number>;
+  /** Host sockets in TIME_WAIT when the target started (they hold ports; see waitForTimeWait). */
+  timeWaitAtStart: number;
   rampSeconds: number;
   before: CgroupMemory;
   after: CgroupMemory;
@@ -52,6 +56,8 @@ export interface MemoryStageOptions {
   n: number;
   rate: number;
   intervalSeconds: number;
+  /** Longest wait for the host's TIME_WAIT sockets to expire before a target (0: do not wait). */
+  portDrainSeconds: number;
   signal: AbortSignal;
   onProgress?: (text: string) => void;
 }
@@ -59,7 +65,7 @@ export interface MemoryStageOptions {
 export const MEMORY_METHOD = CGROUP_METHOD;
 
 interface Holder {
-  held(): Promise<{ held: number; errors: number }>;
+  held(): Promise<{ held: number; errors: number; byCause: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +78,9 @@ async function loadgenHolder(port: number, n: number, rate: number, durationSeco
   return {
     async held() {
       const s = await getJson<LoadgenStatus>(`${base}/status`);
-      return { held: s.active, errors: Object.values(s.errors).reduce((a, b) => a + b, 0) + s.closed };
+      const byCause: Record<string, number> = Object.fromEntries(Object.entries(s.errors).filter(([, v]) => v > 0));
+      if (s.closed) byCause.closed = s.closed;
+      return { held: s.active, errors: Object.values(s.errors).reduce((a, b) => a + b, 0) + s.closed, byCause };
     },
     async stop() {
       await postJson(`${base}/stop`, {}).catch(() => undefined);
@@ -84,9 +92,9 @@ async function loadgenHolder(port: number, n: number, rate: number, durationSeco
 /** The keep-alive client for the floor: it reports once, when every connection is held or failed. */
 async function keepaliveHolder(port: number, n: number, durationSeconds: number, timeoutMs: number): Promise<Holder> {
   const args = [`${REPO}bench/memory/keepalive-client.ts`, `--port=${port}`, `--n=${n}`, `--duration=${Math.ceil(durationSeconds)}`];
-  const c = await startWithReadyLine<{ held: number; errors: number }>(NODE, args, 'comet-lab keepalive-client held ', timeoutMs, { cwd: REPO });
+  const c = await startWithReadyLine<{ held: number; errors: number; byCause: Record<string, number> }>(NODE, args, 'comet-lab keepalive-client held ', timeoutMs, { cwd: REPO });
   return {
-    held: async () => ({ held: c.info.held, errors: c.info.errors }),
+    held: async () => ({ held: c.info.held, errors: c.info.errors, byCause: c.info.byCause }),
     async stop() {
       c.proc.stdin!.end();
       await exited(c.proc, 5000);
@@ -102,6 +110,28 @@ function pidsIn(cg: ComponentCgroup): number {
   }
 }
 
+/**
+ * TIME_WAIT sockets a memory target may start with: what one earlier target's 15,000-connection teardown leaves was
+ * harmless; 98,000 were not. Fewer connections leave more of the 28,232 ephemeral ports free.
+ */
+const timeWaitOk = (n: number) => Math.max(20_000, 28_000 - n);
+
+/**
+ * Waits (at most `maxSeconds`; TIME_WAIT lasts 60 s on Linux) until the host's TIME_WAIT sockets are few. After another
+ * flood's teardown there were 98,000 of them here, holding the ports a client walks, and a target then held only
+ * 8,253 of 15,000 connections. Returns the count it started with.
+ */
+export async function waitForTimeWait(n: number, maxSeconds: number, signal: AbortSignal, onProgress?: (text: string) => void): Promise<number> {
+  const until = Date.now() + maxSeconds * 1000;
+  let tw = readSockstat().tw;
+  while (tw > timeWaitOk(n) && Date.now() < until) {
+    onProgress?.(`waiting for ${tw} TIME_WAIT sockets to expire (they hold client ports)`);
+    await sleep(1000, undefined, { signal });
+    tw = readSockstat().tw;
+  }
+  return tw;
+}
+
 /** Measures one target; everything it starts (processes, cgroup, nginx folder) is gone when it returns or throws. */
 export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageOptions): Promise<MemoryTargetResult> {
   const layout = detectCgroup();
@@ -114,6 +144,7 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
   const run = `bench-${process.pid}`;
   const name = targetName(target).replace(/[^a-z0-9]+/gi, '-');
   const cg = new ComponentCgroup(layout, run, name);
+  const timeWaitAtStart = await waitForTimeWait(opts.n, opts.portDrainSeconds, opts.signal, opts.onProgress);
   const port = await freePortBelow(32768);
   const rampBudgetMs = (opts.n / opts.rate) * 3000 + 30_000;
   const lifetime = rampBudgetMs / 1000 + 120;
@@ -160,6 +191,8 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
       held: state.held,
       serverCounted,
       errors: state.errors,
+      errorsByCause: state.byCause,
+      timeWaitAtStart,
       rampSeconds,
       before,
       after,

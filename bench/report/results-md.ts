@@ -20,7 +20,7 @@ function memorySection(r: BenchResults): string[] {
     const p = x.perConnection;
     const vsFloor = floor && x !== floor ? `${(p.total / floor.perConnection.total).toFixed(2)}x` : '';
     const nchanOver = nchan && x.kind === 'engine' ? `${(nchan.perConnection.total / p.total).toFixed(2)}x` : '';
-    lines.push(`| ${x.target} | ${fmtInt(x.held)}${x.errors ? ` (${fmtInt(x.errors)} failed)` : ''} | **${kb(p.total)}** | ${kb(p.user)} | ${kb(p.kernel)} | ${kb(x.totalPerConnection)} | ${vsFloor} | ${nchanOver} | ${x.processes} | ${kb(x.sockstatTcpPerConnection)} |`);
+    lines.push(`| ${x.target} | ${fmtInt(x.held)}${x.errors ? ` (${fmtInt(x.errors)} failed: ${Object.entries(x.errorsByCause ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')})` : ''} | **${kb(p.total)}** | ${kb(p.user)} | ${kb(p.kernel)} | ${kb(x.totalPerConnection)} | ${vsFloor} | ${nchanOver} | ${x.processes} | ${kb(x.sockstatTcpPerConnection)} |`);
   }
   for (const f of m.failures) lines.push(`| ${f.target} | FAILED: ${f.error.split('\n')[0]} | | | | | | | | |`);
   lines.push('');
@@ -39,13 +39,15 @@ function floodSection(f: FloodFigures): string[] {
     `| reached (load generators / server) | ${fmtInt(f.reached.client)} / ${fmtInt(f.reached.server)} of ${fmtInt(f.n)} |`,
     `| time to reach N | ${f.secondsToTarget === undefined ? `not reached (ramp ended by ${f.rampEndedBy ?? 'n/a'} after ${f.rampSeconds?.toFixed(1) ?? 'n/a'} s)` : `${f.secondsToTarget.toFixed(1)} s (${fmtInt(f.rampRate)}/s; ${fmtInt(f.askedRate)}/s asked)`} |`,
     `| server memory per connection | ${kb(f.server.slopeBytes)} fit slope (R² ${f.server.slopeR2?.toFixed(3) ?? 'n/a'}), ${kb(f.server.totalPerConnectionBytes)} total/N; ${f.server.workers} workers, engine ${f.server.engine} |`,
+    `| server growth per connection, ramp (cgroups) | ${f.server.growthPerConnection ? `${kb(f.server.growthPerConnection.total)}: user ${kb(f.server.growthPerConnection.user)}, kernel ${kb(f.server.growthPerConnection.kernel)}` : 'n/a'} |`,
     `| server memory at the hold's end | ${mib((f.server.userBytes ?? NaN) + (f.server.kernelBytes ?? NaN))}: user ${mib(f.server.userBytes)}, kernel ${mib(f.server.kernelBytes)} (TCP buffers ${mib(f.server.tcpBufferBytes)}) |`,
     `| load-generator memory per connection | ${kb(f.loadgen.slopeBytes)} fit slope (R² ${f.loadgen.slopeR2?.toFixed(3) ?? 'n/a'}), ${kb(f.loadgen.totalPerConnectionBytes)} total/N; ${f.loadgen.processes} processes |`,
+    `| load-generator growth per connection, ramp (cgroups) | ${f.loadgen.growthPerConnection ? `${kb(f.loadgen.growthPerConnection.total)}: user ${kb(f.loadgen.growthPerConnection.user)}, kernel ${kb(f.loadgen.growthPerConnection.kernel)}` : 'n/a'} |`,
     `| load-generator memory at the hold's end | user ${mib(f.loadgen.userBytes)}, kernel ${mib(f.loadgen.kernelBytes)} (TCP buffers ${mib(f.loadgen.tcpBufferBytes)}) |`,
     `| kernel TCP buffer memory (host, sockstat) | ${mib(f.kernel.tcpBytesAtHold)} at the hold, ${f.kernel.perConnectionBytes === undefined ? 'n/a' : kb(f.kernel.perConnectionBytes)} per connection over the baseline; ${fmtInt(f.kernel.socketsInUse)} TCP sockets in use |`,
     `| heartbeat chunks in the hold (${f.chunks.intervalSeconds} s interval) | ${fmtInt(f.chunks.received)} received of ${fmtInt(f.chunks.expected)} expected (${pct(f.chunks.ratio)}) in ${f.chunks.holdSeconds?.toFixed(0) ?? 'n/a'} s: ${fmtInt(f.chunks.receivedPerSecond)}/s of ${fmtInt(f.chunks.expectedPerSecond)}/s |`,
     `| CPU per delivered chunk (hold) | server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.serverSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.serverChunks)} sent), load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.loadgenSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.clientChunks)} received), end to end ${c.totalUsPerChunk?.toFixed(1) ?? 'n/a'} µs |`,
-    `| host CPU (/proc/stat, ${c.hostHold?.cores ?? 'n/a'} cores) | ramp ${pct(c.hostRamp?.busy)} busy (softirq ${pct(c.hostRamp?.softirq)}), hold ${pct(c.hostHold?.busy)} busy (softirq ${pct(c.hostHold?.softirq)}) |`,
+    `| host CPU (/proc/stat, ${c.hostHold?.cores ?? 'n/a'} cores) | ramp ${pct(c.hostRamp?.busy)} busy (softirq ${pct(c.hostRamp?.softirq)}), hold ${pct(c.hostHold?.busy)} busy (softirq ${pct(c.hostHold?.softirq)}), sends ${pct(c.hostSends?.busy)} (server ${c.sendsServerCores?.toFixed(2) ?? 'n/a'} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'}), broadcast ${pct(c.hostBroadcast?.busy)} |`,
     `| errors by cause | ${Object.entries(f.errors).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'} |`,
   ];
   if (f.fanout) {
@@ -54,7 +56,7 @@ function floodSection(f: FloodFigures): string[] {
   }
   if (f.sends) {
     const s = f.sends;
-    lines.push(`| routed sends (autocannon, POST /send/:id) | ${fmtInt(s.sustainedRate)}/s sustained of ${fmtInt(s.askedRate)}/s asked over ${s.seconds.toFixed(0)} s (${fmtInt(s.requests)} requests, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors, ${fmtInt(s.timeouts)} timeouts); delivery p50 ${ms(s.p50Ms, 1)}, p99 <= ${ms(s.p99Ms, 1)}; request p99 ${ms(s.requestP99Ms)} |`);
+    lines.push(`| routed sends (autocannon, POST /send/:id) | ${fmtInt(s.sustainedRate)}/s sustained of ${fmtInt(s.askedRate)}/s asked over ${s.seconds.toFixed(0)} s (${fmtInt(s.requests)} requests, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors, ${fmtInt(s.timeouts)} timeouts); delivery p50 ${ms(s.p50Ms, 1)}, p99 <= ${ms(s.p99Ms, 1)}; request p50 ${ms(s.requestP50Ms)}, p99 ${ms(s.requestP99Ms)} |`);
   }
   lines.push('', `Memory: ${f.memoryMethod.server} (server), ${f.memoryMethod.loadgen} (load generators); kernel: ${f.kernel.method}.`, '');
   return lines;

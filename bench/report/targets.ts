@@ -34,10 +34,15 @@ export function floodCause(f: FloodFigures): string {
   return causes.length ? causes.join('; ') : 'no single cause stands out in the profile (see the flood report)';
 }
 
-function memoryCause(r: MemoryTargetResult): string {
+function memoryCause(r: MemoryTargetResult, floor?: MemoryTargetResult): string {
   const p = r.perConnection;
-  return `of ${kb(p.total)} per connection, ${kb(p.user)} is user space (heap and buffers of the process) and ${kb(p.kernel)} kernel (socket slabs, epoll, files)`;
+  const base = `of ${kb(p.total)} per connection, ${kb(p.user)} is user space (heap and buffers of the process) and ${kb(p.kernel)} kernel (socket slabs, epoll, files)`;
+  if (!floor) return base;
+  return `${base}; nginx's floor in the same run is ${kb(floor.perConnection.total)} (${kb(floor.perConnection.kernel)} of it kernel): on this kernel the socket alone costs about what the target allows`;
 }
+
+/** The sends phase's autocannon runs with this many connections (orchestrator/run/sends-phase.ts). */
+const SENDS_CONNECTIONS = 16;
 
 /** The flood at exactly N (the 1 M targets), else the largest one that ran. */
 function floodFor(floods: FloodFigures[], n: number): FloodFigures | undefined {
@@ -78,7 +83,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
     else {
       const v = engine.perConnection.total;
       const met = v <= 4096;
-      out.push({ id: 'server-4kb', target, measured: `${engine.target}: ${kb(v)} per connection at ${fmtInt(engine.held)}`, met, ...(engine.held !== 15_000 ? { atN: engine.held } : {}), ...(met ? {} : { by: `${kb(v - 4096)} over (${(v / 4096).toFixed(2)}x)`, cause: memoryCause(engine) }) });
+      out.push({ id: 'server-4kb', target, measured: `${engine.target}: ${kb(v)} per connection at ${fmtInt(engine.held)}`, met, ...(engine.held !== 15_000 ? { atN: engine.held } : {}), ...(met ? {} : { by: `${kb(v - 4096)} over (${(v / 4096).toFixed(2)}x)`, cause: memoryCause(engine, floor) }) });
     }
   }
   {
@@ -123,7 +128,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
       const met = f.complete && f.fanOutMs !== undefined && f.fanOutMs <= 2000 && big.n >= MILLION;
       const okAtN = f.complete && f.fanOutMs !== undefined && f.fanOutMs <= 2000;
       const measured = `${fmtInt(f.received)} of ${fmtInt(f.expected)} delivered${f.complete ? '' : ' (INCOMPLETE)'}, last after ${f.fanOutMs?.toFixed(0) ?? 'n/a'} ms; p50 ${f.p50Ms?.toFixed(0) ?? 'n/a'} ms, p99 <= ${f.p99Ms?.toFixed(0) ?? 'n/a'} ms`;
-      out.push({ id: 'broadcast-2s', target, measured, met: atN ? (okAtN ? null : false) : met, ...(atN ? { atN } : {}), ...(okAtN ? {} : { by: f.fanOutMs !== undefined ? `${(f.fanOutMs / 1000).toFixed(2)} s against 2 s` : 'not fully delivered', cause: floodCause(big) }) });
+      out.push({ id: 'broadcast-2s', target, measured, met: atN ? (okAtN ? null : false) : met, ...(atN ? { atN } : {}), ...(okAtN ? {} : { by: f.fanOutMs !== undefined ? `${(f.fanOutMs / 1000).toFixed(2)} s against 2 s` : 'not fully delivered', cause: `${big.cpu.hostBroadcast ? `host ${pct(big.cpu.hostBroadcast.busy)} busy during the broadcast (softirq ${pct(big.cpu.hostBroadcast.softirq)}); ` : ''}p50 ${f.p50Ms?.toFixed(0)} ms: deliveries are spread over the whole fan-out, the writes of ${fmtInt(f.expected)} sockets queue on ${big.cpu.hostHold?.cores ?? 2} cores` }) });
     }
   }
 
@@ -136,7 +141,14 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
       const okAtN = s.sustainedRate >= 20_000 && (s.p99Ms ?? Infinity) <= 100;
       const measured = `${fmtInt(s.sustainedRate)}/s sustained (${fmtInt(s.askedRate)}/s asked, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors), delivery p50 ${s.p50Ms?.toFixed(1) ?? 'n/a'} ms, p99 <= ${s.p99Ms?.toFixed(1) ?? 'n/a'} ms; request p99 ${s.requestP99Ms} ms`;
       const by = [s.sustainedRate < 20_000 ? `${fmtInt(s.sustainedRate)}/s is ${pct(s.sustainedRate / 20_000)} of 20,000/s` : '', (s.p99Ms ?? Infinity) > 100 ? `p99 ${s.p99Ms?.toFixed(0)} ms > 100 ms` : ''].filter(Boolean).join('; ');
-      const cause = s.askedRate < 20_000 ? `only ${fmtInt(s.askedRate)}/s was asked (--sends-rate); ${floodCause(big)}` : s.sustainedRate < s.askedRate * 0.95 ? `autocannon (in the bench process) got ${pct(s.sustainedRate / s.askedRate)} of the asked rate; ${floodCause(big)}` : floodCause(big);
+      const c = big.cpu;
+      const ceiling = s.requestP50Ms > 0 ? (SENDS_CONNECTIONS * 1000) / s.requestP50Ms : undefined;
+      const profile = [
+        c.hostSends ? `host ${pct(c.hostSends.busy)} busy during the sends (/proc/stat)` : '',
+        c.sendsServerCores !== undefined ? `server ${c.sendsServerCores.toFixed(2)} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'} cores` : '',
+        ceiling ? `autocannon runs ${SENDS_CONNECTIONS} connections (orchestrator/run/sends-phase.ts): at a ${s.requestP50Ms} ms request p50 that is at most ~${fmtInt(ceiling)}/s` : '',
+      ].filter(Boolean).join('; ');
+      const cause = s.askedRate < 20_000 ? `only ${fmtInt(s.askedRate)}/s was asked (--sends-rate); ${profile}` : `${pct(s.sustainedRate / s.askedRate)} of the asked rate; ${profile}`;
       out.push({ id: 'sends-20k', target, measured, met: atN ? (okAtN ? null : false) : okAtN, ...(atN ? { atN } : {}), ...(okAtN ? {} : { by, cause }) });
     }
   }
@@ -148,8 +160,21 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
     else {
       const v = big.loadgen.slopeBytes;
       const met = v !== undefined && v <= 3072;
-      const split = big.loadgen.kernelBytes !== undefined && big.reached.client ? `; at the hold's end ${kb(big.loadgen.kernelBytes / big.reached.client)} kernel + ${kb(big.loadgen.userBytes! / big.reached.client)} user per connection (process bases included)` : '';
+      const g = big.loadgen.growthPerConnection;
+      const split = g ? `; growth over the ramp per connection (cgroups): ${kb(g.kernel)} kernel (socket, epoll and file slabs; kernel/ measured 3,800 B per socket here) + ${kb(g.user)} user space` : '';
       out.push({ id: 'loadgen-3kb', target, measured: `${kb(v)} per connection (fit slope over the ramp), ${kb(big.loadgen.totalPerConnectionBytes)} total/N over ${big.loadgen.processes} processes`, met, atN: big.n, ...(met ? {} : { by: v === undefined ? 'no figure' : `${kb(v - 3072)} over (${(v / 3072).toFixed(2)}x)`, cause: `memory split${split || ': n/a'}` }) });
+    }
+  }
+
+  // 6b. The server at N in the flood (the memory stage is one worker at 15,000; this is every worker at N).
+  {
+    const target = 'server memory <= 4 KB per connection at N in the flood';
+    if (!big) out.push(notRun('server-4kb-flood', target, 'no flood'));
+    else {
+      const v = big.server.slopeBytes;
+      const met = v !== undefined && v <= 4096;
+      const g = big.server.growthPerConnection;
+      out.push({ id: 'server-4kb-flood', target, measured: `${kb(v)} per connection (fit slope), ${kb(big.server.totalPerConnectionBytes)} total/N, ${big.server.workers} workers`, met, atN: big.n, ...(met ? {} : { by: v === undefined ? 'no figure' : `${kb(v - 4096)} over (${(v / 4096).toFixed(2)}x)`, cause: g ? `growth over the ramp per connection (cgroups): ${kb(g.kernel)} kernel + ${kb(g.user)} user space` : 'n/a' }) });
     }
   }
 
