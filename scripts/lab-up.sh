@@ -78,6 +78,10 @@ for role in server loadgen; do
   fi
 done
 
+# Earlier builds of the lab's images, untagged by these: dangling layers only (by label, never anyone else's images).
+docker image prune -f --filter label=comet-lab.image >/dev/null 2>&1 || true
+docker image prune -f --filter label=comet-lab.source >/dev/null 2>&1 || true
+
 # From here on, a failure takes down what was started. Services are named: Compose v1 would try to pull the image
 # of a service scaled to 0 (Grafana without its image) and fail offline.
 trap 'rc=$?; if [ $rc -ne 0 ]; then say "lab-up failed: removing what it started"; bash scripts/lab-down.sh >/dev/null 2>&1 || true; fi' EXIT
