@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { nowMs } from '../shared/clock.ts';
 import { messageChunk } from '../shared/message-format.ts';
 import type { LoadgenStatus, Transport } from '../shared/contracts.ts';
@@ -212,5 +212,32 @@ test('SSE and long-poll transports count events and answers against real servers
   } finally {
     await sse.close();
     await poll.close();
+  }
+});
+
+test('running out of file descriptors is counted as emfile, and the connections that fit stay up', { timeout: 60_000 }, async () => {
+  const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
+  try {
+    // A pool in a process whose open-file limit is 150 (prlimit), asked for 200 connections.
+    const poolSpec = new URL('./pool-spec.ts', import.meta.url).href;
+    const script = `
+      const { createPool } = await import(${JSON.stringify(poolSpec)});
+      const pool = await createPool(${JSON.stringify(spec(server.port, 200))});
+      pool.ramp(200, 0);
+      const t = setInterval(() => {
+        const s = pool.status();
+        if (s.rampDone && s.connecting === 0) { clearInterval(t); pool.stop(); process.stdout.write(JSON.stringify(s)); }
+      }, 50);`;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('prlimit', ['--nofile=150:150', process.execPath, '--input-type=module', '-e', script], { timeout: 20_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    const s = JSON.parse(out) as LoadgenStatus;
+    assert.ok(s.errors.emfile > 0, JSON.stringify(s.errors));
+    assert.equal(s.active + s.errors.emfile, 200);
+    assert.ok(s.active > 100, `${s.active} active`);
+  } finally {
+    await server.close();
   }
 });

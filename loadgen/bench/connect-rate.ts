@@ -78,7 +78,9 @@ async function main(): Promise<void> {
     const total = samples.at(-1)!.done;
     console.log(`\nconnections: ${s.active} active of ${n}; errors ${JSON.stringify(s.errors)}`);
     console.log(`overall: ${(total / samples.at(-1)!.t).toFixed(0)} connections/s (${samples.at(-1)!.t.toFixed(1)} s)`);
-    console.log(`first 10%: ${rateBetween(0, 0.1 * n).toFixed(0)} /s   last 10%: ${rateBetween(0.9 * n, n).toFixed(0)} /s`);
+    const deciles = Array.from({ length: 10 }, (_, k) => rateBetween(k * 0.1 * n, (k + 1) * 0.1 * n).toFixed(0));
+    console.log(`by tenth of the ramp (/s): ${deciles.join(' ')}`);
+    console.log(`first 10%: ${deciles[0]} /s (includes the ramp request and warm-up)   last 10%: ${deciles[9]} /s`);
     await postJson(`${base}/stop`, {});
     await exited(loadgen.proc, 20_000);
   } finally {
