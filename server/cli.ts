@@ -42,8 +42,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const options = resolveConfig(program.opts<RawOptions>());
   const server = await startServer(options);
-  server.on('worker-exit', (w, pid, reason) => process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}\n`));
   let stopping = false;
+  server.on('worker-exit', (w, pid, reason) => {
+    if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}; replacing it\n`);
+  });
   const onSignal = () => {
     if (stopping) return;
     stopping = true;

@@ -36,7 +36,9 @@ export const DEFAULTS: ServerOptions = {
   backlog: 4096,
   maxQueuedBytes: 256 * 1024,
   adminToken: undefined,
-  workerNodeFlags: [],
+  // a 1 MB young generation: an idle comet worker allocates little, and V8's default lets new space grow to
+  // 16 MB x 2 during a ramp and keep it, about 300 bytes per stream at 15,000 streams (measured)
+  workerNodeFlags: ['--max-semi-space-size=1'],
 };
 
 /** Raw option values as strings (from flags or env), before validation. */
@@ -77,7 +79,11 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = proces
     if (value !== undefined) raw[key] = value;
   }
   const problems: string[] = [];
-  const o: ServerOptions = { ...DEFAULTS, adminToken: env.COMET_ADMIN_TOKEN || undefined };
+  const o: ServerOptions = {
+    ...DEFAULTS,
+    adminToken: env.COMET_ADMIN_TOKEN || undefined,
+    workerNodeFlags: [...DEFAULTS.workerNodeFlags, ...(env.COMET_WORKER_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '')],
+  };
   const check = (key: keyof RawOptions, parse: (s: string) => number, what: string, set: (n: number) => void) => {
     const text = raw[key];
     if (text === undefined) return;

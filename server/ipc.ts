@@ -11,7 +11,7 @@ export type LoggedMessage = [seq: number, at: number, body: string];
 export type ToWorker =
   | { t: 'deliver'; b: number; d: Delivery[] }
   | { t: 'replayed'; k: number; m: LoggedMessage[] }
-  | { t: 'stats'; k: number }
+  | { t: 'stats'; k: number; gc?: boolean } // gc: collect garbage first (only when the worker runs with --expose-gc)
   | { t: 'shutdown' };
 
 export type ToSupervisor =

@@ -34,8 +34,8 @@ export interface RunningServer extends EventEmitter<ServerEvents> {
   readonly workers: number;
   readonly engine: string;
   readonly pid: number;
-  /** The figures of GET /stats. */
-  stats(): Promise<CometServerStats>;
+  /** The figures of GET /stats; `gc` collects garbage first where --expose-gc allows (GET /stats?gc=1, for benches). */
+  stats(gc?: boolean): Promise<CometServerStats>;
   /** Stops accepting, ends every stream with its terminating chunk, stops the workers. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -96,10 +96,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     rssBytes: process.memoryUsage.rss(),
     open: 0,
   });
-  const stats = async (): Promise<CometServerStats> => {
+  const stats = async (gc = false): Promise<CometServerStats> => {
     const lagSeconds = Number.isFinite(lag.max) ? lag.max / 1e9 : 0;
     lag.reset();
-    return aggregateStats(await pool.stats(), {
+    if (gc) (globalThis as { gc?: () => void }).gc?.();
+    return aggregateStats(await pool.stats(2000, gc), {
       workers,
       engine: options.engine,
       port,

@@ -26,6 +26,7 @@ export function createRawEngine(options: EngineOptions): Engine {
   const reader = new RawReader(
     (h, data) => lean.data(h as RawConn, data),
     (h, err) => lean.ended(h as RawConn, err),
+    { sharedBufferBytes: 64 * 1024 },
   );
   let listener: RawListener | undefined;
   return {

@@ -12,7 +12,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 export interface ApiDeps {
   send(id: string, body: string): Promise<RouteResult>;
   broadcast(body: string): Promise<RouteResult>;
-  stats(): Promise<unknown>;
+  stats(gc: boolean): Promise<unknown>;
   metrics(): Promise<{ contentType: string; text: string }>;
   health(): unknown;
   /** When set, send and broadcast demand `Authorization: Bearer <token>`. */
@@ -58,9 +58,9 @@ export function createApiApp(deps: ApiDeps): express.Express {
     res.json({ delivered: r.delivered, workers: r.workers, seq: r.seq, sentAtMs: r.sentAtMs });
   });
 
-  app.get('/stats', async (_req, res) => {
+  app.get('/stats', async (req, res) => {
     res.setHeader('Cache-Control', 'no-store');
-    res.json(await deps.stats());
+    res.json(await deps.stats(req.query.gc === '1'));
   });
 
   app.get('/metrics', async (_req, res) => {

@@ -107,7 +107,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   }
 
   /** Every live worker's figures (a worker that does not answer within `timeoutMs` is left out). */
-  async stats(timeoutMs = 2000): Promise<WorkerStats[]> {
+  async stats(timeoutMs = 2000, gc = false): Promise<WorkerStats[]> {
     const asks = this.slots
       .filter((s) => s.ready)
       .map(
@@ -122,7 +122,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
               clearTimeout(timer);
               resolve(s);
             });
-            this.post(slot, { t: 'stats', k });
+            this.post(slot, { t: 'stats', k, gc });
           }),
       );
     return (await Promise.all(asks)).filter((s): s is WorkerStats => s !== undefined);

@@ -48,6 +48,7 @@ async function main(): Promise<void> {
         engine.hub.replayed(m.k, m.m);
         break;
       case 'stats':
+        if (m.gc) (globalThis as { gc?: () => void }).gc?.();
         send({ t: 'stats', k: m.k, s: counters.snapshot() });
         break;
       case 'shutdown':

@@ -34,6 +34,7 @@ export interface TcpHandle {
   setKeepAlive(on: boolean, delaySeconds: number): number;
   readStart(): number;
   readStop(): number;
+  useUserBuffer(buffer: Uint8Array): void;
   shutdown(req: unknown): number;
   writeBuffer(req: unknown, data: Uint8Array): number;
   writeLatin1String(req: unknown, data: string): number;

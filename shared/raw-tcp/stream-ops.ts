@@ -26,12 +26,21 @@ export type OnEnd = (handle: TcpHandle, err: number) => void;
  */
 export class RawReader {
   readonly onread: (this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) => void;
+  private readonly shared: Buffer | undefined;
 
-  constructor(onData: OnData, onEnd: OnEnd) {
+  /**
+   * With `sharedBufferBytes`, every handle this reader serves reads into one buffer (libuv's useUserBuffer, as
+   * net's `onread.buffer` option does) and `onData` gets a copy of just the bytes read. Without it, libuv allocates
+   * 64 KB per read and shrinks it: churn that leaves malloc fragments behind when many connections read once.
+   */
+  constructor(onData: OnData, onEnd: OnEnd, options: { sharedBufferBytes?: number } = {}) {
+    const shared = options.sharedBufferBytes ? Buffer.allocUnsafeSlow(options.sharedBufferBytes) : undefined;
+    this.shared = shared;
     this.onread = function onread(this: TcpHandle, arrayBuffer: ArrayBuffer | undefined) {
       const nread = streamBaseState[kReadBytesOrError]!;
-      if (nread > 0 && arrayBuffer !== undefined) {
-        onData(this, Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, nread));
+      if (nread > 0) {
+        if (shared !== undefined) onData(this, Buffer.from(shared.subarray(0, nread)));
+        else if (arrayBuffer !== undefined) onData(this, Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset]!, nread));
       } else if (nread < 0) {
         this.readStop();
         onEnd(this, nread === UV_EOF ? 0 : nread);
@@ -42,6 +51,7 @@ export class RawReader {
   /** Starts reading; returns 0 or a negative errno. */
   start(handle: TcpHandle): number {
     handle.onread = this.onread;
+    if (this.shared !== undefined) handle.useUserBuffer(this.shared);
     return handle.readStart();
   }
 }

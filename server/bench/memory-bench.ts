@@ -1,0 +1,172 @@
+/**
+ * Memory per idle stream, per engine: one worker holds N streams (clients in other processes, outside the
+ * server's memory cgroup), and the growth of the server's whole memory is divided by N. Whole memory is the cgroup's
+ * working set (usage - inactive_file: user space plus kernel objects charged to it, socket structs included) plus
+ * its kernel TCP buffer memory; RSS of the server's processes and /proc/net/sockstat are printed as cross-checks.
+ * Both readings follow a full GC in every server process (GET /stats?gc=1 with --expose-gc), so garbage left by
+ * the ramp is not counted as held memory. Emits events; never prints.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../engines/engine.ts';
+import { MemoryCgroup, rssBytes, sockstatTcpPages } from './cgroup-v1.ts';
+
+const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
+const HOLD = fileURLToPath(new URL('./hold-streams.ts', import.meta.url));
+
+export interface MemoryBenchOptions {
+  engines: EngineName[];
+  connections: number;
+  clients: number;
+  settleMs: number;
+}
+
+export interface MemoryFigures {
+  workingSetBytes: number;
+  tcpBytes: number;
+  rssBytes: number;
+  sockstatBytes: number;
+}
+
+export interface EngineMemoryResult {
+  engine: EngineName;
+  held: number;
+  before: MemoryFigures;
+  after: MemoryFigures;
+  /** Bytes per held stream. whole = working set + tcp; sockstat counts both ends of every loopback connection. */
+  perStream: { whole: number; workingSet: number; tcp: number; rss: number; sockstat: number };
+}
+
+export interface MemoryBenchEvents {
+  phase: [engine: string, phase: string];
+  result: [EngineMemoryResult];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: no "${pattern.source}" within ${timeoutMs} ms`)), timeoutMs);
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}) early`));
+    });
+  });
+}
+
+async function stats(port: number): Promise<{ open: { total: number } }> {
+  const res = await fetch(`http://127.0.0.1:${port}/stats?gc=1`);
+  return (await res.json()) as { open: { total: number } };
+}
+
+export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
+  private readonly live = new Set<ChildProcess>();
+  private readonly groups = new Set<MemoryCgroup>();
+
+  async run(options: MemoryBenchOptions): Promise<EngineMemoryResult[]> {
+    const results: EngineMemoryResult[] = [];
+    try {
+      for (const engine of options.engines) results.push(await this.measure(engine, options));
+    } finally {
+      await this.cleanup();
+    }
+    return results;
+  }
+
+  /** Stops every process and removes every cgroup this bench made (also on Ctrl-C). Safe to call twice. */
+  async cleanup(): Promise<void> {
+    for (const p of this.live) p.kill('SIGTERM');
+    const deadline = Date.now() + 6000;
+    while ([...this.live].some((p) => p.exitCode === null && p.signalCode === null) && Date.now() < deadline) await sleep(50);
+    for (const p of this.live) p.kill('SIGKILL');
+    this.live.clear();
+    for (const g of this.groups) await g.remove().catch(() => {});
+    this.groups.clear();
+  }
+
+  private spawn(command: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+    const p = spawn(command[0]!, command.slice(1), { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.live.add(p);
+    p.once('exit', () => this.live.delete(p));
+    return p;
+  }
+
+  private figures(group: MemoryCgroup): MemoryFigures {
+    const cg = group.read();
+    return {
+      workingSetBytes: cg.workingSetBytes,
+      tcpBytes: Math.max(0, cg.tcpBytes),
+      rssBytes: group.pids().reduce((sum, pid) => sum + rssBytes(pid), 0),
+      sockstatBytes: sockstatTcpPages() * 4096,
+    };
+  }
+
+  private async measure(engine: EngineName, options: MemoryBenchOptions): Promise<EngineMemoryResult> {
+    const group = new MemoryCgroup(`comet-lab-bench-${process.pid}-${engine}`);
+    this.groups.add(group);
+    this.emit('phase', engine, 'starting server');
+    const server = this.spawn(
+      group.wrap([process.execPath, '--expose-gc', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--max-connections', String(options.connections)]),
+      { COMET_WORKER_NODE_FLAGS: '--expose-gc', COMET_ADMIN_TOKEN: '' },
+    );
+    const ready = await waitForLine(server, /comet-lab server ready (\{.*\})\n/, 20_000, 'server');
+    const port = (JSON.parse(ready[1]!) as { port: number }).port;
+    await sleep(1000);
+    await stats(port);
+    await sleep(300);
+    const before = this.figures(group);
+
+    this.emit('phase', engine, `opening ${options.connections} streams`);
+    const clients: ChildProcess[] = [];
+    const share = Math.ceil(options.connections / options.clients);
+    for (let c = 0; c < options.clients; c++) {
+      const n = Math.min(share, options.connections - c * share);
+      clients.push(this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(n), `bench${c}`, `127.0.0.${c + 2}`]));
+    }
+    const helds = await Promise.all(clients.map((p, c) => waitForLine(p, /held (\d+) failed (\d+)\n/, 120_000, `client ${c}`)));
+    const held = helds.reduce((sum, m) => sum + Number(m[1]), 0);
+
+    this.emit('phase', engine, `holding ${held}, settling`);
+    await sleep(options.settleMs);
+    const s = await stats(port);
+    await sleep(300);
+    const after = this.figures(group);
+    if (s.open.total !== held) this.emit('phase', engine, `warning: server counts ${s.open.total} open, clients hold ${held}`);
+
+    this.emit('phase', engine, 'stopping');
+    for (const p of clients) p.kill('SIGTERM');
+    server.kill('SIGTERM');
+    await Promise.all([server, ...clients].map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once('exit', r)))));
+    await group.remove();
+    this.groups.delete(group);
+
+    const per = (a: number, b: number) => (held > 0 ? (b - a) / held : 0);
+    const ws = per(before.workingSetBytes, after.workingSetBytes);
+    const tcp = per(before.tcpBytes, after.tcpBytes);
+    const result: EngineMemoryResult = {
+      engine,
+      held,
+      before,
+      after,
+      perStream: {
+        whole: ws + tcp,
+        workingSet: ws,
+        tcp,
+        rss: per(before.rssBytes, after.rssBytes),
+        sockstat: per(before.sockstatBytes, after.sockstatBytes),
+      },
+    };
+    this.emit('result', result);
+    return result;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `make bench-server`: memory per idle open stream, per engine, at 15,000 streams on one worker.
+ * Run it alone: `flock /tmp/comet-lab-heavy.lock node_modules/.bin/node server/bench/memory-per-stream.ts`.
+ * Flags: --engines raw,net,http,express  --connections 15000  --clients 2  --settle 3s  --json <file>
+ */
+import { writeFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT, usageError, LabError } from '../../shared/errors.ts';
+import { parseDuration } from '../config.ts';
+import { ENGINE_NAMES, type EngineName } from '../engines/engine.ts';
+import { MemoryCgroup } from './cgroup-v1.ts';
+import { MemoryBench, type EngineMemoryResult } from './memory-bench.ts';
+
+const kb = (bytes: number) => (bytes / 1024).toFixed(2);
+
+function row(r: EngineMemoryResult): string {
+  const p = r.perStream;
+  return `${r.engine.padEnd(8)} ${String(r.held).padStart(7)} ${kb(p.whole).padStart(9)} ${kb(p.workingSet).padStart(10)} ${kb(p.tcp).padStart(7)} ${kb(p.rss).padStart(8)} ${kb(p.sockstat).padStart(13)}`;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('memory-per-stream')
+    .option('--engines <list>', 'engines to measure', ENGINE_NAMES.join(','))
+    .option('--connections <n>', 'streams held by the one worker', '15000')
+    .option('--clients <n>', 'client processes holding them (outside the server cgroup)', '2')
+    .option('--settle <duration>', 'wait after the last stream opened', '3s')
+    .option('--json <file>', 'also write the results as JSON')
+    .exitOverride();
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+    throw err;
+  }
+  const o = program.opts<{ engines: string; connections: string; clients: string; settle: string; json?: string }>();
+  const problems: string[] = [];
+  const engines = o.engines.split(',').map((e) => e.trim()) as EngineName[];
+  for (const e of engines) if (!ENGINE_NAMES.includes(e)) problems.push(`--engines: unknown engine ${JSON.stringify(e)}`);
+  const connections = Number(o.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 19_000) problems.push('--connections: 1-19000 (one worker, 20,000 files)');
+  const clients = Number(o.clients);
+  if (!Number.isInteger(clients) || clients < 1 || clients > 50) problems.push('--clients: 1-50');
+  const settleMs = parseDuration(o.settle);
+  if (Number.isNaN(settleMs)) problems.push('--settle: a duration like 3s');
+  if (problems.length > 0) throw usageError(problems);
+  if (!MemoryCgroup.available()) {
+    throw new LabError('LAB_ERR_NO_CGROUP', 'cgroup v1 memory controller not found at /sys/fs/cgroup/memory', { exitCode: EXIT.preflight, hint: 'run as root on a host with cgroup v1 memory' });
+  }
+  const bench = new MemoryBench();
+  bench.on('phase', (engine, phase) => process.stderr.write(`[${engine}] ${phase}\n`));
+  const onSignal = () => void bench.cleanup().then(() => process.exit(EXIT.interrupted));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results = await bench.run({ engines, connections, clients, settleMs });
+  process.stdout.write(`\nMemory per idle stream, ${connections} streams on one worker (KB = 1024 bytes)\n`);
+  process.stdout.write('engine      held  whole KB  user+kmem  tcp KB   RSS KB  sockstat KB*\n');
+  for (const r of results) process.stdout.write(`${row(r)}\n`);
+  process.stdout.write('whole = cgroup working set (usage - inactive_file) + memory.kmem.tcp; *sockstat counts both ends of each loopback connection\n');
+  if (o.json) writeFileSync(o.json, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof LabError) {
+    process.stderr.write(`memory-per-stream: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    process.exit(err.exitCode);
+  }
+  process.stderr.write(`memory-per-stream: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(EXIT.failure);
+});
