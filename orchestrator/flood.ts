@@ -92,7 +92,8 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
       hint: 'change what is named above, lower --n, or pass --force to run anyway',
     });
   }
-  const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  // The orchestrator's pid leads the id: a later run reaps the cgroups of one that was killed (cgroup.ts).
+  const runId = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const reportDir = config.report ? makeReportDir(config.out, plan.backend, plan.n) : undefined;
   const logDir = reportDir ? join(reportDir, 'logs') : undefined;
   if (logDir) mkdirSync(logDir);

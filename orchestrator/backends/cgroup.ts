@@ -7,7 +7,7 @@
  * charged there. Removal kills any process still inside (only lab children can be there), waits until the cgroup
  * is empty and rmdirs it: rmdir of a cgroup with tasks fails with EBUSY.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -119,4 +119,45 @@ export function removeRunDir(layout: CgroupLayout, run: string): void {
   } catch {
     // another run's groups are inside: theirs to remove
   }
+}
+
+/** Run folders the orchestrator names `<its pid>-<time>-<random>` (flood.ts). */
+const RUN_NAME = /^(\d+)-[a-z0-9]+-[0-9a-f]{6}$/;
+
+function orchestratorAlive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('orchestrator');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes the groups of runs whose orchestrator is gone (killed with SIGKILL, so it could not tear down): kills
+ * what still runs in them and rmdirs them. Only folders named like the orchestrator's runs are touched. Returns the
+ * run folders removed.
+ */
+export async function reapOrphanRuns(layout: CgroupLayout): Promise<string[]> {
+  const reaped: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(layout.labRoot, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    return reaped;
+  }
+  for (const run of names) {
+    const m = RUN_NAME.exec(run);
+    if (!m || orchestratorAlive(Number(m[1]))) continue;
+    const dir = join(layout.labRoot, run);
+    for (const component of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+      await new ComponentCgroup(layout, run, component.name).remove();
+    }
+    try {
+      rmdirSync(dir);
+      reaped.push(run);
+    } catch {
+      // raced with another reaper
+    }
+  }
+  return reaped;
 }

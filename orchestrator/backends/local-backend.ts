@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, Component, MemoryProbe } from './backend.ts';
 import type { Plan } from '../plan/plan.ts';
-import { ComponentCgroup, detectCgroup, removeRunDir, type CgroupLayout } from './cgroup.ts';
+import { ComponentCgroup, detectCgroup, reapOrphanRuns, removeRunDir, type CgroupLayout } from './cgroup.ts';
 import { loadgenArgs, serverArgs } from './component-commands.ts';
 import { freePortBelow } from './free-port.ts';
 import { CgroupV1MemoryProbe } from './memory-probe-cgroup-v1.ts';
@@ -45,6 +45,8 @@ export class LocalBackend implements Backend {
   private layout: CgroupLayout | undefined;
   private readonly list: LocalComponent[] = [];
   private stopped = false;
+  /** Runs of a killed orchestrator whose leftovers `up` removed. */
+  reaped: string[] = [];
 
   constructor(options: LocalBackendOptions) {
     this.options = options;
@@ -61,6 +63,7 @@ export class LocalBackend implements Backend {
 
   async up(plan: Plan): Promise<void> {
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
+    if (this.layout) this.reaped = await reapOrphanRuns(this.layout);
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
     const args = serverArgs(plan, port);
     if (this.options.serverEntry) args[0] = this.options.serverEntry;
