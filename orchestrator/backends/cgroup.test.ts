@@ -9,7 +9,7 @@ const layout = detectCgroup();
 
 test('a run whose orchestrator is gone is reaped: its processes killed, its groups removed; a live one is kept', { skip: layout ? false : 'no writable memory cgroup here' }, async () => {
   const orphan = '999999999-mwzzzzzz-abcdef'; // no such pid (above pid_max)
-  const mine = `${process.pid}-mwzzzzzz-123456`; // this test's own pid: its command line names orchestrator/
+  const mine = `${process.pid}-mwzzzzzz-123456`; // this test's own pid: alive
   const dead = new ComponentCgroup(layout!, orphan, 'server');
   const live = new ComponentCgroup(layout!, mine, 'server');
   const child = spawn('/bin/sh', ['-c', `echo $$ > ${dead.path}/cgroup.procs; exec sleep 60`], { stdio: 'ignore' });

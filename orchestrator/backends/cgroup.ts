@@ -124,9 +124,11 @@ export function removeRunDir(layout: CgroupLayout, run: string): void {
 /** Run folders the orchestrator names `<its pid>-<time>-<random>` (flood.ts). */
 const RUN_NAME = /^(\d+)-[a-z0-9]+-[0-9a-f]{6}$/;
 
+/** Any live process with that pid counts (whatever program called flood()); a reused pid only delays the reaping. */
 function orchestratorAlive(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('orchestrator');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }
