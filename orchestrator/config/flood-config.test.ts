@@ -50,3 +50,21 @@ test('the plan command prints the plan and starts nothing; a refused plan exits 
   assert.equal(await main(['plan', '--n', '50000', '--workers', '1', '--backend', 'local'], { stdout: refused.s, stderr: new PassThrough().resume(), env: {} }), 3);
   assert.match(refused.text(), /REFUSED: 1 server workers cannot hold 50000/);
 });
+
+test('flood refuses a plan the host cannot run: exit 3, nothing started, no report folder', async () => {
+  const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const out = mkdtempSync(join(tmpdir(), 'comet-lab-refuse-'));
+  try {
+    let err = '';
+    const stderr = new PassThrough();
+    stderr.on('data', (d) => (err += d));
+    const code = await main(['flood', '--backend', 'local', '--n', '50000', '--workers', '1', '--out', out, '--no-live', '--no-metrics'], { stdout: new PassThrough().resume(), stderr, env: {} });
+    assert.equal(code, 3);
+    assert.match(err, /LAB_ERR_PLAN_REFUSED[\s\S]*1 server workers cannot hold 50000[\s\S]*--force/);
+    assert.deepEqual(readdirSync(out), []);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
