@@ -58,7 +58,7 @@ bench: deps system-deps
 	flock /tmp/comet-lab-heavy.lock $(NODE) bench/cli.ts $(ARGS)
 
 bench-server: deps system-deps
-	$(NODE) server/bench/memory-per-stream.ts $(ARGS)
+	flock /tmp/comet-lab-heavy.lock $(NODE) server/bench/memory-per-stream.ts $(ARGS)
 
 clean:
 	rm -rf reports test-artifacts .lab
