@@ -51,11 +51,18 @@ function openOne(): void {
     pump();
   };
   s.setNoDelay(true);
+  // A SYN dropped by a full accept queue is retried after 1, 3, 7 s...: give each connection 15 s, then count it.
+  s.setTimeout(15_000, () => {
+    if (answered) return;
+    byCause.timeout = (byCause.timeout ?? 0) + 1;
+    settled ? s.destroy() : (settle(false), s.destroy());
+  });
   s.on('connect', () => s.write(REQUEST));
   s.on('data', (d: Buffer) => {
     // The floor answers a short fixed body: the answer is complete once its terminating newline has arrived.
     if (!answered && d.includes('ok\n')) {
       answered = true;
+      s.setTimeout(0); // idle from here on, for as long as the bench holds it
       settle(true);
     }
   });

@@ -141,11 +141,12 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
       hint: 'run as root on a host with the v1 memory controller, or skip the stage (--only flood,fanout,sends)',
     });
   }
+  // Before the group exists: an interrupt during the wait then has nothing to clean up.
+  const timeWaitAtStart = await waitForTimeWait(opts.n, opts.portDrainSeconds, opts.signal, opts.onProgress);
   const run = `bench-${process.pid}`;
   const name = targetName(target).replace(/[^a-z0-9]+/gi, '-');
-  const cg = new ComponentCgroup(layout, run, name);
-  const timeWaitAtStart = await waitForTimeWait(opts.n, opts.portDrainSeconds, opts.signal, opts.onProgress);
   const port = await freePortBelow(32768);
+  const cg = new ComponentCgroup(layout, run, name);
   const rampBudgetMs = (opts.n / opts.rate) * 3000 + 30_000;
   const lifetime = rampBudgetMs / 1000 + 120;
   let stopTarget: () => Promise<void> = async () => undefined;
@@ -168,7 +169,7 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
     const before = readCgroupMemory(cg.path);
     const sockBefore = readSockstat().memBytes;
     const t0 = Date.now();
-    holder = target.kind === 'floor' ? await keepaliveHolder(port, opts.n, lifetime, rampBudgetMs) : await loadgenHolder(port, opts.n, opts.rate, lifetime);
+    holder = target.kind === 'floor' ? await keepaliveHolder(port, opts.n, lifetime, rampBudgetMs + 20_000) : await loadgenHolder(port, opts.n, opts.rate, lifetime);
     let state = await holder.held();
     while (state.held + state.errors < opts.n) {
       if (Date.now() - t0 > rampBudgetMs) break;
