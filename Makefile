@@ -33,7 +33,7 @@ report: deps
 	$(NODE) orchestrator/cli.ts report $(ARGS)
 
 server: deps
-	$(NODE) server/cli.ts $(ARGS)
+	$(NODE) --max-semi-space-size=1 server/cli.ts $(ARGS)
 
 loadgen: deps
 	$(NODE) loadgen/cli.ts $(ARGS)
