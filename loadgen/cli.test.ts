@@ -120,8 +120,9 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}' });
     assert.equal(bad.status, 400);
     assert.equal((await fetch(`${base}/nope`)).status, 404);
-    const final = await postJson<LoadgenStatus>(`${base}/stop`, {});
+    const final = await postJson<LoadgenStatus & { activeAtStop: number }>(`${base}/stop`, {});
     assert.equal(final.active, 0);
+    assert.equal(final.activeAtStop, 40);
     assert.ok(final.chunks >= s.chunks);
     assert.equal(await exited(lg.proc), 0);
     assert.ok(lg.lines.some((l) => l.startsWith('final (stop-request): {Active, Closed, Chunks}')));
@@ -166,6 +167,25 @@ test('SIGINT stops at once with final totals (exit 130); a SIGKILLed parent leav
     await exited(b.proc);
     await waitFor('children gone', () => kids.every((k) => !alive(k)), 5000, 50);
     await waitFor('connections closed', () => server.sockets.size === 0, 5000, 50);
+  } finally {
+    await server.close();
+  }
+});
+
+test('standalone at the seed pace: --interval opens one by one, prints the triple, stops by itself after --duration', { timeout: 60_000 }, async () => {
+  const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('Welcome\n')));
+  try {
+    const started = Date.now();
+    const r = await runCli(['--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '8', '--interval', '100ms', '--duration', '1.5', '--report-every', '500ms']);
+    const took = Date.now() - started;
+    assert.equal(r.code, EXIT.ok, r.err);
+    assert.ok(took >= 1400 && took < 5000, `${took} ms`);
+    const reports = r.out.split('\n').filter((l) => l.startsWith('{Active, Closed, Chunks} = {'));
+    assert.ok(reports.length >= 2, r.out);
+    // At 10 per second, after 0.5 s about 5 are open, all 8 after 0.8 s.
+    const first = Number(/= \{(\d+),/.exec(reports[0]!)![1]);
+    assert.ok(first >= 3 && first <= 7, reports[0]);
+    assert.match(r.out, /final \(duration\): \{Active, Closed, Chunks\} = \{0, 0, 8\}  held at stop=8 /);
   } finally {
     await server.close();
   }

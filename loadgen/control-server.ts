@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RampRequest } from '../shared/contracts.ts';
+import type { LoadgenStatus, RampRequest } from '../shared/contracts.ts';
 import type { LoadgenEngine } from './engine.ts';
 import { metricsText } from './metrics.ts';
 
@@ -53,7 +53,7 @@ export function startControlServer(
   engine: LoadgenEngine,
   host: string,
   port: number,
-  hooks: { defaultRate: number; onStop(): void },
+  hooks: { defaultRate: number; stop(): Promise<LoadgenStatus>; afterStop(): void },
 ): Promise<ControlServer> {
   const server = http.createServer(async (req, res) => {
     try {
@@ -87,10 +87,9 @@ export function startControlServer(
           await engine.resetLatency();
           return json(res, 200, { ok: true });
         case 'POST /stop': {
-          const final = await engine.stop();
-          json(res, 200, final);
-          res.on('finish', () => hooks.onStop());
-          return;
+          const final = await hooks.stop();
+          res.on('finish', () => hooks.afterStop());
+          return json(res, 200, final);
         }
         default:
           if (['/status', '/metrics', '/health', '/ramp', '/latency/reset', '/stop'].includes(path!)) {

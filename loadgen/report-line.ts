@@ -4,6 +4,7 @@ import { ERROR_CAUSES, type LoadgenStatus } from '../shared/contracts.ts';
 const f = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 
 export function reportLine(s: LoadgenStatus): string {
+  const atStop = (s as LoadgenStatus & { activeAtStop?: number }).activeAtStop;
   const errors = ERROR_CAUSES.filter((c) => s.errors[c] > 0)
     .map((c) => `${c}=${s.errors[c]}`)
     .join(' ');
@@ -11,6 +12,7 @@ export function reportLine(s: LoadgenStatus): string {
   const latency = l.count > 0 ? `latency ms p50=${f(l.p50)} p90=${f(l.p90)} p99=${f(l.p99)} max=${f(l.max)}` : 'latency -';
   return (
     `{Active, Closed, Chunks} = {${s.active}, ${s.closed}, ${s.chunks}}  ` +
-    `connecting=${s.connecting} target=${s.target} messages=${s.messages} errors: ${errors || 'none'}  ${latency}`
+    `${atStop === undefined ? '' : `held at stop=${atStop} `}connecting=${s.connecting} target=${s.target} messages=${s.messages} ` +
+    `errors: ${errors || 'none'}  ${latency}`
   );
 }

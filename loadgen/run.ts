@@ -36,6 +36,8 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
   private control: ControlServer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<LoadgenStatus> | undefined;
+  private finishing: Promise<void> | undefined;
+  private reason: StopReason = 'duration';
   private readonly config: LoadgenConfig;
   /** Resolves with the final totals when the run is over (for whatever reason). */
   readonly done: Promise<{ status: LoadgenStatus; reason: StopReason }>;
@@ -82,7 +84,8 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
       try {
         this.control = await startControlServer(this.engine, c.controlHost, c.controlPort, {
           defaultRate: c.rate,
-          onStop: () => void this.stop('stop-request'),
+          stop: () => this.stopEngine('stop-request'),
+          afterStop: () => void this.finish(),
         });
       } catch (err) {
         await this.engine.stop();
@@ -122,15 +125,38 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
   }
 
   /** Closes every connection, the control port and the children; resolves with the final totals. */
-  stop(reason: StopReason): Promise<LoadgenStatus> {
+  async stop(reason: StopReason): Promise<LoadgenStatus> {
+    const status = await this.stopEngine(reason);
+    await this.finish();
+    return status;
+  }
+
+  /**
+   * Closes every connection and the children (not the control port, so POST /stop can still answer). The final
+   * status carries `activeAtStop`: how many were held when the stop came (its `active` is 0, they are closed).
+   */
+  stopEngine(reason: StopReason): Promise<LoadgenStatus> {
     this.stopping ??= (async () => {
+      this.reason = reason;
       for (const t of this.timers) clearTimeout(t);
-      const status = this.engine ? await this.engine.stop() : undefined;
-      await this.control?.close();
-      this.resolveDone({ status: status!, reason });
-      this.emit('done', { status: status!, reason });
-      return status!;
+      const engine = this.engine!;
+      const before = await engine.status().catch(() => undefined);
+      const status = await engine.stop();
+      (status as LoadgenStatus & { activeAtStop?: number }).activeAtStop = before?.active ?? 0;
+      return status;
     })();
     return this.stopping;
+  }
+
+  /** After stopEngine: closes the control port and ends the run (the `done` event). */
+  finish(): Promise<void> {
+    this.finishing ??= (async () => {
+      const status = await this.stopping!;
+      await this.control?.close();
+      const result = { status, reason: this.reason };
+      this.resolveDone(result);
+      this.emit('done', result);
+    })();
+    return this.finishing;
   }
 }
