@@ -71,7 +71,14 @@ function openOne(): void {
     settle(false);
   });
   s.on('close', () => {
-    if (answered) held--;
+    if (answered && settled) {
+      // Held, then closed by the server (nginx reclaims idle keep-alive connections when its pool runs low).
+      held--;
+      errors++;
+      byCause.closed = (byCause.closed ?? 0) + 1;
+      report();
+      return;
+    }
     settle(false);
   });
 }
@@ -92,3 +99,4 @@ process.on('SIGINT', stop);
 setTimeout(stop, duration * 1000).unref();
 setInterval(() => undefined, 60_000); // keep the loop alive while the connections idle
 pump();
+if (process.env.KEEPALIVE_DEBUG) setInterval(() => process.stderr.write(`started ${started} held ${held} errors ${errors} inFlight ${inFlight} ${JSON.stringify(byCause)}\n`), 2000).unref();
