@@ -41,7 +41,7 @@ const S_FAILED = 5; // never became active; no reconnect
 const S_BACKOFF = 6; // waiting to reconnect
 const S_STOPPED = 7; // closed by us (ramp down, stop)
 
-const PORT_TRIES = 64; // ports skipped (4-tuple in use) before a connect counts as EADDRNOTAVAIL
+const PORT_TRIES = 256; // ports skipped (4-tuple taken: held, or TIME_WAIT off loopback) before a connect counts as EADDRNOTAVAIL
 const TICK_MS = 10;
 const SWEEP_MS = 100;
 
