@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveBenchConfig, ENV_NAMES, type RawBenchOptions } from './config.ts';
 import { printProgress } from './progress-listener.ts';
+import { updateReadme } from './report/readme-section.ts';
 import { BenchRun } from './run-bench.ts';
 
 export interface CliIo {
@@ -40,6 +41,7 @@ function program(io: CliIo): Command {
     .option('--results-dir <dir>', 'where the dated results files go (default bench/results)')
     .option('--reports-dir <dir>', "where the orchestrator's flood reports go (default reports)")
     .option('--readme <path>', 'README whose bench section is regenerated, or none (default README.md)')
+    .option('--regenerate', "run nothing: rewrite README's bench section from the results files")
     .option('--host-label <name>', 'host part of the results file name (default the host name)')
     .allowExcessArguments(false)
     .exitOverride()
@@ -68,6 +70,12 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
   };
   const config = resolveBenchConfig(raw, io.env);
+  if (o.regenerate) {
+    if (!config.readme) throw new LabError('LAB_ERR_USAGE', '--regenerate with --readme none has nothing to do', { exitCode: EXIT.usage });
+    updateReadme(config.readme, config.resultsDir);
+    io.stdout.write(`bench section of ${config.readme} regenerated from ${config.resultsDir}\n`);
+    return EXIT.ok;
+  }
   const run = new BenchRun(config, commandLine(argv, io.env));
   const stopPrinting = printProgress(run, io.stderr);
   const onSignal = () => run.abort('interrupted');

@@ -37,7 +37,7 @@ export interface SideMemory {
 export interface FloodFigures {
   nAsked: number;
   n: number;
-  capacity: { maxN: number; limitedBy: string; fits: boolean };
+  capacity: { maxN: number; limitedBy: string; fits: boolean; planRefusal?: string };
   complete: boolean;
   incomplete?: string;
   timedOut: boolean;
@@ -91,7 +91,7 @@ export interface FiguresInput {
   reportDir: string;
   plan: Plan;
   capture: Pick<FloodCapture, 'samples' | 'phases'>;
-  capacity: { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean };
+  capacity: { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean; planRefusal?: string };
   timedOut: boolean;
   options: { intervalSeconds: number };
 }
@@ -191,7 +191,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
   const out: FloodFigures = {
     nAsked: input.capacity.asked,
     n: plan.n,
-    capacity: { maxN: input.capacity.maxN, limitedBy: input.capacity.limitedBy, fits: input.capacity.fits },
+    capacity: { maxN: input.capacity.maxN, limitedBy: input.capacity.limitedBy, fits: input.capacity.fits, ...(input.capacity.planRefusal ? { planRefusal: input.capacity.planRefusal } : {}) },
     complete: s.complete && !input.timedOut,
     ...(s.incomplete ? { incomplete: s.incomplete } : {}),
     timedOut: input.timedOut,

@@ -5,12 +5,13 @@
  * turns the flood's summary and outcome into figures (flood-figures.ts).
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { readHostLimits, assessCapacity } from '../../kernel/index.ts';
 import { LocalBackend } from '../../orchestrator/backends/local-backend.ts';
-import { resolveFloodConfig } from '../../orchestrator/config/flood-config.ts';
+import { resolveFloodConfig, type FloodConfig } from '../../orchestrator/config/flood-config.ts';
+import { makeFloodPlan } from '../../orchestrator/plan/make-flood-plan.ts';
 import { flood, REPO_ROOT } from '../../orchestrator/flood.ts';
 import type { FloodRun } from '../../orchestrator/run/flood-run.ts';
 import type { RunSample } from '../../orchestrator/run/sample.ts';
@@ -40,16 +41,42 @@ export interface FloodStageOptions {
 }
 
 /** What the doctor's arithmetic says this host holds for N, and the N the flood will actually ask for. */
-export function capacityFor(n: number): { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean } {
+export function capacityFor(n: number): { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean; planRefusal?: string } {
   const a = assessCapacity(readHostLimits(), { n, backend: 'local' });
   const run = a.fits ? n : Math.max(1000, Math.floor(a.maxN / 1000) * 1000);
   return { asked: n, run, maxN: a.maxN, limitedBy: a.limitedBy, fits: a.fits };
 }
 
+/** MemAvailable (bytes) from /proc/meminfo. */
+function memAvailable(): number {
+  const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'latin1'));
+  return m ? Number(m[1]) * 1024 : Infinity;
+}
+
+/** Below this much available memory the flood is stopped: an OOM kill would hit whatever else runs on the host. */
+const MEMORY_GUARD_BYTES = 1.5 * 2 ** 30;
+
+/**
+ * The N the orchestrator's planner accepts: kernel/'s assessCapacity and the planner each estimate memory, and the
+ * planner's estimate (process bases included) can refuse an N the doctor accepts (1,000,000 here: 22.5 GiB expected
+ * against 90% of 22.9 GiB). Lowered 2% at a time (at most 40 steps) until the plan has no refusal.
+ */
+function plannerN(n: number, config: (n: number) => FloodConfig): { n: number; refusal?: string } {
+  let tryN = n;
+  let first: string | undefined;
+  for (let i = 0; i < 40; i++) {
+    const plan = makeFloodPlan(config(tryN), 'local');
+    if (plan.refusals.length === 0) return { n: tryN, ...(first ? { refusal: first } : {}) };
+    first ??= plan.refusals.join('; ');
+    tryN = Math.floor((tryN * 0.98) / 1000) * 1000;
+  }
+  return { n: tryN, refusal: first };
+}
+
 export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures> {
   const capacity = capacityFor(opts.n);
-  const config = resolveFloodConfig({
-    n: String(capacity.run),
+  const configFor = (n: number) => resolveFloodConfig({
+    n: String(n),
     backend: 'local',
     rate: String(opts.rate),
     holdSeconds: `${opts.holdSeconds}s`,
@@ -64,7 +91,21 @@ export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures>
     // The planner refuses what kernel/ says does not fit; capacityFor already lowered N to what fits.
     force: !capacity.fits,
   }, {});
-  const capture = floodCapture((s) => opts.onSample?.(capacity.run, s), (p) => opts.onPhase?.(capacity.run, p));
+  const accepted = plannerN(capacity.run, configFor);
+  if (accepted.refusal) {
+    capacity.run = accepted.n;
+    capacity.planRefusal = accepted.refusal;
+  }
+  const config = configFor(capacity.run);
+  let guard: string | undefined;
+  const capture = floodCapture((s) => {
+    opts.onSample?.(capacity.run, s);
+    const avail = memAvailable();
+    if (avail < MEMORY_GUARD_BYTES && !guard) {
+      guard = `memory guard: MemAvailable ${(avail / 2 ** 30).toFixed(2)} GiB < 1.5 GiB at ${s.connections.client ?? 0} connections`;
+      run?.abort(guard);
+    }
+  }, (p) => opts.onPhase?.(capacity.run, p));
   const signals = new EventEmitter();
   let run: FloodRun | undefined;
   let timedOut = false;

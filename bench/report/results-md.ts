@@ -30,7 +30,7 @@ function memorySection(r: BenchResults): string[] {
 function floodSection(f: FloodFigures): string[] {
   const c = f.cpu;
   const lines = [
-    `## Flood at ${fmtInt(f.nAsked)}${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy})` : ''}`,
+    `## Flood at ${fmtInt(f.nAsked)}${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : ''}`,
     '',
     `${f.complete ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
     '',

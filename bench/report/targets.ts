@@ -23,6 +23,7 @@ export function floodCause(f: FloodFigures): string {
   if (f.cpu.totalUsPerChunk !== undefined && f.cpu.totalUsPerChunk > 20) {
     causes.push(`${f.cpu.totalUsPerChunk.toFixed(1)} µs of CPU per delivered chunk end to end (server ${f.cpu.serverUsPerChunk?.toFixed(1)}, load generators ${f.cpu.loadgenUsPerChunk?.toFixed(1)}) against a 20 µs budget`);
   }
+  if (f.capacity.planRefusal) causes.push(`the planner refused ${fmtInt(f.nAsked)} (${f.capacity.planRefusal}); run at ${fmtInt(f.n)}`);
   if (!f.capacity.fits) causes.push(`host limit: the doctor's assessCapacity holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`);
   if (f.errors.emfile > 0) causes.push(`file limit: ${fmtInt(f.errors.emfile)} EMFILE`);
   if (f.errors.addrnotavail > 0) causes.push(`ports: ${fmtInt(f.errors.addrnotavail)} EADDRNOTAVAIL`);
@@ -54,12 +55,12 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   const interval = Number(r.config.intervalSeconds ?? 10);
   const big = floodFor(r.floods, MILLION);
   const atN = big && big.nAsked !== MILLION ? big.n : undefined;
-  const notRun = (id: string, target: string, what: string): TargetCheck => ({ id, target, measured: `not measured (${what} not run)`, met: null });
+  const notRun = (id: string, target: string, what: string): TargetCheck => ({ id, target, measured: `not measured (no ${what} in this run)`, met: null });
 
   // 1. A million held at the seed's heartbeat with >= 99% of chunks.
   {
     const target = '1,000,000 connections held at once at a 10 s heartbeat, >= 99% of expected chunks received';
-    if (!big) out.push(notRun('hold-1m', target, 'no flood'));
+    if (!big) out.push(notRun('hold-1m', target, 'flood'));
     else {
       const held = big.reached.server;
       const ratio = big.chunks.ratio;
@@ -108,7 +109,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   // 3. Ramp time.
   {
     const target = '1,000,000 connections reached in <= 120 s (>= 8,334 connections/s)';
-    if (!big) out.push(notRun('ramp-120s', target, 'no flood'));
+    if (!big) out.push(notRun('ramp-120s', target, 'flood'));
     else if (big.secondsToTarget === undefined) {
       out.push({ id: 'ramp-120s', target, measured: `N not reached: ${fmtInt(big.reached.client)} of ${fmtInt(big.n)} in ${big.rampSeconds?.toFixed(1) ?? 'n/a'} s`, met: false, ...(atN ? { atN } : {}), by: `${fmtInt(big.n - big.reached.client)} connections never reached`, cause: floodCause(big) });
     } else {
@@ -156,7 +157,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   // 6. Load generators.
   {
     const target = 'load generators <= 3 KB per connection';
-    if (!big) out.push(notRun('loadgen-3kb', target, 'no flood'));
+    if (!big) out.push(notRun('loadgen-3kb', target, 'flood'));
     else {
       const v = big.loadgen.slopeBytes;
       const met = v !== undefined && v <= 3072;
@@ -169,7 +170,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   // 6b. The server at N in the flood (the memory stage is one worker at 15,000; this is every worker at N).
   {
     const target = 'server memory <= 4 KB per connection at N in the flood';
-    if (!big) out.push(notRun('server-4kb-flood', target, 'no flood'));
+    if (!big) out.push(notRun('server-4kb-flood', target, 'flood'));
     else {
       const v = big.server.slopeBytes;
       const met = v !== undefined && v <= 4096;
@@ -182,7 +183,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   {
     const target = '<= 20 µs of CPU per heartbeat chunk end to end (server + load generator)';
     const c = big?.cpu;
-    if (!big || c?.totalUsPerChunk === undefined) out.push(notRun('cpu-20us', target, 'a flood with a hold'));
+    if (!big || c?.totalUsPerChunk === undefined) out.push(notRun('cpu-20us', target, 'flood with a hold'));
     else {
       const met = c.totalUsPerChunk <= 20;
       out.push({ id: 'cpu-20us', target, measured: `${c.totalUsPerChunk.toFixed(1)} µs (server ${c.serverUsPerChunk?.toFixed(1)}, load generators ${c.loadgenUsPerChunk?.toFixed(1)}) over ${fmtInt(c.clientChunks ?? 0)} chunks in ${c.holdSeconds?.toFixed(0)} s of hold`, met, atN: big.n, ...(met ? {} : { by: `${(c.totalUsPerChunk - 20).toFixed(1)} µs over`, cause: c.hostHold ? `host during the hold: ${pct(c.hostHold.busy)} busy (softirq ${pct(c.hostHold.softirq)}); process CPU from /proc includes timers, sampling answers and GC` : 'n/a' }) });
