@@ -20,6 +20,7 @@ import { SupervisorMetrics } from './supervisor/metrics.ts';
 import { Router } from './supervisor/router.ts';
 import { aggregateStats, type CometServerStats, type ProcessFigures } from './supervisor/server-stats.ts';
 import { WorkerPool } from './supervisor/worker-pool.ts';
+import { collectWhenIdle } from './worker/idle-gc.ts';
 import { countOpenFds, readMaxFds } from './worker/worker-counters.ts';
 
 export interface ServerEvents {
@@ -84,6 +85,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     options.workerNodeFlags,
   );
   const router = new Router(pool, directory, log);
+  const stopIdleGc = collectWhenIdle(() => directory.ops);
   const metrics = new SupervisorMetrics();
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
@@ -156,6 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       closeRaw(reserved);
       rmSync(apiSocketPath, { force: true });
       lag.disable();
+      stopIdleGc();
     })());
   try {
     await pool.start(15_000);

@@ -27,7 +27,10 @@ export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}):
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
-  proc.stderr!.on('data', (d) => (err += d));
+  proc.stderr!.on('data', (d) => {
+    err += d;
+    if (process.env.COMET_TEST_VERBOSE) process.stderr.write(d);
+  });
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
   return new Promise((resolve, reject) => {
     let out = '';
@@ -156,9 +159,15 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Polls `fn` until it returns true (or throws after `timeoutMs`). */
 export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
+  let last: unknown;
   while (Date.now() < end) {
-    if (await fn()) return;
+    // a connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT): try again
+    try {
+      if (await fn()) return;
+    } catch (err) {
+      last = err;
+    }
     await sleep(25);
   }
-  throw new Error(`timed out waiting for ${what}`);
+  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
 }

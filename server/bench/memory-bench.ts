@@ -21,6 +21,8 @@ export interface MemoryBenchOptions {
   connections: number;
   clients: number;
   settleMs: number;
+  /** Full GC in every server process before each reading (GET /stats?gc=1); else only the server's own idle GC. */
+  explicitGc: boolean;
 }
 
 export interface MemoryFigures {
@@ -66,8 +68,8 @@ function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number, wha
   });
 }
 
-async function stats(port: number): Promise<{ open: { total: number } }> {
-  const res = await fetch(`http://127.0.0.1:${port}/stats?gc=1`);
+async function stats(port: number, gc: boolean): Promise<{ open: { total: number } }> {
+  const res = await fetch(`http://127.0.0.1:${port}/stats${gc ? '?gc=1' : ''}`);
   return (await res.json()) as { open: { total: number } };
 }
 
@@ -119,8 +121,8 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     this.emit('phase', engine, 'starting server');
     const server = this.spawn(
       // the supervisor gets the workers' 1 MB young generation too (see README: run it the same way in production)
-      group.wrap([process.execPath, '--expose-gc', '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--max-connections', String(options.connections)]),
-      { COMET_WORKER_NODE_FLAGS: '--expose-gc', COMET_ADMIN_TOKEN: '' },
+      group.wrap([process.execPath, ...(options.explicitGc ? ['--expose-gc'] : []), '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--max-connections', String(options.connections)]),
+      { COMET_WORKER_NODE_FLAGS: options.explicitGc ? '--expose-gc' : '', COMET_ADMIN_TOKEN: '' },
     );
     const ready = await waitForLine(server, /comet-lab server ready (\{.*\})\n/, 20_000, 'server');
     const port = (JSON.parse(ready[1]!) as { port: number }).port;
@@ -130,9 +132,9 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     const warm = this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(WARM_UP), 'warm', '127.0.0.9']);
     await waitForLine(warm, /held (\d+) failed (\d+)\n/, 60_000, 'warm-up client');
     warm.kill('SIGTERM');
-    for (let i = 0; i < 100 && (await stats(port)).open.total > 0; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await stats(port, false)).open.total > 0; i++) await sleep(100);
     await sleep(500);
-    await stats(port);
+    await stats(port, options.explicitGc);
     await sleep(300);
     const before = this.figures(group);
 
@@ -148,7 +150,7 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
 
     this.emit('phase', engine, `holding ${held}, settling`);
     await sleep(options.settleMs);
-    const s = await stats(port);
+    const s = await stats(port, options.explicitGc);
     await sleep(300);
     const after = this.figures(group);
     if (s.open.total !== held) this.emit('phase', engine, `warning: server counts ${s.open.total} open, clients hold ${held}`);

@@ -25,6 +25,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--clients <n>', 'client processes holding them (outside the server cgroup)', '2')
     .option('--settle <duration>', 'wait after the last stream opened', '3s')
     .option('--json <file>', 'also write the results as JSON')
+    .option('--no-explicit-gc', 'no forced GC before readings: only the server\'s own idle collection (use --settle 5s or more)')
     .exitOverride();
   try {
     program.parse(argv, { from: 'user' });
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
     throw err;
   }
-  const o = program.opts<{ engines: string; connections: string; clients: string; settle: string; json?: string }>();
+  const o = program.opts<{ engines: string; connections: string; clients: string; settle: string; json?: string; explicitGc: boolean }>();
   const problems: string[] = [];
   const engines = o.engines.split(',').map((e) => e.trim()) as EngineName[];
   for (const e of engines) if (!ENGINE_NAMES.includes(e)) problems.push(`--engines: unknown engine ${JSON.stringify(e)}`);
@@ -51,8 +52,8 @@ async function main(argv: string[]): Promise<void> {
   const onSignal = () => void bench.cleanup().then(() => process.exit(EXIT.interrupted));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const results = await bench.run({ engines, connections, clients, settleMs });
-  process.stdout.write(`\nMemory per idle stream, ${connections} streams on one worker (KB = 1024 bytes)\n`);
+  const results = await bench.run({ engines, connections, clients, settleMs, explicitGc: o.explicitGc });
+  process.stdout.write(`\nMemory per idle stream, ${connections} streams on one worker (KB = 1024 bytes; ${o.explicitGc ? 'full GC before each reading' : 'no forced GC'})\n`);
   process.stdout.write('engine      held  whole KB  user+kmem  tcp KB   RSS KB  sockstat KB*\n');
   for (const r of results) process.stdout.write(`${row(r)}\n`);
   process.stdout.write('whole = cgroup working set (usage - inactive_file) + memory.kmem.tcp; *sockstat counts both ends of each loopback connection\n');

@@ -5,9 +5,12 @@
  */
 export class Directory {
   private readonly holders = new Map<string, number | number[]>();
+  /** Notices applied so far (activity for idle collection). */
+  ops = 0;
 
   /** Applies a worker's notices in order: '+id' (first stream of id there), '-id' (its last one closed). */
   apply(worker: number, ops: string[]): void {
+    this.ops += ops.length;
     for (const op of ops) {
       const id = op.slice(1);
       if (op.charCodeAt(0) === 0x2b) this.add(id, worker);

@@ -13,6 +13,7 @@ export class WorkerCounters {
   readonly rejected: Record<string, number> = {};
   chunksSent = 0;
   messagesSent = 0;
+  closedTotal = 0;
   private readonly buckets = new Array<number>(DELIVERY_BUCKETS_S.length).fill(0);
   private deliverySum = 0;
   private deliveryCount = 0;
@@ -28,6 +29,7 @@ export class WorkerCounters {
 
   close(transport: number, transportName: string, reason: string): void {
     this.open[transport]!--;
+    this.closedTotal++;
     const key = `${transportName}:${reason}`;
     this.closed[key] = (this.closed[key] ?? 0) + 1;
   }

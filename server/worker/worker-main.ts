@@ -6,6 +6,7 @@
 import type { Engine, EngineOptions } from '../engines/engine.ts';
 import type { ToSupervisor, ToWorker } from '../ipc.ts';
 import type { WorkerConfig } from '../supervisor/worker-pool.ts';
+import { collectWhenIdle } from './idle-gc.ts';
 import { WorkerCounters } from './worker-counters.ts';
 
 const config = JSON.parse(process.env.COMET_WORKER ?? '{}') as WorkerConfig & { index: number };
@@ -63,6 +64,8 @@ async function main(): Promise<void> {
     }
   });
   await engine.listen();
+  // streams opened plus closed: a ramp (or a teardown) followed by quiet triggers one collection
+  collectWhenIdle(() => counters.opened[0] + counters.opened[1] + counters.opened[2] + counters.closedTotal);
   send({ t: 'ready', port: config.port });
 }
 
