@@ -32,8 +32,11 @@ export function route(method: string, target: string, lastEventIdHeader?: string
   if (method !== 'GET' && method !== 'HEAD') {
     return { kind: 'error', status: 501, message: `method ${method} not implemented on ${first} streams` };
   }
-  const id = path.slice(slash + 1);
-  if (!ID_PATTERN.test(id)) return { kind: 'error', status: 400, message: 'id must match [A-Za-z0-9_-]{1,64}' };
+  const slice = path.slice(slash + 1);
+  if (!ID_PATTERN.test(slice)) return { kind: 'error', status: 400, message: 'id must match [A-Za-z0-9_-]{1,64}' };
+  // a slice of 13 characters or more is a V8 sliced string that keeps the whole request head alive for as long
+  // as the stream lives: copy it
+  const id = slice.length >= 13 ? Buffer.from(slice, 'latin1').toString('latin1') : slice;
   let lastEventId = lastEventIdHeader;
   if (lastEventId === undefined && q >= 0) {
     lastEventId = new URLSearchParams(target.slice(q + 1)).get('lastEventId') ?? undefined;
