@@ -54,6 +54,7 @@ function floodSection(f: FloodFigures): string[] {
     const b = f.fanout;
     lines.push(`| fan-out: one broadcast | ${fmtInt(b.received)} of ${fmtInt(b.expected)} delivered${b.complete ? '' : ' (INCOMPLETE)'}; publish to last delivery ${ms(b.fanOutMs)}; p50 ${ms(b.p50Ms, 1)}, p99 <= ${ms(b.p99Ms, 1)} |`);
   }
+  if (!f.fanout && f.incomplete?.includes('/broadcast')) lines.push(`| fan-out: one broadcast | FAILED: ${f.incomplete} |`);
   if (f.sends) {
     const s = f.sends;
     lines.push(`| routed sends (autocannon, POST /send/:id) | ${fmtInt(s.sustainedRate)}/s sustained of ${fmtInt(s.askedRate)}/s asked over ${s.seconds.toFixed(0)} s (${fmtInt(s.requests)} requests, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors, ${fmtInt(s.timeouts)} timeouts); delivery p50 ${ms(s.p50Ms, 1)}, p99 <= ${ms(s.p99Ms, 1)}; request p50 ${ms(s.requestP50Ms)}, p99 ${ms(s.requestP99Ms)} |`);

@@ -124,7 +124,10 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
   {
     const target = 'broadcast to 1,000,000 fully delivered in <= 2 s';
     const f = big?.fanout;
-    if (!big || !f) out.push(notRun('broadcast-2s', target, 'fan-out stage'));
+    if (big && !f && big.incomplete?.includes('/broadcast')) {
+      // The publish itself failed (the orchestrator gives POST /broadcast 10 s): attempted, not delivered.
+      out.push({ id: 'broadcast-2s', target, measured: `the broadcast failed at ${fmtInt(big.reached.server)} held: ${big.incomplete}`, met: false, ...(atN ? { atN } : {}), by: 'not delivered', cause: `${big.cpu.hostBroadcast ? `host ${pct(big.cpu.hostBroadcast.busy)} busy during the broadcast; ` : ''}the server did not answer POST /broadcast within the orchestrator's 10 s (orchestrator/run/control.ts)` });
+    } else if (!big || !f) out.push(notRun('broadcast-2s', target, 'fan-out stage'));
     else {
       const met = f.complete && f.fanOutMs !== undefined && f.fanOutMs <= 2000 && big.n >= MILLION;
       const okAtN = f.complete && f.fanOutMs !== undefined && f.fanOutMs <= 2000;
@@ -148,6 +151,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
         c.hostSends ? `host ${pct(c.hostSends.busy)} busy during the sends (/proc/stat)` : '',
         c.sendsServerCores !== undefined ? `server ${c.sendsServerCores.toFixed(2)} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'} cores` : '',
         ceiling ? `autocannon runs ${SENDS_CONNECTIONS} connections (orchestrator/run/sends-phase.ts): at a ${s.requestP50Ms} ms request p50 that is at most ~${fmtInt(ceiling)}/s` : '',
+        s.non2xx > 0 && big.reached.client < big.n ? `${fmtInt(s.non2xx)} non-2xx: the sends phase picks random planned ids, and only ${fmtInt(big.reached.client)} of ${fmtInt(big.n)} were connected (404)` : '',
       ].filter(Boolean).join('; ');
       const cause = s.askedRate < 20_000 ? `only ${fmtInt(s.askedRate)}/s was asked (--sends-rate); ${profile}` : `${pct(s.sustainedRate / s.askedRate)} of the asked rate; ${profile}`;
       out.push({ id: 'sends-20k', target, measured, met: atN ? (okAtN ? null : false) : okAtN, ...(atN ? { atN } : {}), ...(okAtN ? {} : { by, cause }) });
