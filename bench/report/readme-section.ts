@@ -93,7 +93,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
         kb(f.loadgen.slopeBytes),
         `${pct(f.chunks.ratio)} at ${f.chunks.intervalSeconds} s`,
         c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1)} + ${c.loadgenUsPerChunk?.toFixed(1)})`,
-        b ? `${ms(b.fanOutMs)}${b.complete ? '' : ' (incomplete)'}, ${ms(b.p50Ms)}, ${ms(b.p99Ms)}` : 'not run',
+        b ? `${ms(b.fanOutMs)}${b.complete ? '' : ' (incomplete)'}, ${ms(b.p50Ms)}, ${ms(b.p99Ms)}` : f.incomplete?.includes('/broadcast') ? 'failed: POST /broadcast timed out' : 'not run',
         s ? `${fmtInt(s.sustainedRate)}, ${ms(s.p99Ms)}` : 'not run',
         link(file),
         '',
@@ -105,7 +105,9 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
   for (const l of all) {
     for (const t of l.results.targets) {
       const have = targets.get(t.id);
-      if (!have || (have.t.met === null && t.met !== null)) targets.set(t.id, { file: l.file, t });
+      // Newest first; a measurement beats 'not measured', and one taken at the target's own N beats a smaller N.
+      const better = !have || (have.t.met === null && t.met !== null) || (have.t.atN !== undefined && t.atN === undefined && t.met !== null);
+      if (better) targets.set(t.id, { file: l.file, t });
     }
   }
   if (targets.size > 0) {
