@@ -20,7 +20,7 @@ import { SupervisorMetrics } from './supervisor/metrics.ts';
 import { Router } from './supervisor/router.ts';
 import { aggregateStats, type CometServerStats, type ProcessFigures } from './supervisor/server-stats.ts';
 import { WorkerPool } from './supervisor/worker-pool.ts';
-import { collectWhenIdle } from './worker/idle-gc.ts';
+import { collectWhenIdle, fullGc } from './worker/idle-gc.ts';
 import { countOpenFds, readMaxFds } from './worker/worker-counters.ts';
 
 export interface ServerEvents {
@@ -101,7 +101,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const stats = async (gc = false): Promise<CometServerStats> => {
     const lagSeconds = Number.isFinite(lag.max) ? lag.max / 1e9 : 0;
     lag.reset();
-    if (gc) (globalThis as { gc?: () => void }).gc?.();
+    if (gc) fullGc();
     return aggregateStats(await pool.stats(2000, gc), {
       workers,
       engine: options.engine,

@@ -6,7 +6,7 @@
 import type { Engine, EngineOptions } from '../engines/engine.ts';
 import type { ToSupervisor, ToWorker } from '../ipc.ts';
 import type { WorkerConfig } from '../supervisor/worker-pool.ts';
-import { collectWhenIdle } from './idle-gc.ts';
+import { collectWhenIdle, fullGc } from './idle-gc.ts';
 import { WorkerCounters } from './worker-counters.ts';
 
 const config = JSON.parse(process.env.COMET_WORKER ?? '{}') as WorkerConfig & { index: number };
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
         engine.hub.replayed(m.k, m.m);
         break;
       case 'stats':
-        if (m.gc) (globalThis as { gc?: () => void }).gc?.();
+        if (m.gc) fullGc();
         send({ t: 'stats', k: m.k, s: counters.snapshot() });
         break;
       case 'shutdown':
