@@ -38,7 +38,8 @@ export const DEFAULTS: ServerOptions = {
   adminToken: undefined,
   // a 1 MB young generation: an idle comet worker allocates little, and V8's default lets new space grow to
   // 16 MB x 2 during a ramp and keep it, about 300 bytes per stream at 15,000 streams (measured)
-  workerNodeFlags: ['--max-semi-space-size=1'],
+  // --expose-gc: the idle collection (worker/idle-gc.ts) then needs no extra V8 context to reach gc()
+  workerNodeFlags: ['--max-semi-space-size=1', '--expose-gc'],
 };
 
 /** Raw option values as strings (from flags or env), before validation. */
