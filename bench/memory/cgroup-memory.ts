@@ -19,12 +19,6 @@ export interface CgroupMemory {
   total: number;
 }
 
-/** The sentence the results print beside every figure read this way. */
-export const CGROUP_METHOD =
-  'cgroup v1 memory group of its own (joined before exec): memory.usage_in_bytes - total_inactive_file + memory.kmem.tcp.usage_in_bytes; ' +
-  'the kernel part is memory.kmem.usage_in_bytes (socket slabs, epoll, files) + kmem.tcp. On this kernel (6.18) kmem.tcp stays 0 ' +
-  '(v1 TCP accounting does not count), so TCP buffers are cross-checked host-wide from /proc/net/sockstat; idle sockets queue no data';
-
 export function readCgroupMemory(dir: string): CgroupMemory {
   const num = (f: string): number => {
     try {

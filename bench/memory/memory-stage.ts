@@ -8,14 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChildProcess } from 'node:child_process';
 import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/cgroup.ts';
 import { readSockstat } from '../../orchestrator/run/sockstat.ts';
 import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
 import { exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
-import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { MemoryBench } from '../../server/bench/memory-bench.ts';
+import type { EngineName } from '../../server/engines/engine.ts';
 import { EXIT, LabError } from '../../shared/errors.ts';
-import { CGROUP_METHOD, perConnection, readCgroupMemory, type CgroupMemory } from './cgroup-memory.ts';
+import { perConnection, readCgroupMemory, type CgroupMemory } from './cgroup-memory.ts';
 import { startNginx, type NginxKind } from './nginx.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -33,8 +34,8 @@ export interface MemoryTargetResult {
   kind: MemoryTarget['kind'];
   asked: number;
   held: number;
-  /** Connections the server itself counted (engines only). */
-  serverCounted?: number;
+  /** How it was measured, where it differs from the stage's method sentence. */
+  method?: string;
   errors: number;
   /** Failed connections by cause (the client's own classification). */
   errorsByCause: Record<string, number>;
@@ -62,7 +63,12 @@ export interface MemoryStageOptions {
   onProgress?: (text: string) => void;
 }
 
-export const MEMORY_METHOD = CGROUP_METHOD;
+export const MEMORY_METHOD =
+  'every target alone in a cgroup v1 memory group of its own (joined before exec), its clients outside it; 500 connections opened and ' +
+  'closed first (warm-up), then N held; growth of usage - total_inactive_file + memory.kmem.tcp.usage_in_bytes from before the N to 3 s ' +
+  'after the last, divided by the connections held. Engines through the server\'s own bench (server/bench/memory-bench.ts, `make ' +
+  'bench-server`, full GC before each reading as there; user = RSS growth, kernel = the rest); nginx by bench/memory (user = growth - memory.kmem.usage_in_bytes ' +
+  'growth). kmem.tcp stays 0 on this kernel (6.18): idle sockets queue no data (sockstat cross-check beside)';
 
 interface Holder {
   held(): Promise<{ held: number; errors: number; byCause: Record<string, number> }>;
@@ -132,8 +138,54 @@ export async function waitForTimeWait(n: number, maxSeconds: number, signal: Abo
   return tw;
 }
 
+/** Connections opened and closed before the baseline (server/bench/memory-bench.ts uses the same number). */
+const WARM_UP = 500;
+
+/**
+ * An engine through the server's own bench (server/bench/memory-bench.ts, `make bench-server`): one worker in a
+ * cgroup v1 group, 500-stream warm-up, clients (server/bench/hold-streams.ts) outside the group, working set + TCP
+ * buffer growth / streams after `settle` and a full GC in every server process (its default). User space is the RSS growth
+ * of the server's processes; kernel is the rest.
+ */
+async function measureEngine(engine: string, opts: MemoryStageOptions): Promise<MemoryTargetResult> {
+  const timeWaitAtStart = await waitForTimeWait(opts.n, opts.portDrainSeconds, opts.signal, opts.onProgress);
+  const bench = new MemoryBench();
+  bench.on('phase', (e, phase) => opts.onProgress?.(`${e}: ${phase}`));
+  const onAbort = () => void bench.cleanup();
+  opts.signal.addEventListener('abort', onAbort, { once: true });
+  const t0 = Date.now();
+  try {
+    const [r] = await bench.run({ engines: [engine as EngineName], connections: opts.n, clients: 2, settleMs: 3000, explicitGc: true });
+    opts.signal.throwIfAborted();
+    if (!r || r.held === 0) throw new LabError('LAB_ERR_NOTHING_HELD', `${engine}: no stream was held`);
+    const p = r.perStream;
+    const whole = (f: typeof r.after) => f.workingSetBytes + f.tcpBytes;
+    return {
+      target: engine,
+      kind: 'engine',
+      asked: opts.n,
+      held: r.held,
+      errors: opts.n - r.held,
+      errorsByCause: opts.n > r.held ? { 'not held (server bench client)': opts.n - r.held } : {},
+      timeWaitAtStart,
+      rampSeconds: (Date.now() - t0) / 1000,
+      before: { usage: r.before.workingSetBytes, inactiveFile: 0, kmem: NaN, tcp: r.before.tcpBytes, total: whole(r.before) },
+      after: { usage: r.after.workingSetBytes, inactiveFile: 0, kmem: NaN, tcp: r.after.tcpBytes, total: whole(r.after) },
+      perConnection: { total: p.whole, user: p.rss, kernel: p.whole - p.rss },
+      sockstatTcpPerConnection: p.sockstat,
+      totalPerConnection: whole(r.after) / r.held,
+      processes: 2,
+      method: 'server/bench/memory-bench.ts (make bench-server), full GC before each reading',
+    };
+  } finally {
+    opts.signal.removeEventListener('abort', onAbort);
+    await bench.cleanup();
+  }
+}
+
 /** Measures one target; everything it starts (processes, cgroup, nginx folder) is gone when it returns or throws. */
 export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageOptions): Promise<MemoryTargetResult> {
+  if (target.kind === 'engine') return measureEngine(target.engine, opts);
   const layout = detectCgroup();
   if (!layout || layout.version !== 'v1') {
     throw new LabError('LAB_ERR_NO_CGROUP', 'the memory stage needs a writable cgroup v1 memory controller (/sys/fs/cgroup/memory)', {
@@ -151,20 +203,19 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
   const lifetime = rampBudgetMs / 1000 + 120;
   let stopTarget: () => Promise<void> = async () => undefined;
   let holder: Holder | undefined;
-  let server: ChildProcess | undefined;
   try {
-    if (target.kind === 'engine') {
-      const cmd = cg.wrapCommand([NODE, `${REPO}server/cli.ts`, '--host=127.0.0.1', `--port=${port}`, '--workers=1', `--engine=${target.engine}`, `--interval=${opts.intervalSeconds * 1000}ms`], 20000);
-      const s = await startWithReadyLine<{ port: number }>(cmd[0]!, cmd.slice(1), 'comet-lab server ready ', 30_000, { cwd: REPO });
-      server = s.proc;
-      stopTarget = async () => {
-        server!.kill('SIGTERM');
-        await exited(server!, 6000);
-      };
-    } else {
-      const ng = await startNginx(target.kind, port, opts.n, cg);
-      stopTarget = ng.stop;
+    const ng = await startNginx(target.kind as NginxKind, port, opts.n, cg);
+    stopTarget = ng.stop;
+    // The same warm-up as the server's bench: WARM_UP connections opened and closed before the baseline, so one-time
+    // costs (pages touched, pools and tables first sized) are not charged to the connections measured.
+    opts.onProgress?.(`${targetName(target)}: warm-up, ${WARM_UP} connections opened and closed`);
+    const warm = target.kind === 'floor' ? await keepaliveHolder(port, WARM_UP, 60, 30_000) : await loadgenHolder(port, WARM_UP, WARM_UP, 60);
+    for (let i = 0; i < 100; i++) {
+      const w = await warm.held();
+      if (w.held + w.errors >= WARM_UP) break;
+      await sleep(100, undefined, { signal: opts.signal });
     }
+    await warm.stop();
     await sleep(1000, undefined, { signal: opts.signal }); // let the runtime finish starting before the baseline
     const before = readCgroupMemory(cg.path);
     const sockBefore = readSockstat().memBytes;
@@ -182,15 +233,12 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
     state = await holder.held();
     const after = readCgroupMemory(cg.path);
     const sockAfter = readSockstat().memBytes;
-    let serverCounted: number | undefined;
-    if (target.kind === 'engine') serverCounted = (await getJson<ServerStats>(`http://127.0.0.1:${port}/stats`).catch(() => undefined))?.open.total;
     if (state.held === 0) throw new LabError('LAB_ERR_NOTHING_HELD', `${targetName(target)}: no connection was held (errors: ${state.errors})`);
     return {
       target: targetName(target),
       kind: target.kind,
       asked: opts.n,
       held: state.held,
-      serverCounted,
       errors: state.errors,
       errorsByCause: state.byCause,
       timeWaitAtStart,
@@ -201,6 +249,7 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
       totalPerConnection: after.total / state.held,
       sockstatTcpPerConnection: (sockAfter - sockBefore) / state.held,
       processes: pidsIn(cg),
+      method: 'nginx in its own cgroup v1 group, 500-connection warm-up, user = growth - kmem',
     };
   } finally {
     await holder?.stop().catch(() => undefined);

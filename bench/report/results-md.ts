@@ -11,7 +11,7 @@ function memorySection(r: BenchResults): string[] {
   const lines = [
     `## 1. Memory per idle connection (${fmtInt(m.n)} connections, one worker, ${m.intervalSeconds} s heartbeat)`,
     '',
-    `Method: ${m.method}. Per connection = growth from before the first connection to ${3} s after the last, divided by the connections held; total/N includes the process's fixed base.`,
+    `Method: ${m.method}. total/N includes the process's fixed base.`,
     '',
     '| server | held | KB/conn | user | kernel | total/N | / floor | nchan / it | processes | host TCP buffers/conn (sockstat) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
