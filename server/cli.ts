@@ -23,7 +23,7 @@ async function main(argv: string[]): Promise<void> {
     .description('The comet server: chunked, SSE and long-poll streams, a router across worker processes, metrics')
     .option('--host <host>', 'address to listen on (env COMET_HOST)', undefined)
     .option('--port <port>', 'port, 0 for a free one (env COMET_PORT; default 8000)')
-    .option('--workers <n|auto>', 'worker processes; auto = max(cores, max-connections / fds per worker) (env COMET_WORKERS)')
+    .option('--workers <n|auto>', 'worker processes; auto = max(cores, 1.1 x max-connections / fds per worker) (env COMET_WORKERS)')
     .option('--engine <name>', `streaming engine: ${ENGINE_NAMES.join('|')} (env COMET_ENGINE; default raw)`)
     .option('--interval <duration>', 'heartbeat interval, e.g. 10s or 500ms (env COMET_INTERVAL; default 10s)')
     .option('--poll-wait <duration>', 'long-poll wait before 204 (env COMET_POLL_WAIT; default 30s)')
