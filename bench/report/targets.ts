@@ -102,7 +102,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
     else {
       const ratio = nchan.perConnection.total / engine.perConnection.total;
       const met = ratio >= 3;
-      out.push({ id: 'nchan-vs-server', target, measured: `nchan ${kb(nchan.perConnection.total)} / ${engine.target} ${kb(engine.perConnection.total)} = ${ratio.toFixed(2)}x`, met, ...(met ? {} : { by: `${ratio.toFixed(2)}x against 3x: the server would need <= ${kb(nchan.perConnection.total / 3)}`, cause: memoryCause(engine) }) });
+      out.push({ id: 'nchan-vs-server', target, measured: `nchan ${kb(nchan.perConnection.total)} / ${engine.target} ${kb(engine.perConnection.total)} = ${ratio.toFixed(2)}x`, met, ...(met ? {} : { by: `${ratio.toFixed(3)}x against 3x: the server would need <= ${kb(nchan.perConnection.total / 3)}, it is ${kb(engine.perConnection.total - nchan.perConnection.total / 3)} over`, cause: memoryCause(engine) }) });
     }
   }
 
