@@ -18,6 +18,7 @@ export function renderReportHtml(summary: Summary, table: SamplesTable, markdown
 </head><body>
 <h1>${escapeHtml(title)}</h1>
 <p>${summary.complete ? 'Run complete.' : `<strong>INCOMPLETE</strong>: ${escapeHtml(summary.incomplete ?? '')}`}</p>
+${summary.targetReached ? '' : `<p><strong>TARGET MISSED</strong>: ${summary.reached.client} of ${summary.n} connections were held at most.</p>`}
 ${renderCharts([...memoryCharts(table, summary), connectionsChart(table)])}
 <h2>Over time (the live page's charts)</h2>
 ${renderChartsSection({ points: livePointsFromSamples(table) })}

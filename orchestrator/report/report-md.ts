@@ -47,6 +47,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     `# comet-lab flood: ${num(s.n)} connections, ${s.backend} backend`,
     '',
     s.complete ? `Run complete (${s.startedAt}, ${s.durationSeconds.toFixed(1)} s).` : `**INCOMPLETE**: ${s.incomplete}. The figures below are what was measured before it stopped.`,
+    ...(s.targetReached ? [] : ['', `**TARGET MISSED**: ${num(s.reached.client)} of ${num(s.n)} connections were held at most (errors by cause below).`]),
     '',
     '## Connections',
     '',

@@ -87,3 +87,15 @@ test('empty cells stay absent, not zero', () => {
   assert.equal(table.rows[0]!.values.get('server_up'), 0);
   assert.equal(summarize(table, record).memory.server.fit, undefined);
 });
+
+test('a complete run that never held N says the target was missed, in the summary and the report', () => {
+  const { csv, record } = run();
+  const reached = summarize(parseSamplesCsv(csv), record);
+  assert.equal(reached.targetReached, true);
+  assert.doesNotMatch(renderReportMd(reached, record), /TARGET MISSED/);
+  const bigger = { ...record, plan: { ...record.plan, n: 12000 } } as RunRecord;
+  const missed = summarize(parseSamplesCsv(csv), bigger);
+  assert.equal(missed.complete, true);
+  assert.equal(missed.targetReached, false);
+  assert.match(renderReportMd(missed, bigger), /TARGET MISSED\*\*: 10,000 of 12,000/);
+});

@@ -35,6 +35,8 @@ export interface Summary {
   complete: boolean;
   incomplete?: string;
   reached: { client: number; server: number };
+  /** N was held on the client side at some sample; a run can be complete (nothing died) and still miss N. */
+  targetReached: boolean;
   secondsToTarget?: number;
   rampSeconds?: number;
   rampEndedBy?: string;
@@ -149,12 +151,14 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     const v = col(`${c}_cpu_s`);
     if (v.length) cpuSeconds[c] = v.at(-1)!;
   }
+  const reached = { client: max([o?.ramp?.reached ?? 0, ...col('client_active')]), server: max(col('server_connections')) };
   return {
     n: record.plan.n,
     backend: record.plan.backend,
     complete: !o?.incomplete && o !== undefined,
     ...(o?.incomplete ? { incomplete: o.incomplete } : o ? {} : { incomplete: 'the run left no outcome (killed?)' }),
-    reached: { client: max([o?.ramp?.reached ?? 0, ...col('client_active')]), server: max(col('server_connections')) },
+    reached,
+    targetReached: reached.client >= record.plan.n,
     secondsToTarget: o?.ramp?.secondsToTarget,
     rampSeconds: o?.ramp?.seconds,
     rampEndedBy: o?.ramp?.endedBy,
