@@ -65,6 +65,8 @@ export const METRICS = {
     delivery: 'comet_message_delivery_seconds', // histogram
     lag: 'comet_event_loop_lag_seconds', // gauge
     restarts: 'comet_worker_restarts_total', // counter
+    openFds: 'comet_process_open_fds', // gauge {role, worker, pid}: against the per-process file limit
+    maxFds: 'comet_process_max_fds', // gauge {role, worker, pid}
   },
   loadgen: {
     target: 'loadgen_target_connections', // gauge
