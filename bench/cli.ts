@@ -12,7 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveBenchConfig, ENV_NAMES, type RawBenchOptions } from './config.ts';
 import { printProgress } from './progress-listener.ts';
-import { updateReadme } from './report/readme-section.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadResults, updateReadme } from './report/readme-section.ts';
+import { renderResultsMd } from './report/results-md.ts';
 import { BenchRun } from './run-bench.ts';
 
 export interface CliIo {
@@ -41,7 +44,7 @@ function program(io: CliIo): Command {
     .option('--results-dir <dir>', 'where the dated results files go (default bench/results)')
     .option('--reports-dir <dir>', "where the orchestrator's flood reports go (default reports)")
     .option('--readme <path>', 'README whose bench section is regenerated, or none (default README.md)')
-    .option('--regenerate', "run nothing: rewrite README's bench section from the results files")
+    .option('--regenerate', "run nothing: rewrite the results .md files and README's bench section from the .json files")
     .option('--host-label <name>', 'host part of the results file name (default the host name)')
     .allowExcessArguments(false)
     .exitOverride()
@@ -72,8 +75,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const config = resolveBenchConfig(raw, io.env);
   if (o.regenerate) {
     if (!config.readme) throw new LabError('LAB_ERR_USAGE', '--regenerate with --readme none has nothing to do', { exitCode: EXIT.usage });
+    // Every results .md again from its .json (targets re-checked), then README's section from all of them.
+    for (const { file, results } of loadResults(config.resultsDir)) writeFileSync(join(config.resultsDir, file), renderResultsMd(results));
     updateReadme(config.readme, config.resultsDir);
-    io.stdout.write(`bench section of ${config.readme} regenerated from ${config.resultsDir}\n`);
+    io.stdout.write(`results files and the bench section of ${config.readme} regenerated from ${config.resultsDir}\n`);
     return EXIT.ok;
   }
   const run = new BenchRun(config, commandLine(argv, io.env));

@@ -192,8 +192,10 @@ export function floodFigures(input: FiguresInput): FloodFigures {
     nAsked: input.capacity.asked,
     n: plan.n,
     capacity: { maxN: input.capacity.maxN, limitedBy: input.capacity.limitedBy, fits: input.capacity.fits, ...(input.capacity.planRefusal ? { planRefusal: input.capacity.planRefusal } : {}) },
-    complete: s.complete && !input.timedOut,
-    ...(s.incomplete ? { incomplete: s.incomplete } : {}),
+    // The orchestrator calls a run complete when every phase ran, even if the ramp stopped short of N; here a
+    // flood is complete only when N was held.
+    complete: s.complete && !input.timedOut && s.reached.client >= plan.n,
+    ...(s.incomplete ? { incomplete: s.incomplete } : s.reached.client < plan.n ? { incomplete: `N not reached: ${s.reached.client} of ${plan.n} held (ramp ended by ${s.rampEndedBy ?? 'n/a'})` } : {}),
     timedOut: input.timedOut,
     reached: s.reached,
     secondsToTarget: s.secondsToTarget,

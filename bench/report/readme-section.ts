@@ -88,7 +88,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
       lines.push([
         '',
         fmtInt(n),
-        `${fmtInt(f.reached.server)}${f.complete ? '' : ' (incomplete)'}`,
+        `${fmtInt(f.reached.server)}${f.complete || f.reached.client < f.n ? '' : ' (incomplete)'}${f.n !== n ? ` of ${fmtInt(f.n)} run` : ''}`,
         f.secondsToTarget === undefined ? 'not reached' : `${f.secondsToTarget.toFixed(1)} s`,
         `${kb(f.server.slopeBytes)}, ${kb(f.server.totalPerConnectionBytes)}`,
         kb(f.loadgen.slopeBytes),

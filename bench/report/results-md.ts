@@ -32,7 +32,7 @@ function floodSection(f: FloodFigures): string[] {
   const lines = [
     `## Flood at ${fmtInt(f.nAsked)}${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : ''}`,
     '',
-    `${f.complete ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
+    `${f.complete && f.reached.client >= f.n ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.reached.client < f.n ? `N not reached: ${fmtInt(f.reached.client)} of ${fmtInt(f.n)} held (ramp ended by ${f.rampEndedBy ?? 'n/a'})` : f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
     '',
     '| figure | value |',
     '| --- | --- |',
