@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Transport } from '../shared/contracts.ts';
+import { parseDurationMs } from '../shared/duration.ts';
 import { ephemeralPortRange } from './port-allocator.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { parseUrlFile, urlProblem, type BadUrlLine } from './targets.ts';
@@ -90,15 +91,6 @@ export function connectionsPerProcess(): number {
     // no /proc: assume this host's limit
   }
   return 19800;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** `100ms`, `10s`, `5m`, `1h`, or a bare number in `bareUnit`. Returns milliseconds or NaN. */
-export function parseDurationMs(text: string, bareUnit: 'ms' | 's'): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) return NaN;
-  return Number(m[1]) * UNIT_MS[m[2] ?? bareUnit]!;
 }
 
 function envName(key: string): string {

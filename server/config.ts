@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { usageError } from '../shared/errors.ts';
+import { parseDurationMs } from '../shared/duration.ts';
 import { ENGINE_NAMES, type EngineName } from './engines/engine.ts';
 import { readMaxFds } from './worker/worker-counters.ts';
 
@@ -60,10 +61,7 @@ const ENV: Record<keyof RawOptions, string> = {
 
 /** `10s` -> 10000, `250ms` -> 250, `1500` -> 1500, `2m` -> 120000; NaN when not a duration. */
 export function parseDuration(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (m === null) return NaN;
-  const n = Number(m[1]);
-  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+  return Math.round(parseDurationMs(text, 'ms'));
 }
 
 function integer(text: string, min: number, max: number): number {
