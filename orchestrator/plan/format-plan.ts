@@ -1,9 +1,12 @@
 /** The plan as a person reads it before anything starts (the `plan` command, and the head of every flood). */
+import { previewDockerPlan } from '../backends/docker-backend.ts';
 import type { Plan } from './plan.ts';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
 
-export function formatPlan(plan: Plan): string {
+/** A docker plan is shown as the docker backend will lay it out (container addresses), not the loopback layout. */
+export function formatPlan(planned: Plan): string {
+  const plan = planned.backend === 'docker' ? previewDockerPlan(planned) : planned;
   const procs = plan.loadgens.reduce((a, l) => a + l.procs, 0);
   const lines = [
     `plan: ${plan.n.toLocaleString('en-US')} ${plan.transport} connections, ${plan.backend} backend, ramp ${plan.rampRate}/s, hold ${plan.holdSeconds}s, heartbeat ${plan.server.heartbeatIntervalMs} ms`,
