@@ -27,6 +27,7 @@ export function preflight(n: number, backend: 'local' | 'docker', destinations: 
       portsPerAddress: portsPerSource(limits) ?? portRange[1] - portRange[0] + 1,
       memAvailableBytes: Math.min(limits.memAvailableBytes ?? Infinity, limits.cgroupMemoryLimitBytes ?? Infinity),
       cores: limits.cores,
+      expectedMemory: assessment.expectedMemory,
       capacityProblems: assessment.findings.filter((f) => f.severity === 'fail').map(say),
       capacityWarnings: assessment.findings.filter((f) => f.severity === 'warn').map(say),
     },

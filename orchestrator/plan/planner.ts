@@ -4,6 +4,7 @@
  */
 import type { Transport } from '../../shared/contracts.ts';
 import { CONNECTION_COSTS, type ConnectionCosts } from '../../kernel/costs.ts';
+import { expectedMemory as kernelExpectedMemory } from '../../kernel/capacity-math.ts';
 import type { LoadgenPlan, Plan } from './plan.ts';
 
 /** What the planner needs to know about the host; host-limits.ts fills it from kernel/'s readHostLimits(). */
@@ -18,7 +19,15 @@ export interface PlannerHost {
   portsPerAddress: number;
   memAvailableBytes: number;
   cores: number;
-  /** Failed findings of kernel/'s assessCapacity() (files, memory, conntrack, ...): refusals, with its words. */
+  /**
+   * assessCapacity()'s expected memory at N (process bases included): the plan shows these figures, so the plan and
+   * `make doctor` give one estimate. Without it (pure tests), the same kernel/capacity-math arithmetic is used.
+   */
+  expectedMemory?: { server: number; loadgen: number; kernel: number; total: number };
+  /**
+   * Failed findings of kernel/'s assessCapacity() (files, memory, conntrack, ...): refusals, with its words. The
+   * memory verdict is assessCapacity's alone: the planner makes no memory judgement of its own.
+   */
   capacityProblems?: string[];
   capacityWarnings?: string[];
 }
@@ -114,15 +123,8 @@ export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionC
   }
 
   const totalProcs = loadgens.reduce((s, l) => s + l.procs, 0);
-  const expectedMemory = {
-    server: (workers + 1) * costs.processBaseBytes + req.n * costs.serverBytes,
-    loadgen: (totalProcs + loadgens.length) * costs.processBaseBytes + req.n * costs.loadgenBytes,
-    kernel: 2 * req.n * costs.kernelSocketBytes,
-  };
-  const expectedTotal = expectedMemory.server + expectedMemory.loadgen + expectedMemory.kernel;
-  if (expectedTotal > host.memAvailableBytes * costs.memoryHeadroom && !refusals.some((r) => /memory/i.test(r))) {
-    refusals.push(`expected memory ${gib(expectedTotal)} exceeds ${costs.memoryHeadroom * 100}% of the available ${gib(host.memAvailableBytes)}`);
-  }
+  const { server, loadgen, kernel } = host.expectedMemory ?? kernelExpectedMemory(req.n, host.connectionsPerProcess, costs);
+  const expectedMemory = { server, loadgen, kernel };
   const processes = workers + 1 + totalProcs + loadgens.length;
   if (processes > host.cores * 8) warnings.push(`${processes} processes on ${host.cores} cores: the ramp will be CPU-bound and slow`);
   if (req.holdSeconds < 2 * req.intervalSeconds) {
@@ -154,8 +156,4 @@ export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionC
 /** Each load generator's share of the ramp rate (at least 1/s each). */
 export function rateShares(plan: Plan): number[] {
   return split(plan.rampRate, plan.loadgens.length).map((r) => Math.max(1, r));
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
