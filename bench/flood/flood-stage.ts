@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { readHostLimits, assessCapacity } from '../../kernel/index.ts';
 import { LocalBackend } from '../../orchestrator/backends/local-backend.ts';
-import { resolveFloodConfig, type FloodConfig } from '../../orchestrator/config/flood-config.ts';
-import { makeFloodPlan } from '../../orchestrator/plan/make-flood-plan.ts';
+import { resolveFloodConfig } from '../../orchestrator/config/flood-config.ts';
 import { flood, REPO_ROOT } from '../../orchestrator/flood.ts';
 import type { FloodRun } from '../../orchestrator/run/flood-run.ts';
 import type { RunSample } from '../../orchestrator/run/sample.ts';
@@ -56,23 +55,6 @@ function memAvailable(): number {
 /** Below this much available memory the flood is stopped: an OOM kill would hit whatever else runs on the host. */
 const MEMORY_GUARD_BYTES = 1.5 * 2 ** 30;
 
-/**
- * The N the orchestrator's planner accepts: kernel/'s assessCapacity and the planner each estimate memory, and the
- * planner's estimate (process bases included) can refuse an N the doctor accepts (1,000,000 here: 22.5 GiB expected
- * against 90% of 22.9 GiB). Lowered 2% at a time (at most 40 steps) until the plan has no refusal.
- */
-function plannerN(n: number, config: (n: number) => FloodConfig): { n: number; refusal?: string } {
-  let tryN = n;
-  let first: string | undefined;
-  for (let i = 0; i < 40; i++) {
-    const plan = makeFloodPlan(config(tryN), 'local');
-    if (plan.refusals.length === 0) return { n: tryN, ...(first ? { refusal: first } : {}) };
-    first ??= plan.refusals.join('; ');
-    tryN = Math.floor((tryN * 0.98) / 1000) * 1000;
-  }
-  return { n: tryN, refusal: first };
-}
-
 export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures> {
   const capacity = capacityFor(opts.n);
   const configFor = (n: number) => resolveFloodConfig({
@@ -91,11 +73,6 @@ export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures>
     // The planner refuses what kernel/ says does not fit; capacityFor already lowered N to what fits.
     force: !capacity.fits,
   }, {});
-  const accepted = plannerN(capacity.run, configFor);
-  if (accepted.refusal) {
-    capacity.run = accepted.n;
-    capacity.planRefusal = accepted.refusal;
-  }
   const config = configFor(capacity.run);
   let guard: string | undefined;
   const capture = floodCapture((s) => {
