@@ -49,6 +49,9 @@ process.on('message', (raw) => {
       pool?.resetLatency();
       send({ t: 'reset', id: m.id });
       return;
+    case 'sample':
+      send({ t: 'sample', id: m.id, data: pool ? pool.sampleActive(m.n) : { active: 0, ids: [] } });
+      return;
     case 'stop':
       if (pool) {
         pool.stop();

@@ -1,6 +1,8 @@
 /**
  * The control API the orchestrator drives: `GET /status` (LoadgenStatus JSON), `POST /ramp {"target","rate"}`,
- * `POST /latency/reset`, `POST /stop` (answers with the final totals, then the run ends), `GET /metrics`.
+ * `POST /latency/reset`, `POST /stop` (answers with the final totals, then the run ends), `GET /metrics`,
+ * `GET /active-ids?n=N` ({"active", "ids"}: up to N distinct random indices of connections active now, so a caller
+ * routes sends only to connections that exist; N at most MAX_SAMPLE).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +16,8 @@ export interface ControlServer {
 }
 
 const MAX_BODY = 64 * 1024;
+/** Largest sample `GET /active-ids` returns (about 1 MB of JSON). */
+export const MAX_SAMPLE = 100_000;
 
 function json(res: http.ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -57,7 +61,7 @@ export function startControlServer(
 ): Promise<ControlServer> {
   const server = http.createServer(async (req, res) => {
     try {
-      const path = (req.url ?? '/').split('?')[0];
+      const [path, query] = (req.url ?? '/').split('?');
       const route = `${req.method} ${path}`;
       switch (route) {
         case 'GET /status':
@@ -83,6 +87,14 @@ export function startControlServer(
           engine.ramp(r.target, rate);
           return json(res, 200, { ok: true, target: r.target, rate });
         }
+        case 'GET /active-ids': {
+          const raw = new URLSearchParams(query ?? '').get('n') ?? '1000';
+          const n = Number(raw);
+          if (!/^\d+$/.test(raw) || n < 1 || n > MAX_SAMPLE) {
+            return problem(res, 400, 'LAB_ERR_BAD_REQUEST', `n must be a whole number from 1 to ${MAX_SAMPLE} (got ${JSON.stringify(raw)})`);
+          }
+          return json(res, 200, await engine.sampleActive(n));
+        }
         case 'POST /latency/reset':
           await engine.resetLatency();
           return json(res, 200, { ok: true });
@@ -92,7 +104,7 @@ export function startControlServer(
           return json(res, 200, final);
         }
         default:
-          if (['/status', '/metrics', '/health', '/ramp', '/latency/reset', '/stop'].includes(path!)) {
+          if (['/status', '/metrics', '/health', '/ramp', '/latency/reset', '/stop', '/active-ids'].includes(path!)) {
             return problem(res, 405, 'LAB_ERR_METHOD', `${req.method} is not allowed on ${path}`);
           }
           return problem(res, 404, 'LAB_ERR_NOT_FOUND', `no route ${route}; try GET /status`);

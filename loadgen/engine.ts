@@ -3,6 +3,7 @@
  * over child processes (each under the per-process file limit). Both answer the same calls.
  */
 import type { LoadgenStatus } from '../shared/contracts.ts';
+import type { ActiveSample } from './pool.ts';
 
 export interface LoadgenEngine {
   readonly procs: number;
@@ -10,6 +11,8 @@ export interface LoadgenEngine {
   ramp(target: number, rate: number): void;
   status(): Promise<LoadgenStatus>;
   resetLatency(): Promise<void>;
+  /** Up to `n` distinct random indices of connections active now (over all processes, in proportion), and the count. */
+  sampleActive(n: number): Promise<ActiveSample>;
   /** Closes everything; resolves with the final totals. Safe to call twice. */
   stop(): Promise<LoadgenStatus>;
 }

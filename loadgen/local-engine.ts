@@ -1,7 +1,7 @@
 /** The engine of a single process: the pool runs in this process. */
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import type { LoadgenEngine } from './engine.ts';
-import type { ConnectionPool } from './pool.ts';
+import type { ActiveSample, ConnectionPool } from './pool.ts';
 import { createPool, type PoolSpec } from './pool-spec.ts';
 
 export class LocalEngine implements LoadgenEngine {
@@ -24,6 +24,9 @@ export class LocalEngine implements LoadgenEngine {
   }
   async resetLatency(): Promise<void> {
     this.pool.resetLatency();
+  }
+  async sampleActive(n: number): Promise<ActiveSample> {
+    return this.pool.sampleActive(n);
   }
   async stop(): Promise<LoadgenStatus> {
     this.pool.stop();

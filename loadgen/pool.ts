@@ -32,6 +32,12 @@ export interface PoolOptions {
   backoffMaxMs: number;
 }
 
+/** A random sample of active connection indices (`GET /active-ids`). */
+export interface ActiveSample {
+  active: number;
+  ids: number[];
+}
+
 const S_IDLE = 0;
 const S_CONNECTING = 1; // TCP connect pending
 const S_WAITING = 2; // connected and asked; response head not yet read
@@ -165,6 +171,27 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
 
   statusWithHistogram(): StatusWithHistogram {
     return { status: this.status(), histogram: encodeHistogram(this.counters.latency) };
+  }
+
+  /**
+   * Up to `n` distinct global indices of active connections, chosen uniformly at random (reservoir sampling over the
+   * slots), and how many are active: who a routed send can reach right now. One pass over the slots' states.
+   */
+  sampleActive(n: number): ActiveSample {
+    const ids: number[] = [];
+    const want = Math.max(0, Math.floor(n));
+    let seen = 0;
+    const end = Math.min(this.nextSlot, this.o.capacity);
+    for (let slot = 0; slot < end && want > 0; slot++) {
+      if (this.state[slot] !== S_ACTIVE) continue;
+      seen++;
+      if (ids.length < want) ids.push(this.o.firstIndex + slot);
+      else {
+        const k = Math.floor(Math.random() * seen);
+        if (k < want) ids[k] = this.o.firstIndex + slot;
+      }
+    }
+    return { active: this.active, ids };
   }
 
   /** Closes every connection and stops opening; safe to call twice. */

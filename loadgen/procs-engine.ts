@@ -11,6 +11,7 @@ import { nowMs } from '../shared/clock.ts';
 import type { FromChild, ToChild } from './child-protocol.ts';
 import { splitProportionally, type LoadgenEngine } from './engine.ts';
 import type { PoolSpec } from './pool-spec.ts';
+import type { ActiveSample } from './pool.ts';
 import { splitRange } from './port-allocator.ts';
 import { encodeHistogram, mergeStatuses, newLatencyHistogram, zeroErrors, type StatusWithHistogram } from './stats.ts';
 
@@ -133,6 +134,35 @@ export class ProcsEngine implements LoadgenEngine {
 
   async resetLatency(): Promise<void> {
     await Promise.all(this.children.map((c) => this.ask(c, 'reset')));
+  }
+
+  /** Each child samples its own slots; the parent keeps from each a share in proportion to its active count. */
+  async sampleActive(n: number): Promise<ActiveSample> {
+    const samples = await Promise.all(this.children.map((c) => this.askSample(c, n)));
+    const actives = samples.map((s) => s.active);
+    const active = actives.reduce((a, b) => a + b, 0);
+    const shares = splitProportionally(Math.min(Math.max(0, Math.floor(n)), active), actives);
+    return { active, ids: samples.flatMap((s, k) => s.ids.slice(0, shares[k]!)) };
+  }
+
+  private askSample(c: Child, n: number): Promise<ActiveSample> {
+    const id = this.nextId++;
+    return new Promise<ActiveSample>((resolve) => {
+      let data: ActiveSample = { active: 0, ids: [] };
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        c.proc.off('exit', done);
+        resolve(data);
+      };
+      const timer = setTimeout(done, REPLY_TIMEOUT_MS);
+      this.waiting.set(id, (m) => {
+        if (m.t === 'sample') data = m.data;
+        done();
+      });
+      c.proc.once('exit', done);
+      if (!this.post(c, { t: 'sample', id, n })) done();
+    });
   }
 
   stop(): Promise<LoadgenStatus> {
