@@ -105,7 +105,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     lines.push(
       '### Broadcast',
       '',
-      `One POST /broadcast to ${num(b.expected)} active connections (server wrote it to ${num(b.serverDelivered)} streams): ${num(b.received)} received (${b.complete ? 'all' : 'NOT all, timed out'}); fan-out **${b.fanOutMs === undefined ? 'n/a' : `${b.fanOutMs.toFixed(1)} ms`}** (latest arrival - publish time).`,
+      `One POST /broadcast to ${num(b.expected)} active connections (${b.answerLate ? `the server's answer came after ${num(b.answerTimeoutMs)} ms: counted by the load generators` : `server wrote it to ${num(b.serverDelivered)} streams`}): ${num(b.received)} received (${b.complete ? 'all' : 'NOT all, timed out'}); fan-out **${b.fanOutMs === undefined ? 'n/a' : `${b.fanOutMs.toFixed(1)} ms`}** (latest arrival - publish time).`,
       '',
       ...latencyTable(s.delivery.broadcast),
     );

@@ -1,7 +1,8 @@
 /**
  * The orchestrator's side of the components' HTTP APIs: the server (`GET /stats`, `POST /broadcast`) and each load
- * generator's control port (`GET /status`, `POST /ramp`, `POST /latency/reset`, `POST /stop`). Every call is
- * bounded in time, so a component that hangs turns into an error the run reports instead of a stuck run.
+ * generator's control port (`GET /status`, `POST /ramp`, `POST /latency/reset`, `POST /stop`).
+ * Every call is bounded in time, so a component that hangs turns into an error the run reports instead of a stuck
+ * run; a call that ran out of time fails with LAB_ERR_COMPONENT_TIMEOUT (it may still have done its work).
  */
 import type { LoadgenStatus, RampRequest, ServerStats } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
@@ -19,6 +20,9 @@ async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, time
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
+    if ((err as Error).name === 'TimeoutError') {
+      throw new LabError('LAB_ERR_COMPONENT_TIMEOUT', `${method} ${url} did not answer within ${timeoutMs} ms`, { cause: err });
+    }
     throw new LabError('LAB_ERR_COMPONENT_UNREACHABLE', `${method} ${url} failed: ${(err as Error).cause ?? (err as Error).message}`, { cause: err });
   }
   const text = await res.text();
@@ -31,8 +35,18 @@ async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, time
 }
 
 export const serverStats = (base: string) => call<ServerStats>('GET', `${base}/stats`);
+/**
+ * The time POST /broadcast gets to answer: the server answers after writing to every stream it holds, which takes
+ * longer the more it holds (at 300,000 on two saturated cores, more than 10 s). 10 s plus 10 s per 100,000
+ * connections, at most 2 minutes.
+ */
+export function broadcastAnswerTimeoutMs(connections: number): number {
+  return Math.min(120_000, TIMEOUT_MS + Math.ceil(Math.max(0, connections) / 10));
+}
+
 /** The server answers how many streams it delivered to. */
-export const broadcast = (base: string, message: string) => call<{ delivered?: number }>('POST', `${base}/broadcast`, message);
+export const broadcast = (base: string, message: string, timeoutMs = TIMEOUT_MS) =>
+  call<{ delivered?: number }>('POST', `${base}/broadcast`, message, timeoutMs);
 export const loadgenStatus = (base: string) => call<LoadgenStatus>('GET', `${base}/status`);
 export const ramp = (base: string, req: RampRequest) => call<unknown>('POST', `${base}/ramp`, req);
 export const resetLatency = (base: string) => call<unknown>('POST', `${base}/latency/reset`, {});

@@ -42,7 +42,11 @@ export interface SendsOutcome {
 export interface BroadcastOutcome {
   publishedAtMs: number;
   expected: number; // connections active when published
-  serverDelivered?: number; // streams the server says it wrote the message to
+  serverDelivered?: number; // streams the server says it wrote the message to (absent when its answer was late)
+  /** How long POST /broadcast was given to answer (ms; grows with the connections held). */
+  answerTimeoutMs?: number;
+  /** The server's answer came after answerTimeoutMs; the fan-out figures come from the load generators' counters. */
+  answerLate?: boolean;
   received: number; // messages the load generators counted since
   complete: boolean;
   /** Latest arrival minus publish time (ms): how long the fan-out to every connection took. */

@@ -1,0 +1,78 @@
+/**
+ * The broadcast phase (and, in the next commit, the sends phase) against a real server and a real load generator (two child processes) that hold
+ * fewer connections than planned (200 of 400): sends go only to connected ids (no 404), and a broadcast whose HTTP
+ * answer comes too late (a proxy in front of the server forwards it and never answers) still gets its fan-out from
+ * the load generators' counters.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { LocalBackend } from '../backends/local-backend.ts';
+import { REPO_ROOT } from '../flood.ts';
+import { makePlan } from '../plan/planner.ts';
+import { broadcastPhase } from './broadcast-phase.ts';
+import { broadcastAnswerTimeoutMs, loadgenStatus, ramp } from './control.ts';
+import type { PhaseContext } from './phase-context.ts';
+
+const PLANNED = 400;
+const HELD = 200;
+const plan = makePlan(
+  { n: PLANNED, backend: 'local', engine: '', transport: 'chunked', rate: 2000, holdSeconds: 5, intervalSeconds: 30, serverPort: 0, workers: 1, loadgenProcs: 2 },
+  { connectionsPerProcess: 19800, fdLimit: 20000, portRange: [32768, 60999], portsPerAddress: 28232, memAvailableBytes: 8 * 2 ** 30, cores: 2 },
+);
+const backend = new LocalBackend({ runId: `phases-test-${process.pid}`, lifetimeSeconds: 90, cgroups: false, cwd: REPO_ROOT });
+const abort = new AbortController();
+let ctx: PhaseContext;
+
+before(async () => {
+  await backend.up(plan);
+  const [server, ...loadgens] = backend.components();
+  ctx = { plan, server: server!, loadgens, signal: abort.signal, latest: () => undefined, setTarget: () => {} };
+  // The ramp falls short: 200 of the 400 planned ids are connected.
+  await ramp(loadgens[0]!.url, { target: HELD, rate: 0 });
+  let s: LoadgenStatus | undefined;
+  for (let i = 0; i < 150 && s?.active !== HELD; i++) {
+    await sleep(100);
+    s = await loadgenStatus(loadgens[0]!.url);
+  }
+  assert.equal(s?.active, HELD, 'the load generator holds 200');
+}, { timeout: 60_000 });
+after(async () => {
+  abort.abort();
+  await backend.stop();
+});
+
+test('a broadcast whose answer is late still has a fan-out, measured from the load generators', { timeout: 30_000 }, async () => {
+  // Forwards POST /broadcast to the real server and never answers: the answer is late, the broadcast is written.
+  const held: http.ServerResponse[] = [];
+  const proxy = http.createServer(async (req, res) => {
+    const parts: Buffer[] = [];
+    for await (const p of req) parts.push(p as Buffer);
+    await fetch(`${ctx.server.url}${req.url}`, { method: req.method, headers: { 'content-type': 'text/plain' }, body: Buffer.concat(parts) });
+    held.push(res);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  try {
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const out = await broadcastPhase({ ...ctx, server: { ...ctx.server, url } }, 5, 500);
+    assert.equal(out.answerLate, true);
+    assert.equal(out.serverDelivered, undefined);
+    assert.equal(out.expected, HELD);
+    assert.equal(out.received, HELD);
+    assert.equal(out.complete, true);
+    assert.ok(out.fanOutMs !== undefined && out.fanOutMs >= 0, `fan-out ${out.fanOutMs}`);
+  } finally {
+    proxy.closeAllConnections();
+    proxy.close();
+  }
+});
+
+test('the broadcast answer timeout grows with the connections held, within bounds', () => {
+  assert.equal(broadcastAnswerTimeoutMs(0), 10_000);
+  assert.equal(broadcastAnswerTimeoutMs(300_000), 40_000);
+  assert.equal(broadcastAnswerTimeoutMs(1_000_000), 110_000);
+  assert.equal(broadcastAnswerTimeoutMs(5_000_000), 120_000);
+});
