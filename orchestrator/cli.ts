@@ -38,7 +38,7 @@ function toRaw(o: Record<string, unknown>): RawOptions {
   return {
     n: s(o.n), backend: s(o.backend), rate: s(o.rate), holdSeconds: s(o.hold), intervalSeconds: s(o.interval),
     engine: s(o.engine), transport: s(o.transport), workers: s(o.workers), loadgenProcs: s(o.loadgenProcs),
-    sendsRate: s(o.sendsRate), sendsSeconds: s(o.sendsDuration), broadcast: s(o.broadcast), force: s(o.force),
+    sendsRate: s(o.sendsRate), sendsSeconds: s(o.sendsDuration), sendsConnections: s(o.sendsConnections), broadcast: s(o.broadcast), force: s(o.force),
     json: s(o.json), livePort: o.live === false ? false : s(o.livePort), metricsPort: o.metrics === false ? false : s(o.metricsPort), out: s(o.out),
     report: o.report === false ? false : undefined, sampleSeconds: s(o.sample), stallSeconds: s(o.stallTimeout),
   };
@@ -56,6 +56,7 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
   floodOptions(program.command('flood').description('plan, ramp N connections, hold, measure, write a report'))
     .option('--sends-rate <R>', 'routed sends per second after the hold (autocannon, POST /send/:id); 0 = none')
     .option('--sends-duration <duration>', 'how long the sends phase lasts (default 10s)')
+    .option('--sends-connections <n>', 'concurrent HTTP connections autocannon sends over (default 64)')
     .option('--broadcast', 'one broadcast after the hold; measures fan-out time')
     .option('--force', 'run even when the plan is refused')
     .option('--json', 'one JSON line per event on stdout instead of the progress bar')

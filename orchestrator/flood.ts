@@ -107,6 +107,7 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
     holdSeconds: config.holdSeconds,
     sendsRate: config.sendsRate,
     sendsSeconds: config.sendsSeconds,
+    sendsConnections: config.sendsConnections,
     broadcast: config.broadcast,
     broadcastTimeoutSeconds: 30,
   });

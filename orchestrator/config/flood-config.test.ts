@@ -27,6 +27,12 @@ test('every problem is reported at once, as a usage error (exit 2)', () => {
   }
 });
 
+test('--sends-connections: 64 by default (room for >= 20,000 sends/s), a flag sets it, nonsense is a usage error', () => {
+  assert.equal(resolveFloodConfig({ n: '10' }, {}, false).sendsConnections, 64);
+  assert.equal(resolveFloodConfig({ n: '10', sendsConnections: '128' }, {}, false).sendsConnections, 128);
+  assert.throws(() => resolveFloodConfig({ n: '10', sendsConnections: '0' }, {}, false), /--sends-connections must be an integer from 1/);
+});
+
 test('durations: units and bare seconds', () => {
   assert.equal(parseDurationSeconds('500ms'), 0.5);
   assert.equal(parseDurationSeconds('2m'), 120);

@@ -92,7 +92,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     lines.push(
       `### Routed sends (autocannon, POST /send/:id to random connected ids)`,
       '',
-      `Asked ${a.askedRate}/s for ${a.seconds} s: ${num(a.requests)} requests, sustained **${num(a.sustainedRate)} /s** (2xx per second), ${a.non2xx} non-2xx, ${a.errors} errors, ${a.timeouts} timeouts; ${num(a.messagesReceived)} messages received.`,
+      `Asked ${a.askedRate}/s for ${a.seconds} s${a.connections ? ` over ${a.connections} connections` : ''}: ${num(a.requests)} requests, sustained **${num(a.sustainedRate)} /s** (2xx per second)${a.accepted === undefined ? '' : `, ${num(a.accepted)} accepted`}${a.notFound === undefined ? '' : `, ${num(a.notFound)} not found (404: the id's connection had closed)`}, ${a.non2xx} non-2xx in all, ${a.errors} errors, ${a.timeouts} timeouts; ${num(a.messagesReceived)} messages received.${a.idsFromPlan ? ` ${a.idsFromPlan} load generator(s) could not list their active ids: their sends went to planned ids.` : ''}`,
       `HTTP round trip (autocannon): p50 ${a.requestLatencyMs.p50} ms, p90 ${a.requestLatencyMs.p90} ms, p99 ${a.requestLatencyMs.p99} ms, max ${a.requestLatencyMs.max} ms.`,
       '',
       'Delivery latency (server accepted the send -> client parsed it; load generators\' HDR histograms, reset before the phase):',

@@ -1,6 +1,6 @@
 /**
  * The orchestrator's side of the components' HTTP APIs: the server (`GET /stats`, `POST /broadcast`) and each load
- * generator's control port (`GET /status`, `POST /ramp`, `POST /latency/reset`, `POST /stop`).
+ * generator's control port (`GET /status`, `POST /ramp`, `POST /latency/reset`, `POST /stop`, `GET /active-ids`).
  * Every call is bounded in time, so a component that hangs turns into an error the run reports instead of a stuck
  * run; a call that ran out of time fails with LAB_ERR_COMPONENT_TIMEOUT (it may still have done its work).
  */
@@ -47,6 +47,8 @@ export function broadcastAnswerTimeoutMs(connections: number): number {
 /** The server answers how many streams it delivered to. */
 export const broadcast = (base: string, message: string, timeoutMs = TIMEOUT_MS) =>
   call<{ delivered?: number }>('POST', `${base}/broadcast`, message, timeoutMs);
+/** Up to `n` random indices (connection ids) of a load generator's connections active now, and how many are. */
+export const activeIds = (base: string, n: number) => call<{ active: number; ids: number[] }>('GET', `${base}/active-ids?n=${n}`);
 export const loadgenStatus = (base: string) => call<LoadgenStatus>('GET', `${base}/status`);
 export const ramp = (base: string, req: RampRequest) => call<unknown>('POST', `${base}/ramp`, req);
 export const resetLatency = (base: string) => call<unknown>('POST', `${base}/latency/reset`, {});

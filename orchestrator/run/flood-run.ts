@@ -31,6 +31,8 @@ export interface RunOptions {
   holdSeconds: number;
   sendsRate: number;
   sendsSeconds: number;
+  /** autocannon's concurrent connections (default DEFAULT_SENDS_CONNECTIONS). */
+  sendsConnections?: number;
   broadcast: boolean;
   broadcastTimeoutSeconds: number;
 }
@@ -91,7 +93,7 @@ export class FloodRun extends EventEmitter {
       await sleep(this.options.holdSeconds * 1000, undefined, { signal });
       if (this.options.sendsRate > 0) {
         this.enter('sends');
-        this.outcome.sends = await sendsPhase(ctx, this.options.sendsRate, this.options.sendsSeconds);
+        this.outcome.sends = await sendsPhase(ctx, this.options.sendsRate, this.options.sendsSeconds, this.options.sendsConnections);
         signal.throwIfAborted();
       }
       if (this.options.broadcast) {

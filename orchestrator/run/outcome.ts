@@ -25,11 +25,19 @@ export interface RampOutcome {
 
 export interface SendsOutcome {
   askedRate: number;
+  /** autocannon's concurrent HTTP connections (--sends-connections). */
+  connections?: number;
   seconds: number;
   requests: number;
+  /** Sends the server accepted (2xx): delivered to a stream of the id. */
+  accepted?: number;
+  /** Sends answered 404: no stream held that id (it closed after being sampled). Counted in non2xx too. */
+  notFound?: number;
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** Load generators that could not list their active ids (GET /active-ids): sends to them went to planned ids. */
+  idsFromPlan?: number;
   /** Requests completed per second, as autocannon measured it. */
   sustainedRate: number;
   /** HTTP round trip of POST /send/:id, as autocannon measured it (ms). */

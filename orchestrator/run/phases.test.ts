@@ -1,5 +1,5 @@
 /**
- * The broadcast phase (and, in the next commit, the sends phase) against a real server and a real load generator (two child processes) that hold
+ * The sends and broadcast phases against a real server and a real load generator (two child processes) that hold
  * fewer connections than planned (200 of 400): sends go only to connected ids (no 404), and a broadcast whose HTTP
  * answer comes too late (a proxy in front of the server forwards it and never answers) still gets its fan-out from
  * the load generators' counters.
@@ -16,6 +16,7 @@ import { makePlan } from '../plan/planner.ts';
 import { broadcastPhase } from './broadcast-phase.ts';
 import { broadcastAnswerTimeoutMs, loadgenStatus, ramp } from './control.ts';
 import type { PhaseContext } from './phase-context.ts';
+import { sendsPhase } from './sends-phase.ts';
 
 const PLANNED = 400;
 const HELD = 200;
@@ -43,6 +44,17 @@ before(async () => {
 after(async () => {
   abort.abort();
   await backend.stop();
+});
+
+test('sends go only to connected ids: none answered 404 although half the planned ids are not connected', { timeout: 30_000 }, async () => {
+  const out = await sendsPhase(ctx, 300, 2, 8);
+  assert.ok(out.requests >= 300, `requests ${out.requests}`);
+  assert.equal(out.non2xx, 0, `non-2xx: ${out.non2xx}`);
+  assert.equal(out.notFound, 0, `404s: ${out.notFound}`);
+  assert.equal(out.idsFromPlan, 0);
+  assert.equal(out.connections, 8);
+  assert.equal(out.accepted, out.requests);
+  assert.ok(out.messagesReceived >= out.accepted!, `received ${out.messagesReceived} of ${out.accepted}`);
 });
 
 test('a broadcast whose answer is late still has a fan-out, measured from the load generators', { timeout: 30_000 }, async () => {
