@@ -41,6 +41,7 @@ function program(io: CliIo): Command {
     .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
     .option('--port-drain <duration>', 'longest wait before each memory target for TIME_WAIT sockets to expire (default 65s)')
     .option('--time-limit <duration>', 'hard bound per flood (default auto: from N, rate, hold)')
+    .option('--force', "run each --n as asked even where kernel/'s memory estimate says it does not fit (the 1.5 GiB memory guard still stops it)")
     .option('--results-dir <dir>', 'where the dated results files go (default bench/results)')
     .option('--reports-dir <dir>', "where the orchestrator's flood reports go (default reports)")
     .option('--readme <path>', 'README whose bench section is regenerated, or none (default README.md)')
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const raw: RawBenchOptions = {
     only: o.only, n: o.n, memoryN: o.memoryN, engines: o.engines, references: o.references, interval: o.interval, hold: o.hold,
     rate: o.rate, engine: o.engine, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, portDrain: o.portDrain, timeLimit: o.timeLimit,
-    resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
+    force: o.force ? 'true' : undefined, resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
   };
   const config = resolveBenchConfig(raw, io.env);
   if (o.regenerate) {

@@ -36,6 +36,8 @@ export interface BenchConfig {
   portDrainSeconds: number;
   /** Hard bound per flood in seconds; 0 = worked out from N, rate, hold and sends. */
   timeLimitSeconds: number;
+  /** Run each N as asked even where kernel/'s assessCapacity says it does not fit (the memory guard still applies). */
+  force: boolean;
   resultsDir: string;
   reportsDir: string;
   /** README whose `bench` section gets the results table; empty = leave README alone. */
@@ -58,6 +60,7 @@ export const DEFAULTS: BenchConfig = {
   sendsSeconds: 10,
   portDrainSeconds: 65,
   timeLimitSeconds: 0,
+  force: false,
   resultsDir: resolve(REPO, 'bench/results'),
   reportsDir: resolve(REPO, 'reports'),
   readme: resolve(REPO, 'README.md'),
@@ -65,7 +68,7 @@ export const DEFAULTS: BenchConfig = {
 };
 
 export type RawBenchOptions = Partial<Record<
-  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
+  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'force' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
   string
 >>;
 
@@ -83,6 +86,7 @@ export const ENV_NAMES: Record<keyof RawBenchOptions, string> = {
   sendsDuration: 'BENCH_SENDS_DURATION',
   portDrain: 'BENCH_PORT_DRAIN',
   timeLimit: 'BENCH_TIME_LIMIT',
+  force: 'BENCH_FORCE',
   resultsDir: 'BENCH_RESULTS_DIR',
   reportsDir: 'BENCH_REPORTS_DIR',
   readme: 'BENCH_README',
@@ -146,6 +150,11 @@ export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEn
   if (raw.sendsDuration !== undefined) cfg.sendsSeconds = seconds(raw.sendsDuration, '--sends-duration', 1) ?? cfg.sendsSeconds;
   if (raw.portDrain !== undefined) cfg.portDrainSeconds = seconds(raw.portDrain, '--port-drain', 0) ?? cfg.portDrainSeconds;
   if (raw.timeLimit !== undefined) cfg.timeLimitSeconds = raw.timeLimit === 'auto' ? 0 : (seconds(raw.timeLimit, '--time-limit (or auto)', 10) ?? 0);
+  if (raw.force !== undefined) {
+    if (/^(true|1|yes)$/i.test(raw.force)) cfg.force = true;
+    else if (/^(false|0|no)$/i.test(raw.force)) cfg.force = false;
+    else problems.push(`BENCH_FORCE must be true or false, got '${raw.force}'`);
+  }
   if (raw.resultsDir !== undefined) cfg.resultsDir = resolve(raw.resultsDir);
   if (raw.reportsDir !== undefined) cfg.reportsDir = resolve(raw.reportsDir);
   if (raw.readme !== undefined) cfg.readme = raw.readme === 'none' ? '' : resolve(raw.readme);

@@ -137,6 +137,7 @@ export class BenchRun extends EventEmitter {
           sendsRate: cfg.stages.includes('sends') ? cfg.sendsRate : 0,
           sendsSeconds: cfg.sendsSeconds,
           timeLimitSeconds: limit,
+          force: cfg.force,
           reportsDir: cfg.reportsDir,
           stdout: io.stdout,
           stderr: io.stderr,

@@ -30,6 +30,8 @@ export interface FloodStageOptions {
   sendsSeconds: number;
   /** Hard bound on the whole flood; past it the run is aborted and reported as such. */
   timeLimitSeconds: number;
+  /** Run N as asked even where assessCapacity says it does not fit (the memory guard still applies). */
+  force?: boolean;
   /** Where the orchestrator's report folders go. */
   reportsDir: string;
   stdout: Writable;
@@ -39,10 +41,13 @@ export interface FloodStageOptions {
   onPhase?: (n: number, phase: string) => void;
 }
 
-/** What the doctor's arithmetic says this host holds for N, and the N the flood will actually ask for. */
-export function capacityFor(n: number): { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean; planRefusal?: string } {
+/**
+ * What the doctor's arithmetic says this host holds for N, and the N the flood will actually ask for: N itself when
+ * it fits or when forced (kernel/'s estimate is an upper bound; the memory guard stops a run that really runs out).
+ */
+export function capacityFor(n: number, force = false): { asked: number; run: number; maxN: number; limitedBy: string; fits: boolean; planRefusal?: string } {
   const a = assessCapacity(readHostLimits(), { n, backend: 'local' });
-  const run = a.fits ? n : Math.max(1000, Math.floor(a.maxN / 1000) * 1000);
+  const run = a.fits || force ? n : Math.max(1000, Math.floor(a.maxN / 1000) * 1000);
   return { asked: n, run, maxN: a.maxN, limitedBy: a.limitedBy, fits: a.fits };
 }
 
@@ -56,7 +61,7 @@ function memAvailable(): number {
 const MEMORY_GUARD_BYTES = 1.5 * 2 ** 30;
 
 export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures> {
-  const capacity = capacityFor(opts.n);
+  const capacity = capacityFor(opts.n, opts.force);
   const configFor = (n: number) => resolveFloodConfig({
     n: String(n),
     backend: 'local',
@@ -70,8 +75,8 @@ export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures>
     out: opts.reportsDir,
     livePort: false, // no live page or exporter: the bench is a batch job, and each costs CPU the run measures
     metricsPort: false,
-    // The planner refuses what kernel/ says does not fit; capacityFor already lowered N to what fits.
-    force: !capacity.fits,
+    // The planner refuses what kernel/ says does not fit; capacityFor already lowered N to what fits, unless forced.
+    force: !capacity.fits || opts.force === true,
   }, {});
   const config = configFor(capacity.run);
   let guard: string | undefined;
