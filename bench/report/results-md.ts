@@ -30,7 +30,7 @@ function memorySection(r: BenchResults): string[] {
 function floodSection(f: FloodFigures): string[] {
   const c = f.cpu;
   const lines = [
-    `## Flood at ${fmtInt(f.nAsked)}${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : ''}`,
+    `## Flood at ${fmtInt(f.nAsked)}, ${f.chunks.intervalSeconds} s heartbeat${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : !f.capacity.fits ? ` (--force: run as asked past the doctor's estimate of at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy})` : ''}`,
     '',
     `${f.complete && f.reached.client >= f.n ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.reached.client < f.n ? `N not reached: ${fmtInt(f.reached.client)} of ${fmtInt(f.n)} held (ramp ended by ${f.rampEndedBy ?? 'n/a'})` : f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
     '',
@@ -75,6 +75,9 @@ export function renderResultsMd(r: BenchResults): string {
     '',
     '## Targets',
     '',
+    ...(r.floods.length && r.floods[0]!.chunks.intervalSeconds !== 10
+      ? [`The floods of this run are at a ${r.floods[0]!.chunks.intervalSeconds} s heartbeat, not the issue's 10 s: the flood targets below are checked at it (a hold at a longer heartbeat is not a hold at 10 s, so that one is 'not measured').`, '']
+      : []),
     '| target | measured | verdict | by | cause (from the profile) |',
     '| --- | --- | --- | --- | --- |',
     ...r.targets.map((t) => `| ${t.target} | ${t.measured}${t.atN ? ` (at ${fmtInt(t.atN)})` : ''} | ${verdict(t.met)} | ${t.by ?? ''} | ${t.cause ?? ''} |`),

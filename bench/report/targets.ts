@@ -65,10 +65,12 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
       const held = big.reached.server;
       const ratio = big.chunks.ratio;
       // Below a million asked, nothing says whether a million would hold: not measured, unless it failed already.
-      const okAtN = held >= big.nAsked && (ratio ?? 0) >= 0.99 && interval === 10;
-      const met = big.nAsked >= MILLION ? okAtN : okAtN ? null : false;
-      const measured = `held ${fmtInt(held)} (server count; clients ${fmtInt(big.reached.client)}) of ${fmtInt(big.nAsked)} asked, chunks ${ratio === undefined ? 'n/a' : pct(ratio)} of expected at a ${interval} s heartbeat`;
-      const by = held < big.nAsked ? `${fmtInt(big.nAsked - held)} connections short of ${fmtInt(big.nAsked)} (${pct(held / big.nAsked)})` : (ratio ?? 0) < 0.99 ? `chunks ${pct(ratio ?? 0)} < 99%` : interval !== 10 ? `heartbeat ${interval} s, not 10 s` : undefined;
+      // At a longer heartbeat a hold says nothing about 10 s (6x the chunks): not measured. A miss at a longer
+      // heartbeat is a miss at 10 s too (fewer chunks is the easier case), so it stays a miss.
+      const heldAll = held >= big.nAsked && (ratio ?? 0) >= 0.99;
+      const met = !heldAll ? false : interval !== 10 || big.nAsked < MILLION ? null : true;
+      const measured = `held ${fmtInt(held)} (server count; clients ${fmtInt(big.reached.client)}) of ${fmtInt(big.nAsked)} asked, chunks ${ratio === undefined ? 'n/a' : pct(ratio)} of expected at a ${interval} s heartbeat${heldAll && interval !== 10 ? " (not the target's 10 s)" : ''}`;
+      const by = held < big.nAsked ? `${fmtInt(big.nAsked - held)} connections short of ${fmtInt(big.nAsked)} (${pct(held / big.nAsked)})` : (ratio ?? 0) < 0.99 ? `chunks ${pct(ratio ?? 0)} < 99%` : undefined;
       out.push({ id: 'hold-1m', target, measured, met, ...(atN ? { atN } : {}), ...(met !== false ? {} : { by, cause: floodCause(big) }) });
     }
   }
