@@ -51,7 +51,8 @@ test('the plan command prints the plan and starts nothing; a refused plan exits 
   const code = await main(['plan', '--n', '100000', '--backend', 'local'], { stdout: out.s, stderr: new PassThrough().resume(), env: {} });
   assert.equal(code, 0);
   assert.match(out.text(), /server: 6 workers/);
-  assert.match(out.text(), /loadgen-4: 25000 connections/);
+  // How many load generators depends on the host's ephemeral port range (4 of 25,000 untuned, fewer once tuned).
+  assert.match(out.text(), /loadgen-1: \d+ connections \(ids 0\.\./);
   const refused = capture();
   assert.equal(await main(['plan', '--n', '50000', '--workers', '1', '--backend', 'local'], { stdout: refused.s, stderr: new PassThrough().resume(), env: {} }), 3);
   assert.match(refused.text(), /REFUSED: 1 server workers cannot hold 50000/);
