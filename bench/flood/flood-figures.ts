@@ -73,6 +73,10 @@ export interface FloodFigures {
   fanout?: { expected: number; received: number; serverDelivered?: number; complete: boolean; fanOutMs?: number } & Percentiles;
   sends?: {
     askedRate: number;
+    /** autocannon's connections (absent in results from before the orchestrator reported it: 16 then). */
+    connections?: number;
+    /** Sends answered 404 (no stream held the id); absent in older results. */
+    notFound?: number;
     sustainedRate: number;
     seconds: number;
     requests: number;
@@ -251,6 +255,8 @@ export function floodFigures(input: FiguresInput): FloodFigures {
     const x = s.sends;
     out.sends = {
       askedRate: x.askedRate,
+      ...(x.connections !== undefined ? { connections: x.connections } : {}),
+      ...(x.notFound !== undefined ? { notFound: x.notFound } : {}),
       sustainedRate: x.sustainedRate,
       seconds: x.seconds,
       requests: x.requests,

@@ -43,7 +43,8 @@ function memoryCause(r: MemoryTargetResult, floor?: MemoryTargetResult): string 
 }
 
 /** The sends phase's autocannon runs with this many connections (orchestrator/run/sends-phase.ts). */
-const SENDS_CONNECTIONS = 16;
+/** autocannon's connections in results that predate the orchestrator reporting them (its constant was 16). */
+const OLD_SENDS_CONNECTIONS = 16;
 
 /** The flood at exactly N (the 1 M targets), else the largest one that ran. */
 function floodFor(floods: FloodFigures[], n: number): FloodFigures | undefined {
@@ -148,12 +149,14 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
       const measured = `${fmtInt(s.sustainedRate)}/s sustained (${fmtInt(s.askedRate)}/s asked, ${fmtInt(s.non2xx)} non-2xx, ${fmtInt(s.errors)} errors), delivery p50 ${s.p50Ms?.toFixed(1) ?? 'n/a'} ms, p99 <= ${s.p99Ms?.toFixed(1) ?? 'n/a'} ms; request p99 ${s.requestP99Ms} ms`;
       const by = [s.sustainedRate < 20_000 ? `${fmtInt(s.sustainedRate)}/s is ${pct(s.sustainedRate / 20_000)} of 20,000/s` : '', (s.p99Ms ?? Infinity) > 100 ? `p99 ${s.p99Ms?.toFixed(0)} ms > 100 ms` : ''].filter(Boolean).join('; ');
       const c = big.cpu;
-      const ceiling = s.requestP50Ms > 0 ? (SENDS_CONNECTIONS * 1000) / s.requestP50Ms : undefined;
+      const conns = s.connections ?? OLD_SENDS_CONNECTIONS;
+      const ceiling = s.requestP50Ms > 0 ? (conns * 1000) / s.requestP50Ms : undefined;
       const profile = [
         c.hostSends ? `host ${pct(c.hostSends.busy)} busy during the sends (/proc/stat)` : '',
         c.sendsServerCores !== undefined ? `server ${c.sendsServerCores.toFixed(2)} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'} cores` : '',
-        ceiling ? `autocannon runs ${SENDS_CONNECTIONS} connections (orchestrator/run/sends-phase.ts): at a ${s.requestP50Ms} ms request p50 that is at most ~${fmtInt(ceiling)}/s` : '',
-        s.non2xx > 0 && big.reached.client < big.n ? `${fmtInt(s.non2xx)} non-2xx: the sends phase picks random planned ids, and only ${fmtInt(big.reached.client)} of ${fmtInt(big.n)} were connected (404)` : '',
+        ceiling ? `autocannon runs ${conns} connections (--sends-connections): at a ${s.requestP50Ms} ms request p50 that is at most ~${fmtInt(ceiling)}/s` : '',
+        s.notFound ? `${fmtInt(s.notFound)} answered 404 (the id's connection closed during the phase)` : '',
+        s.notFound === undefined && s.non2xx > 0 && big.reached.client < big.n ? `${fmtInt(s.non2xx)} non-2xx: the sends phase then picked random planned ids, and only ${fmtInt(big.reached.client)} of ${fmtInt(big.n)} were connected (404)` : '',
       ].filter(Boolean).join('; ');
       const cause = s.askedRate < 20_000 ? `only ${fmtInt(s.askedRate)}/s was asked (--sends-rate); ${profile}` : `${pct(s.sustainedRate / s.askedRate)} of the asked rate; ${profile}`;
       out.push({ id: 'sends-20k', target, measured, met: atN ? (okAtN ? null : false) : okAtN, ...(atN ? { atN } : {}), ...(okAtN ? {} : { by, cause }) });
