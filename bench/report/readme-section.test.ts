@@ -72,6 +72,7 @@ test('held at 60 s is not the 10 s target: not measured, and the results file sa
   const md = renderResultsMd({ ...r, targets: checkTargets(r) });
   assert.ok(md.includes('## Flood at 1,000,000, 60 s heartbeat'), 'the flood heading names its heartbeat');
   assert.ok(md.includes("at a 60 s heartbeat, not the issue's 10 s"), 'the targets table says its floods ran at 60 s');
+  assert.match(md, /\| CPU while holding \(hold\) \| server \d+\.\d\d cores, .* µs of CPU per held connection per second \|/);
 
   // Alone, the 60 s run still shows, its heartbeat named.
   const only = join(dir, 'only');

@@ -27,6 +27,18 @@ function memorySection(r: BenchResults): string[] {
   return lines;
 }
 
+/**
+ * The hold's process CPU as cores and per held connection: at a long heartbeat few chunks are sent, so CPU per
+ * chunk mostly measures what holding costs (timers, sampling answers, GC), which this row shows directly.
+ */
+function holdCpu(f: FloodFigures): string {
+  const c = f.cpu, held = f.reached.server;
+  if (!c.holdSeconds || c.serverSeconds === undefined || c.loadgenSeconds === undefined || held <= 0) return 'n/a';
+  const cores = (x: number) => (x / c.holdSeconds!).toFixed(2);
+  const perConn = (x: number) => ((x / c.holdSeconds! / held) * 1e6).toFixed(2);
+  return `server ${cores(c.serverSeconds)} cores, load generators ${cores(c.loadgenSeconds)} cores for ${fmtInt(held)} connections at ${fmtInt(f.chunks.receivedPerSecond)} chunks/s: ${perConn(c.serverSeconds)} + ${perConn(c.loadgenSeconds)} µs of CPU per held connection per second`;
+}
+
 function floodSection(f: FloodFigures): string[] {
   const c = f.cpu;
   const lines = [
@@ -47,6 +59,7 @@ function floodSection(f: FloodFigures): string[] {
     `| kernel TCP buffer memory (host, sockstat) | ${mib(f.kernel.tcpBytesAtHold)} at the hold, ${f.kernel.perConnectionBytes === undefined ? 'n/a' : kb(f.kernel.perConnectionBytes)} per connection over the baseline; ${fmtInt(f.kernel.socketsInUse)} TCP sockets in use |`,
     `| heartbeat chunks in the hold (${f.chunks.intervalSeconds} s interval) | ${fmtInt(f.chunks.received)} received of ${fmtInt(f.chunks.expected)} expected (${pct(f.chunks.ratio)}) in ${f.chunks.holdSeconds?.toFixed(0) ?? 'n/a'} s: ${fmtInt(f.chunks.receivedPerSecond)}/s of ${fmtInt(f.chunks.expectedPerSecond)}/s |`,
     `| CPU per delivered chunk (hold) | server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.serverSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.serverChunks)} sent), load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.loadgenSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.clientChunks)} received), end to end ${c.totalUsPerChunk?.toFixed(1) ?? 'n/a'} µs |`,
+    `| CPU while holding (hold) | ${holdCpu(f)} |`,
     `| host CPU (/proc/stat, ${c.hostHold?.cores ?? 'n/a'} cores) | ramp ${pct(c.hostRamp?.busy)} busy (softirq ${pct(c.hostRamp?.softirq)}), hold ${pct(c.hostHold?.busy)} busy (softirq ${pct(c.hostHold?.softirq)}), sends ${pct(c.hostSends?.busy)} (server ${c.sendsServerCores?.toFixed(2) ?? 'n/a'} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'}), broadcast ${pct(c.hostBroadcast?.busy)} |`,
     `| errors by cause | ${Object.entries(f.errors).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'} |`,
   ];
