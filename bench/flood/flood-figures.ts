@@ -59,6 +59,8 @@ export interface FloodFigures {
     serverChunks?: number;
     clientChunks?: number;
     serverUsPerChunk?: number;
+    /** The server's sent count fell over the hold (workers missed samples): server µs are per received chunk. */
+    serverChunksUnusable?: boolean;
     loadgenUsPerChunk?: number;
     totalUsPerChunk?: number;
     hostRamp?: CpuUse;
@@ -149,6 +151,23 @@ function endOf(phases: PhaseMark[], name: string): PhaseMark | undefined {
   return i >= 0 ? phases[i + 1] : undefined;
 }
 
+/**
+ * CPU per chunk from the hold's CPU seconds and chunk counts. The server's sent count is the sum over the workers
+ * that answered the sample; starved workers that miss the last one make it fall (seen: -417,944 over a hold at
+ * 1,000,000), so below half the received count it is not used and the server's CPU is divided by the chunks the
+ * load generators received (each sent chunk is received once) instead. Applied again to older results on load.
+ */
+export function cpuPerChunk(c: FloodFigures['cpu']): Pick<FloodFigures['cpu'], 'serverUsPerChunk' | 'loadgenUsPerChunk' | 'totalUsPerChunk' | 'serverChunksUnusable'> {
+  const us = (sec: number | undefined, chunks: number | undefined) => (sec === undefined || !chunks ? undefined : (sec * 1e6) / chunks);
+  const unusable = c.serverChunks !== undefined && c.clientChunks !== undefined && c.clientChunks > 0 && c.serverChunks < c.clientChunks / 2;
+  return {
+    serverUsPerChunk: us(c.serverSeconds, unusable ? c.clientChunks : c.serverChunks),
+    loadgenUsPerChunk: us(c.loadgenSeconds, c.clientChunks),
+    totalUsPerChunk: c.serverSeconds !== undefined && c.loadgenSeconds !== undefined ? us(c.serverSeconds + c.loadgenSeconds, c.clientChunks) : undefined,
+    ...(unusable ? { serverChunksUnusable: true } : {}),
+  };
+}
+
 const div = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? undefined : a / b);
 
 export function floodFigures(input: FiguresInput): FloodFigures {
@@ -163,10 +182,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
     if (lg0 !== undefined && lg1 !== undefined) cpu.loadgenSeconds = lg1 - lg0;
     if (first.server && last.server) cpu.serverChunks = last.server.chunksSent - first.server.chunksSent;
     if (first.client && last.client) cpu.clientChunks = last.client.chunks - first.client.chunks;
-    const us = (sec: number | undefined, chunks: number | undefined) => (sec === undefined || !chunks ? undefined : (sec * 1e6) / chunks);
-    cpu.serverUsPerChunk = us(cpu.serverSeconds, cpu.serverChunks);
-    cpu.loadgenUsPerChunk = us(cpu.loadgenSeconds, cpu.clientChunks);
-    if (cpu.serverSeconds !== undefined && cpu.loadgenSeconds !== undefined) cpu.totalUsPerChunk = us(cpu.serverSeconds + cpu.loadgenSeconds, cpu.clientChunks);
+    Object.assign(cpu, cpuPerChunk(cpu));
   }
   const mark = (name: string) => capture.phases.find((p) => p.name === name);
   const afterHold = capture.phases[capture.phases.findIndex((p) => p.name === 'hold') + 1];

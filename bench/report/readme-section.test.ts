@@ -47,6 +47,7 @@ test('a 60 s flood gets its own row; the targets stay with the 10 s run', () => 
   assert.match(rows[0]!, /^\| 1,000,000 \| 10 s \| 300,310 /);
   assert.match(rows[1]!, /^\| 1,000,000 \| 60 s \| 1,000,000 /);
   assert.ok(rows[1]!.includes('16,634/s of 16,667/s'), 'the chunk rate sustained vs expected');
+  assert.ok(section.includes('Most held at once (server count), by heartbeat: 300,310 at 10 s, 1,000,000 at 60 s.'), section);
 
   const picked = pickTargets(all);
   const hold = picked.get('hold-1m')!;

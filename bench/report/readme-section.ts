@@ -8,6 +8,7 @@ import { basename, join, relative } from 'node:path';
 import { LabError } from '../../shared/errors.ts';
 import type { BenchResults, TargetCheck } from './results.ts';
 import { checkTargets } from './targets.ts';
+import { cpuPerChunk } from '../flood/flood-figures.ts';
 import { fmtInt, kb, ms, pct, verdict } from './format.ts';
 
 const START = '<!-- section:bench -->';
@@ -31,7 +32,10 @@ export function loadResults(dir: string): Loaded[] {
     try {
       const results = JSON.parse(readFileSync(join(dir, name), 'utf8')) as BenchResults;
       // Targets are re-checked from the figures, so the table follows the current checks and wording.
-      if (results.version === 1) out.push({ file: name.replace(/\.json$/, '.md'), results: { ...results, targets: checkTargets(results) } });
+      if (results.version !== 1) continue;
+      // CPU per chunk again with today's rule (an unusable server chunk count is replaced by the received count).
+      for (const f of results.floods) Object.assign(f.cpu, cpuPerChunk(f.cpu));
+      out.push({ file: name.replace(/\.json$/, '.md'), results: { ...results, targets: checkTargets(results) } });
     } catch {
       // a half-written or foreign file: not ours to show
     }
@@ -140,6 +144,10 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
         '',
       ].join(' | ').trim());
     }
+    // The furthest each heartbeat got toward holding its N at once, so a longer heartbeat's result is stated, not implied.
+    const most = new Map<number, number>();
+    for (const { f } of rows) most.set(f.chunks.intervalSeconds, Math.max(most.get(f.chunks.intervalSeconds) ?? 0, f.reached.server));
+    lines.push('', `Most held at once (server count), by heartbeat: ${[...most].map(([i, held]) => `${fmtInt(held)} at ${i} s`).join(', ')}. At a long heartbeat few chunks flow, so CPU per chunk there mostly measures the cost of holding; each results file gives it per held connection per second.`);
     lines.push('');
   }
   const targets = pickTargets(all);

@@ -26,3 +26,17 @@ test('a memory fit with a low R² does not pass a target the cgroups miss', () =
   assert.equal(good.met, true);
   assert.match(good.measured, /fit slope over the ramp/);
 });
+
+test("a server sent count that fell over the hold is not used: CPU per chunk by the received count", async () => {
+  const { cpuPerChunk } = await import('../flood/flood-figures.ts');
+  // 2026-11-24T2339Z: 1,000,000 held at 120 s; the server's summed sent count fell by 417,944 over the hold.
+  const r = JSON.parse(readFileSync(fileURLToPath(new URL('../results/2026-11-24T2339Z-vm.json', import.meta.url)), 'utf8')) as BenchResults;
+  const c = r.floods[0]!.cpu;
+  assert.ok(c.serverChunks! < 0 && c.serverUsPerChunk! < 0, 'the file is the case: negative µs per chunk as written');
+  const fixed = cpuPerChunk(c);
+  assert.equal(fixed.serverChunksUnusable, true);
+  assert.equal(fixed.serverUsPerChunk!.toFixed(3), ((c.serverSeconds! * 1e6) / c.clientChunks!).toFixed(3));
+  assert.ok(fixed.totalUsPerChunk! > fixed.serverUsPerChunk!);
+  // A sane count is used as it is.
+  assert.equal(cpuPerChunk({ ...c, serverChunks: c.clientChunks }).serverChunksUnusable, undefined);
+});
