@@ -83,7 +83,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     'make bench                                          # every stage; floods at 100,000 and 1,000,000',
     'make bench ARGS="--only memory"                     # stage 1 only: every engine, nginx floor, nginx + nchan',
     'make bench ARGS="--only flood,fanout,sends --n 100000 --interval 10s"',
-    'make bench ARGS="--only flood,fanout --n 1000000 --interval 60s --rate 5000 --hold 60s --force"  # a longer heartbeat',
+    'make bench ARGS="--only flood,fanout --n 1000000 --interval 120s --rate 2000 --hold 120s --time-limit 16m --force"',
     '```',
     '',
     'Run it under `flock /tmp/comet-lab-heavy.lock` (the Makefile target does). Stages: **memory** (15,000 idle',
