@@ -79,8 +79,12 @@ export class ComponentCgroup {
     }
   }
 
-  /** Kills what is left inside, waits (up to `timeoutMs`) for it to be empty, removes it. Safe to call twice. */
-  async remove(timeoutMs = 5000): Promise<void> {
+  /**
+   * Kills what is left inside, waits (up to `timeoutMs`) for it to be empty, removes it. Safe to call twice.
+   * The wait is long because a killed process holding ~20,000 sockets leaves its cgroup only when the kernel has
+   * closed them all: at 1,000,000 connections on 2 busy cores that took more than 5 s (EBUSY, 16 groups left).
+   */
+  async remove(timeoutMs = 60_000): Promise<void> {
     if (!existsSync(this.path)) return;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
