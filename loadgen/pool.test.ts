@@ -38,8 +38,12 @@ async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>
 const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
 
 /** ESTABLISHED client sockets to `port` on loopback, as `ss` sees them. */
+/**
+ * Client sockets to the test server: destination address AND port, since a socket elsewhere on the host whose peer
+ * happens to use the same port number (a client of another server, bound to another address) also has that dport.
+ */
 function ssEstablished(port: number): number {
-  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' });
+  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dst 127.0.0.1 and dport = :${port} )`], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.trim() !== '').length;
 }
 
