@@ -13,7 +13,7 @@ import { splitProportionally, type LoadgenEngine } from './engine.ts';
 import type { PoolSpec } from './pool-spec.ts';
 import type { ActiveSample } from './pool.ts';
 import { splitRange } from './port-allocator.ts';
-import { encodeHistogram, mergeStatuses, newLatencyHistogram, zeroErrors, type StatusWithHistogram } from './stats.ts';
+import { encodeHistogram, mergeStatuses, newLatencyHistogram, zeroStatus, type StatusWithHistogram } from './stats.ts';
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url));
 /**
@@ -46,21 +46,7 @@ interface Child {
 }
 
 function emptyStatus(): StatusWithHistogram {
-  const status: LoadgenStatus = {
-    target: 0,
-    connecting: 0,
-    active: 0,
-    closed: 0,
-    chunks: 0,
-    messages: 0,
-    errors: zeroErrors(),
-    latencyMs: { count: 0, p50: 0, p90: 0, p99: 0, max: 0 },
-    lastMessageAtMs: 0,
-    procs: 1,
-    rampDone: true,
-    uptimeSeconds: 0,
-  };
-  return { status, histogram: encodeHistogram(newLatencyHistogram()) };
+  return { status: zeroStatus(1, true, 0), histogram: encodeHistogram(newLatencyHistogram()) };
 }
 
 export class ProcsEngine implements LoadgenEngine {

@@ -71,10 +71,9 @@ export function encodeHistogram(h: hdr.Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
 }
 
-/** Sums children's statuses into one: counters add, latency percentiles come from the merged histogram. */
-export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: number): LoadgenStatus {
-  const merged = newLatencyHistogram();
-  const out: LoadgenStatus = {
+/** A status with every count at zero: a child not heard from yet, or the start of a merge. */
+export function zeroStatus(procs: number, rampDone: boolean, uptimeSeconds: number): LoadgenStatus {
+  return {
     target: 0,
     connecting: 0,
     active: 0,
@@ -84,10 +83,16 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     errors: zeroErrors(),
     latencyMs: { count: 0, p50: 0, p90: 0, p99: 0, max: 0 },
     lastMessageAtMs: 0,
-    procs: 0,
-    rampDone: parts.length > 0,
+    procs,
+    rampDone,
     uptimeSeconds,
   };
+}
+
+/** Sums children's statuses into one: counters add, latency percentiles come from the merged histogram. */
+export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: number): LoadgenStatus {
+  const merged = newLatencyHistogram();
+  const out = zeroStatus(0, parts.length > 0, uptimeSeconds);
   const extra = out as unknown as Record<string, unknown>;
   const opened = { n: 0 };
   const problems: Record<string, number> = {};
