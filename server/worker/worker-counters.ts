@@ -8,9 +8,11 @@ import { DELIVERY_BUCKETS_S, type WorkerStats } from '../ipc.ts';
 
 /**
  * Listing /proc/self/fd costs about 1 µs per descriptor (14.5 ms for a worker holding 15,000 streams). Done on every
- * /stats and /metrics request, twice a second in 57 workers, that alone saturated both cores at 1,000,000
- * connections. So the directory is listed at most this often; in between, the count follows the streams opened
- * and closed since the last listing (exact for streams; other descriptors are caught at the next listing).
+ * /stats and /metrics request in every worker, about once a second each, that is ~1-2 µs of CPU per held
+ * connection per second: most of the 1.19 cores the server spent merely holding 1,000,000 streams at a 120 s
+ * heartbeat (bench/results/2026-11-24T2339Z). So the directory is listed at most this often; in between, the count
+ * follows the streams opened and closed since the last listing (exact for streams; other descriptors are caught at
+ * the next listing).
  */
 const FD_RECOUNT_MS = 10_000;
 
