@@ -3,38 +3,19 @@
  * builds from. Targets travel as the template or the URL list (children resolve hosts themselves).
  */
 import type { Transport } from '../shared/contracts.ts';
-import { ConnectionPool } from './pool.ts';
+import { ConnectionPool, type PoolOptions } from './pool.ts';
 import { fileTargets, templateTargets } from './targets.ts';
 import { TRANSPORTS } from './transports/transports.ts';
 
-export interface PoolSpec {
+/** PoolOptions with the targets and the transport by name, so that it survives JSON. */
+export interface PoolSpec extends Omit<PoolOptions, 'targets' | 'transport'> {
   template?: string;
   urls?: string[];
-  firstIndex: number;
-  capacity: number;
   transport: Transport;
-  sourceAddresses: string[];
-  portRange: [number, number];
-  maxConnecting: number;
-  connectTimeoutMs: number;
-  reconnect: boolean;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
 }
 
 export async function createPool(spec: PoolSpec): Promise<ConnectionPool> {
-  const targets = spec.template !== undefined ? await templateTargets(spec.template) : await fileTargets((spec.urls ?? []).map((u) => new URL(u)));
-  return new ConnectionPool({
-    targets,
-    firstIndex: spec.firstIndex,
-    capacity: spec.capacity,
-    transport: TRANSPORTS[spec.transport],
-    sourceAddresses: spec.sourceAddresses,
-    portRange: spec.portRange,
-    maxConnecting: spec.maxConnecting,
-    connectTimeoutMs: spec.connectTimeoutMs,
-    reconnect: spec.reconnect,
-    backoffBaseMs: spec.backoffBaseMs,
-    backoffMaxMs: spec.backoffMaxMs,
-  });
+  const { template, urls, transport, ...options } = spec;
+  const targets = template !== undefined ? await templateTargets(template) : await fileTargets((urls ?? []).map((u) => new URL(u)));
+  return new ConnectionPool({ ...options, targets, transport: TRANSPORTS[transport] });
 }

@@ -16,22 +16,13 @@ import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
 import type { Plan } from '../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
+import { dockerTestEnv } from './docker-test-env.ts';
 import { connectDocker, isDockerLabUp } from './docker-lab.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
 
 const run = promisify(execFile);
 const PROJECT = `cltest${process.pid}`;
-const ENV = {
-  ...process.env,
-  COMET_LAB_PROJECT: PROJECT,
-  COMET_LAB_SUBNET: '172.29.0.0/16',
-  COMET_LAB_SERVER_PORT: '28000',
-  COMET_LAB_PROMETHEUS_PORT: '29090',
-  COMET_LAB_GRAFANA_PORT: '23000',
-  COMET_LAB_TUNE: 'dry-run',
-  COMET_LAB_PULL_TIMEOUT: '5',
-  COMET_WORKERS: '1',
-};
+const ENV = dockerTestEnv(PROJECT, { COMET_WORKERS: '1' });
 const N = 3000;
 const IMAGE = process.env.COMET_LAB_LOADGEN_IMAGE || 'comet-lab/loadgen:latest';
 const MIB = 2 ** 20;

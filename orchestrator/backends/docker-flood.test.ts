@@ -19,22 +19,12 @@ import { flood, type FloodHooks } from '../flood.ts';
 import type { FloodRun } from '../run/flood-run.ts';
 import type { RunSample } from '../run/sample.ts';
 import { DockerBackend } from './docker-backend.ts';
+import { dockerTestEnv } from './docker-test-env.ts';
 import { connectDocker } from './docker-lab.ts';
 
 const run = promisify(execFile);
 const PROJECT = `clflood${process.pid}`;
-const ENV = {
-  ...process.env,
-  COMET_LAB_PROJECT: PROJECT,
-  COMET_LAB_SUBNET: '172.29.0.0/16',
-  COMET_LAB_SERVER_PORT: '28000',
-  COMET_LAB_PROMETHEUS_PORT: '29090',
-  COMET_LAB_GRAFANA_PORT: '23000',
-  COMET_LAB_TUNE: 'dry-run',
-  COMET_LAB_PULL_TIMEOUT: '5',
-  COMET_WORKERS: '2',
-  COMET_INTERVAL: '1s',
-};
+const ENV = dockerTestEnv(PROJECT, { COMET_WORKERS: '2', COMET_INTERVAL: '1s' });
 const N = 3000;
 const out = mkdtempSync(join(tmpdir(), 'comet-lab-docker-flood-'));
 let docker: Dockerode;

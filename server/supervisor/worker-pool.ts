@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { EngineOptions } from '../engines/engine.ts';
 import type { Delivery, ToSupervisor, ToWorker, WorkerStats } from '../ipc.ts';
 import type { Directory } from './directory.ts';
 import type { MessageLog } from './message-log.ts';
@@ -14,19 +15,11 @@ import { buildWorkerJs } from './worker-build.ts';
 const WORKER_MAIN_TS = fileURLToPath(new URL('../worker/worker-main.ts', import.meta.url));
 let workerMain: string | undefined;
 
-/** What a worker is told at start (JSON in the COMET_WORKER environment variable). */
-export interface WorkerConfig {
-  engine: string;
-  host: string;
-  port: number;
-  backlog: number;
-  intervalMs: number;
-  pollWaitMs: number;
-  headersTimeoutMs: number;
-  maxConnections: number;
-  maxQueuedBytes: number;
-  apiSocketPath: string;
-}
+/**
+ * What a worker is told at start (JSON in the COMET_WORKER environment variable): its engine's options, less the
+ * counters and IPC sender that only the worker itself can make.
+ */
+export type WorkerConfig = Omit<EngineOptions, 'counters' | 'send'> & { engine: string };
 
 type Counted = (delivered: number) => void;
 

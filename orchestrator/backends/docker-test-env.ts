@@ -1,0 +1,18 @@
+/**
+ * The environment the Docker tests run lab-up, lab-down and the backend with: a compose project of their own, on a
+ * subnet and host ports apart from a user's lab (172.28.0.0/16, 18000, ...), with the tuner in dry-run so tests never
+ * change the host's sysctls. The test files run one after another, so they may share subnet and ports.
+ */
+export function dockerTestEnv(project: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    COMET_LAB_PROJECT: project,
+    COMET_LAB_SUBNET: '172.29.0.0/16',
+    COMET_LAB_SERVER_PORT: '28000',
+    COMET_LAB_PROMETHEUS_PORT: '29090',
+    COMET_LAB_GRAFANA_PORT: '23000',
+    COMET_LAB_TUNE: 'dry-run',
+    COMET_LAB_PULL_TIMEOUT: '5',
+    ...extra,
+  };
+}
