@@ -8,6 +8,9 @@ export const EXIT = {
   failure: 1, // the run started and failed (a component died, a target was missed with --strict, ...)
   usage: 2, // bad flags or input: nothing was started
   preflight: 3, // the host cannot do what was asked (limits, missing engine); nothing was started
+  targetMissed: 4, // the run ended cleanly but did not hold the N it was asked for (report says TARGET MISSED)
+  thresholdFailed: 5, // the run ended cleanly but a --threshold failed (report and summary.json list which)
+  degraded: 6, // the run reached its end, but something the user must know went wrong on the way (a server worker died and was replaced, the run stalled)
   interrupted: 130, // SIGINT/SIGTERM: stopped and cleaned up
 } as const;
 
