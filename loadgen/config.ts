@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Transport } from '../shared/contracts.ts';
-import { parseDurationMs } from '../shared/duration.ts';
+import { DURATION_HINT, parseDurationMs } from '../shared/duration.ts';
 import { ephemeralPortRange } from './port-allocator.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { parseUrlFile, urlProblem, type BadUrlLine } from './targets.ts';
@@ -123,10 +123,10 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
     }
     return Number(v);
   };
-  const dur = (name: string, v: string | undefined, dflt: number, bare: 'ms' | 's'): number => {
+  const dur = (name: string, v: string | undefined, dflt: number): number => {
     if (v === undefined) return dflt;
-    const ms = parseDurationMs(v, bare);
-    if (Number.isNaN(ms)) problems.push(`--${name}: "${v}" is not a duration (e.g. 100ms, 10s, 5m, or a number of ${bare === 'ms' ? 'milliseconds' : 'seconds'})`);
+    const ms = parseDurationMs(v);
+    if (Number.isNaN(ms)) problems.push(`--${name}: "${v}" is not ${DURATION_HINT}`);
     return Number.isNaN(ms) ? dflt : ms;
   };
 
@@ -178,13 +178,13 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
     if (!/^\d+(\.\d+)?$/.test(raw.rate.trim())) problems.push(`--rate: "${raw.rate}" must be connections per second (0: wait for POST /ramp)`);
     else rate = Number(raw.rate);
   } else if (raw.interval !== undefined) {
-    const ms = dur('interval', raw.interval, 100, 'ms');
+    const ms = dur('interval', raw.interval, 100);
     if (ms <= 0) problems.push('--interval: must be more than 0 (use --rate 0 or --hold to wait for POST /ramp)');
     else rate = 1000 / ms;
   }
   if (isOn(raw.hold)) rate = 0;
   const maxConnecting = int('max-connecting', raw.maxConnecting, 1000, 1);
-  const connectTimeoutMs = dur('connect-timeout', raw.connectTimeout, 10_000, 'ms');
+  const connectTimeoutMs = dur('connect-timeout', raw.connectTimeout, 10_000);
 
   // Addresses and ports
   let sourceAddresses: string[] = [];
@@ -223,16 +223,16 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
   }
 
   // Lifetime and control
-  const durationSeconds = dur('duration', raw.duration, 300_000, 's') / 1000;
+  const durationSeconds = dur('duration', raw.duration, 300_000) / 1000;
   if (raw.duration !== undefined && durationSeconds <= 0) problems.push('--duration: must be more than 0 (every flood stops by itself)');
-  const holdForSeconds = dur('hold-for', raw.holdFor, 0, 's') / 1000;
+  const holdForSeconds = dur('hold-for', raw.holdFor, 0) / 1000;
   const controlPort = raw.controlPort === undefined ? undefined : int('control-port', raw.controlPort, 0, 0, 65535);
   const controlHost = raw.controlHost ?? '127.0.0.1';
   const transport = (raw.transport ?? 'chunked') as Transport;
   if (!['chunked', 'sse', 'poll'].includes(transport)) problems.push(`--transport: "${raw.transport}" must be chunked, sse or poll`);
-  const backoffBaseMs = dur('backoff-base', raw.backoffBase, 100, 'ms');
-  const backoffMaxMs = dur('backoff-max', raw.backoffMax, 30_000, 'ms');
-  const reportEveryMs = dur('report-every', raw.reportEvery, 10_000, 's');
+  const backoffBaseMs = dur('backoff-base', raw.backoffBase, 100);
+  const backoffMaxMs = dur('backoff-max', raw.backoffMax, 30_000);
+  const reportEveryMs = dur('report-every', raw.reportEvery, 10_000);
   if (reportEveryMs <= 0) problems.push('--report-every: must be more than 0');
 
   if (problems.length > 0) return { problems, warnings };
