@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -98,6 +98,17 @@ test('the offline base images: the project Node and Debian Prometheus, imported 
   }
 });
 
+test('lab-up with bad settings fails at once, every problem listed, before building or starting anything', async () => {
+  const env = { ...ENV, COMET_LAB_PROJECT: `${PROJECT}bad`, COMET_MAX_CONNECTIONS: 'abc', COMET_WORKERS: 'many', COMET_LAB_SUBNET: '10.0.0.0/33', COMET_INTERVAL: 'soon' };
+  const started = Date.now();
+  const r = await sh('scripts/lab-up.sh', env);
+  assert.equal(r.code, 2, r.out);
+  for (const v of ['COMET_MAX_CONNECTIONS=abc', 'COMET_WORKERS=many', 'COMET_LAB_SUBNET=10.0.0.0/33', 'COMET_INTERVAL=soon']) assert.match(r.out, new RegExp(v.replace('.', '\\.')));
+  assert.doesNotMatch(r.out, /building|starting dockerd|pulling/);
+  assert.ok(Date.now() - started < 5000, 'no build, no engine start');
+  assert.equal((await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${PROJECT}bad`] } })).length, 0);
+});
+
 test('lab-down with nothing up says so; lab-up starts the stack; lab-up again says it is up', async () => {
   const down = await sh('scripts/lab-down.sh');
   assert.equal(down.code, 0, down.out);
@@ -133,7 +144,7 @@ test('tuner: writes host-wide keys through the host /proc/sys, skips per-namespa
       '-e', 'COMET_LAB_PROFILE=/profiles/same.conf', '-e', 'COMET_LAB_SYSCTL_ROOT=/host/proc/sys',
       '--entrypoint', 'node', process.env.COMET_LAB_SERVER_IMAGE || 'comet-lab/server:latest', '/lab/docker/tuner-entrypoint.ts',
     ], { timeout: 60_000 });
-    assert.match(r.stdout, new RegExp(`tuner: fs.nr_open = ${nrOpen} \\(was ${nrOpen}\\)`));
+    assert.match(r.stdout, new RegExp(`tuner: fs.nr_open = ${nrOpen} \\(unchanged\\)`));
     assert.match(r.stdout, /skip net.core.somaxconn \(per network namespace/);
     assert.match(r.stdout, /0 failure\(s\)/);
   } finally {
@@ -222,6 +233,28 @@ test('extra source addresses inside the containers: every address carries connec
   }
 });
 
+test('a death is still seen after the event stream has been silent longer than the client timeout', async () => {
+  // connectDocker's client gives up on a request silent for its timeout (30 s there, 2 s here); an event stream is
+  // silent for as long as nothing dies. The watch must see a death that comes after such a silence.
+  const impatient = new Dockerode({ socketPath: '/var/run/docker.sock', timeout: 2000 });
+  const watch = new DockerExitWatch(impatient);
+  await watch.start();
+  const c = await docker.createContainer({
+    Image: IMAGE,
+    Entrypoint: ['node', '-e', 'setTimeout(() => process.exit(7), 5000)'],
+    Labels: { 'comet-lab.lab': PROJECT, 'comet-lab.role': 'test' },
+  });
+  try {
+    watch.watch(c.id);
+    await c.start();
+    const why = await until('the exit after 5 s of silence', 20_000, async () => watch.exited(c.id));
+    assert.match(why, /exited with code 7/);
+  } finally {
+    watch.stop();
+    await c.remove({ force: true }).catch(() => undefined);
+  }
+});
+
 test('an OOM-killed container is reported as such', async () => {
   const watch = new DockerExitWatch(docker);
   await watch.start();
@@ -285,4 +318,37 @@ test('lab-down removes every lab container, the network and the volume; again, i
   assert.equal(await hasVolume(), false);
   const again = await sh('scripts/lab-down.sh');
   assert.match(again.out, /nothing to take down/);
+});
+
+test('lab-up changes host-wide sysctls only with a record: lab-down puts them back and says so', async () => {
+  // A profile of one's own raising fs.nr_open by 64 (harmless, and restored): the tuner saves the old value on the
+  // host, lab-down restores it, names it, and removes the lab's state folder (secrets included).
+  const dir = mkdtempSync(join(tmpdir(), 'comet-lab-profile-'));
+  const stateDir = mkdtempSync(join(tmpdir(), 'comet-lab-state-'));
+  const nrOpen = readFileSync('/proc/sys/fs/nr_open', 'utf8').trim();
+  const raised = String(Number(nrOpen) + 64);
+  writeFileSync(join(dir, 'raise.conf'), `# host: test\nfs.nr_open = ${raised}\n`);
+  const env = { ...ENV, COMET_LAB_TUNE: 'apply', COMET_LAB_PROFILE: '/lab/profiles/raise.conf', COMET_LAB_PROFILE_DIR: dir, COMET_LAB_STATE_DIR: stateDir };
+  try {
+    const up = await sh('scripts/lab-up.sh', env);
+    assert.equal(up.code, 0, up.out);
+    assert.match(up.out, new RegExp(`tuner: fs.nr_open = ${raised} \\(was ${nrOpen}\\)`));
+    assert.equal(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim(), raised);
+    const saved = JSON.parse(readFileSync(join(stateDir, PROJECT, 'sysctl-saved.json'), 'utf8'));
+    assert.deepEqual(saved.saved, { 'fs.nr_open': nrOpen });
+    // the admin token is random, root-only, and is what the server container runs with
+    const token = readFileSync(join(stateDir, PROJECT, 'admin-token'), 'utf8').trim();
+    assert.ok(token.length >= 24 && token !== 'comet-lab', token);
+    assert.notEqual(readFileSync(join(stateDir, PROJECT, 'grafana-password'), 'utf8').trim(), token);
+    const down = await sh('scripts/lab-down.sh', env);
+    assert.equal(down.code, 0, down.out);
+    assert.match(down.out, new RegExp(`restored +fs\\.nr_open: ${raised} -> ${nrOpen}`));
+    assert.equal(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim(), nrOpen);
+    assert.equal(existsSync(join(stateDir, PROJECT)), false, 'state folder removed');
+  } finally {
+    writeFileSync('/proc/sys/fs/nr_open', `${nrOpen}\n`); // whatever happened above
+    await sh('scripts/lab-down.sh', env);
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(stateDir, { recursive: true, force: true });
+  }
 });
