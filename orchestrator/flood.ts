@@ -22,6 +22,8 @@ import { collectEnvironment } from './report/environment.ts';
 import { writeRunRecord } from './report/run-record.ts';
 import { makeReportDir, writeReport } from './report/write-report.ts';
 import type { Summary } from './report/summarize.ts';
+import { exitCodeFor } from './run/exit-code.ts';
+import { takeFloodLock } from './run/flood-lock.ts';
 import { FloodRun } from './run/flood-run.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,6 +94,19 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
       hint: 'change what is named above, lower --n, or pass --force to run anyway',
     });
   }
+  // One flood per host: a second one refuses (or waits, --wait-busy) before anything starts or is written.
+  const lock = await takeFloodLock(
+    { backend: plan.backend, n: plan.n },
+    { waitMs: config.busyWaitSeconds * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
+  );
+  try {
+    return await floodLocked(config, io, hooks, plan);
+  } finally {
+    lock.release();
+  }
+}
+
+async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, plan: Plan): Promise<FloodResult> {
   // The orchestrator's pid leads the id: a later run reaps the cgroups of one that was killed (cgroup.ts).
   const runId = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const reportDir = config.report ? makeReportDir(config.out, plan.backend, plan.n) : undefined;
@@ -138,7 +153,8 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
     if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
     else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
   }
-  const exitCode = outcome.interrupted ? EXIT.interrupted : outcome.incomplete ? EXIT.failure : EXIT.ok;
+  const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
+  const exitCode = exitCodeFor({ outcome, reached, n: plan.n });
   return { exitCode, plan, reportDir, summary };
 }
 
