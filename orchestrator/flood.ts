@@ -170,7 +170,7 @@ function waitFromEnv(env: NodeJS.ProcessEnv): number {
 export function summaryLine(s: Summary): string {
   const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
   return [
-    s.complete ? 'complete' : `INCOMPLETE (${s.incomplete})`,
+    s.complete ? (s.degraded?.length ? `DEGRADED (${s.degraded.join('; ')})` : 'complete') : `INCOMPLETE (${s.incomplete})`,
     `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
     `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
     `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)`,

@@ -22,6 +22,7 @@ import { stopLoadgen } from './control.ts';
 import type { RunOutcome } from './outcome.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
+import { HealthWatch } from './health-watch.ts';
 import { takeSample, type SampleResult } from './sampler.ts';
 import { sendsPhase } from './sends-phase.ts';
 
@@ -47,6 +48,7 @@ export class FloodRun extends EventEmitter {
   private latest: SampleResult | undefined;
   private target = 0;
   private sampling = false;
+  private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
 
   constructor(plan: Plan, backend: Backend, options: RunOptions) {
@@ -156,10 +158,14 @@ export class FloodRun extends EventEmitter {
   private async sampleLoop(components: Component[]): Promise<void> {
     this.sampling = true;
     const period = this.options.sampleSeconds * 1000;
+    const server = components.find((c) => c.role === 'server');
+    this.health = new HealthWatch(period, (e) => this.report(e.kind === 'worker-died' ? 'server' : undefined, e.kind === 'worker-died' ? 'LAB_WARN_WORKER_DIED' : 'LAB_WARN_STALL', e.message));
+    this.health.start();
     let next = Date.now();
     while (this.sampling) {
       const res = await this.sampleOnce(components);
       if (!this.sampling) break; // teardown began while this sample was taken: its figures may be half-stopped
+      this.health.sample(res.sample.atMs, res.serverStats, res.serverStats !== undefined || !server || server.exited() !== undefined);
       for (const c of res.sample.components) {
         if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
           this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);
@@ -178,6 +184,8 @@ export class FloodRun extends EventEmitter {
     this.enter('teardown');
     this.sampling = false;
     await sampler;
+    this.health?.stop();
+    if (this.health?.reasons.length) this.outcome.degraded = [...this.health.reasons];
     const components = this.backend.components();
     // One last reading of every counter (errors by cause, chunks, latency) before anything is stopped.
     if (components.length > 0) await this.sampleOnce(components).catch(() => undefined);
