@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
 import type { Backend } from './backends/backend.ts';
-import { LocalBackend } from './backends/local-backend.ts';
+import { LocalBackend } from './backends/local/local-backend.ts';
 import type { FloodConfig } from './config/flood-config.ts';
 import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
@@ -47,6 +47,7 @@ export interface FloodHooks {
 
 export interface FloodResult {
   exitCode: ExitCode;
+  /** The plan the backend adopted (what ran), or the plan made when the backend never came up. */
   plan: Plan;
   reportDir?: string;
   summary?: Summary;
@@ -69,13 +70,13 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
 
 async function chooseBackend(config: FloodConfig): Promise<'local' | 'docker'> {
   if (config.backend !== 'auto') return config.backend;
-  const { isDockerLabUp } = await import('./backends/docker-lab.ts');
+  const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
   return (await isDockerLabUp()) ? 'docker' : 'local';
 }
 
 async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined): Promise<Backend> {
   if (plan.backend === 'docker') {
-    const { DockerBackend } = await import('./backends/docker-backend.ts');
+    const { DockerBackend } = await import('./backends/docker/docker-backend.ts');
     return new DockerBackend({ runId });
   }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
@@ -132,14 +133,14 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
   }
   let summary: Summary | undefined;
   if (reportDir) {
-    writeRunRecord(reportDir, { config, plan, environment, outcome });
+    writeRunRecord(reportDir, { config, plan: run.plan, environment, outcome });
     summary = writeReport(reportDir);
     const line = summaryLine(summary);
     if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
     else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
   }
   const exitCode = outcome.interrupted ? EXIT.interrupted : outcome.incomplete ? EXIT.failure : EXIT.ok;
-  return { exitCode, plan, reportDir, summary };
+  return { exitCode, plan: run.plan, reportDir, summary };
 }
 
 /** One line for the terminal: N reached, ramp rate, KB per connection per side. */
