@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { readHostLimits, assessCapacity } from '../../kernel/index.ts';
-import { LocalBackend } from '../../orchestrator/backends/local-backend.ts';
+import { LocalBackend } from '../../orchestrator/backends/local/local-backend.ts';
 import { resolveFloodConfig } from '../../orchestrator/config/flood-config.ts';
 import { flood, REPO_ROOT } from '../../orchestrator/flood.ts';
 import type { FloodRun } from '../../orchestrator/run/flood-run.ts';

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LabError, EXIT } from '../../shared/errors.ts';
-import type { ComponentCgroup } from '../../orchestrator/backends/cgroup.ts';
+import type { ComponentCgroup } from '../../orchestrator/backends/local/cgroup.ts';
 
 export type NginxKind = 'nchan' | 'floor';
 

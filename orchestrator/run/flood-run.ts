@@ -39,7 +39,8 @@ export interface RunOptions {
 }
 
 export class FloodRun extends EventEmitter {
-  readonly plan: Plan;
+  /** The plan given, then (once the backend is up) the plan the backend adopted: what the run drives and reports. */
+  plan: Plan;
   readonly backend: Backend;
   readonly options: RunOptions;
   phase = 'init';
@@ -78,7 +79,7 @@ export class FloodRun extends EventEmitter {
     let sampler: Promise<void> | undefined;
     try {
       this.enter('up');
-      await this.backend.up(this.plan);
+      this.plan = await this.backend.up(this.plan);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
