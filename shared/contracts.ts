@@ -51,7 +51,27 @@ export interface ServerStats {
   messagesSent: number;
   deliveryMs: LatencySummary; // from accepting a send until written to the socket
   eventLoopLagMs: number; // worst worker
-  workerRestarts: number;
+  workerRestarts: number; // workers started again after one died
+  /** Workers that exited while the server was running (one that died before it was ready counts too). */
+  workerDeaths: number;
+  /** Streams those workers held when they died (from each worker's last report, at most 250 ms old). */
+  streamsLost: number;
+  lastWorkerDeath: WorkerDeath | null;
+  /** This server run's epoch: positions (SSE ids, Comet-Event-Id) are `<epoch>-<seq>`. */
+  epoch: string;
+  /** Streams that resumed with a position of another run and were told to reset. */
+  resets: number;
+  /** Idle garbage collections (server/worker/idle-gc.ts), summed over processes; lastAtMs: the newest (epoch ms, 0: none). */
+  idleGc: { count: number; lastAtMs: number };
+}
+
+/** A worker that died while the server ran. */
+export interface WorkerDeath {
+  worker: number;
+  pid: number;
+  reason: string; // `SIGKILL`, `exit code 1`, `... before it was ready`
+  atMs: number; // epoch ms
+  streams: number; // streams it held
 }
 
 /** Prometheus metric names; units in the name. */
@@ -65,6 +85,9 @@ export const METRICS = {
     delivery: 'comet_message_delivery_seconds', // histogram
     lag: 'comet_event_loop_lag_seconds', // gauge
     restarts: 'comet_worker_restarts_total', // counter
+    deaths: 'comet_worker_deaths_total', // counter
+    streamsLost: 'comet_streams_lost_total', // counter: streams held by workers that died
+    idleGc: 'comet_idle_gc_total', // counter {role, worker, pid}
     openFds: 'comet_process_open_fds', // gauge {role, worker, pid}: against the per-process file limit
     maxFds: 'comet_process_max_fds', // gauge {role, worker, pid}
   },
