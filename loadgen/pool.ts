@@ -154,6 +154,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       closed: c.closed,
       chunks: c.chunks,
       messages: c.messages,
+      resets: c.resets,
       errors: { ...c.errors },
       latencyMs: summarize(c.latency),
       lastMessageAtMs: c.lastMessageAtMs,
@@ -302,6 +303,10 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     c.httpStatuses[status] = (c.httpStatuses[status] ?? 0) + 1;
     this.endSlot(slot, 'http_status');
     return false;
+  }
+
+  onReset(): void {
+    this.counters.resets++;
   }
 
   onUnit(_slot: number, sentAtMs: number): void {

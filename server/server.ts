@@ -58,7 +58,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const log = new MessageLog();
   const socketPath = apiSocketPath(port);
   // the last resort when the process ends some other way than stop(): a socket left behind is found by pid later
-  const removeSocket = () => rmSync(socketPath, { force: true });
+  const removeSocket = () => {
+    try {
+      rmSync(socketPath, { force: true });
+    } catch {
+      // not ours to remove (node --permission without write access to the temp directory): found by pid later
+    }
+  };
   process.once('exit', removeSocket);
   const pool = new WorkerPool(
     workers,

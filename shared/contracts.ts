@@ -26,6 +26,7 @@ export interface LoadgenStatus {
   closed: number; // were active, then closed (the seed's Closed)
   chunks: number; // HTTP chunks / SSE events / poll responses received (the seed's Chunks)
   messages: number; // of those, the ones carrying a server send timestamp
+  resets: number; // resumes the server answered with a reset (the position was of another server run)
   errors: Record<ErrorCause, number>;
   latencyMs: LatencySummary; // delivery latency of messages since start or the last POST /latency/reset
   lastMessageAtMs: number; // epoch ms when the newest message arrived (0 if none): a broadcast's fan-out end

@@ -54,10 +54,43 @@ export class EpochTable {
     return this.names.length - 1;
   }
 
-  /** The number of the epoch named `name` (see intern). */
-  internText(name: string): number {
-    const b = Buffer.from(name, 'latin1');
-    return this.intern(b, 0, b.length);
+  /** Epoch number of the last position `read` parsed. */
+  readEpoch = 0;
+
+  /**
+   * Reads a position in `buf[start, end)` (a leading space skipped): `<epoch>-<seq>` or a bare `<seq>`. Returns the
+   * sequence (NaN when it is not a position) and leaves the epoch's number in `readEpoch` (0 for a bare number).
+   */
+  read(buf: Uint8Array, start: number, end: number): number {
+    if (start < end && buf[start] === 0x20) start++;
+    let dash = -1;
+    for (let k = start; k < end; k++) {
+      if (buf[k] === 0x2d) {
+        dash = k;
+        break;
+      }
+    }
+    let epoch = 0;
+    if (dash >= 0) {
+      epoch = this.intern(buf, start, dash);
+      if (epoch === 0) return NaN;
+      start = dash + 1;
+    }
+    if (end <= start || end - start > 15) return NaN;
+    let n = 0;
+    for (let k = start; k < end; k++) {
+      const c = buf[k]!;
+      if (c < 0x30 || c > 0x39) return NaN;
+      n = n * 10 + (c - 0x30);
+    }
+    this.readEpoch = epoch;
+    return n;
+  }
+
+  /** `read` on a header value. */
+  readText(text: string): number {
+    const b = Buffer.from(text, 'latin1');
+    return this.read(b, 0, b.length);
   }
 
   /** The `Last-Event-ID` value for epoch number `epoch` at `seq`: a bare number when the epoch is 0 (unknown). */

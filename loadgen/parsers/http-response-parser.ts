@@ -64,16 +64,16 @@ export class HttpResponseParser {
   /** Partial response heads: rare (a head split across reads), so a map rather than a buffer per connection. */
   private readonly headCarry = new Map<number, Buffer>();
   private readonly sink: BodySink;
-  /** Numeric value of the `captureHeader` header in the last head read (NaN when absent). */
-  private readonly captured: Float64Array | undefined;
+  /** Value of the `captureHeader` header in the last head read, until taken (undefined when absent). */
+  private readonly captured: (string | undefined)[] | undefined;
   private readonly captureHeader: string | undefined;
   /** Set when `feed` returns false. */
   problem: ProtocolProblem | undefined;
 
-  /** `captureHeader` (lower case): a numeric response header the sink wants, e.g. long-poll's `comet-event-id`. */
+  /** `captureHeader` (lower case): a response header the sink wants, e.g. long-poll's `comet-event-id`. */
   constructor(capacity: number, sink: BodySink, captureHeader?: string) {
     this.captureHeader = captureHeader;
-    this.captured = captureHeader === undefined ? undefined : new Float64Array(capacity).fill(NaN);
+    this.captured = captureHeader === undefined ? undefined : new Array<string | undefined>(capacity).fill(undefined);
     this.phase = new Uint8Array(capacity);
     this.digits = new Uint8Array(capacity);
     this.status = new Uint16Array(capacity);
@@ -89,9 +89,11 @@ export class HttpResponseParser {
     this.headCarry.delete(slot);
   }
 
-  /** The captured header's value in the last head read on `slot`, or NaN. */
-  capturedValue(slot: number): number {
-    return this.captured?.[slot] ?? NaN;
+  /** The captured header's value in the last head read on `slot` (undefined when absent), forgotten once taken. */
+  takeCaptured(slot: number): string | undefined {
+    const v = this.captured?.[slot];
+    if (v !== undefined) this.captured![slot] = undefined;
+    return v;
   }
 
   /** True once a head was read and the response is still streaming or complete. */
@@ -281,7 +283,7 @@ export class HttpResponseParser {
     const status = Number(m[1]);
     let chunked = false;
     let length = -1;
-    if (this.captured !== undefined) this.captured[slot] = NaN;
+    if (this.captured !== undefined) this.captured[slot] = undefined;
     for (let k = 1; k < lines.length; k++) {
       const line = lines[k]!;
       if (line === '') continue;
@@ -293,8 +295,8 @@ export class HttpResponseParser {
       else if (name === 'content-length') {
         if (!/^\d+$/.test(value)) return this.fail(slot, 'bad-header');
         length = Number(value);
-      } else if (name === this.captureHeader && this.captured !== undefined && /^\d+$/.test(value)) {
-        this.captured[slot] = Number(value);
+      } else if (name === this.captureHeader && this.captured !== undefined) {
+        this.captured[slot] = value.length <= 40 ? value : undefined; // taken (and dropped) at the response's end
       }
     }
     this.status[slot] = status;

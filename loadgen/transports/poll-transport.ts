@@ -4,6 +4,7 @@
  * `Comet-Event-Id` as `Last-Event-ID` so nothing sent between two polls is lost. Each 200 answer is one unit; its
  * first line's timestamp gives the latency.
  */
+import { EpochTable } from '../../shared/event-id.ts';
 import { TimestampReader } from '../parsers/timestamp-reader.ts';
 import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
 import { lastEventIdHeader, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
@@ -14,11 +15,14 @@ class PollSink implements TransportSink {
   private readonly listener: UnitListener;
   /** Kept across reconnections: a new connection resumes where the last answer ended. */
   private readonly lastEventId: Float64Array;
+  private readonly lastEpoch: Uint16Array;
+  private readonly epochs = new EpochTable();
 
   constructor(capacity: number, listener: UnitListener) {
     this.timestamps = new TimestampReader(capacity);
     this.listener = listener;
     this.lastEventId = new Float64Array(capacity).fill(NaN);
+    this.lastEpoch = new Uint16Array(capacity);
   }
 
   onHead(slot: number, status: number): void {
@@ -32,16 +36,21 @@ class PollSink implements TransportSink {
   onChunkEnd(): void {}
   onResponseEnd(slot: number, status: number): void {
     const sentAt = this.timestamps.finish(slot);
-    const id = this.parser?.capturedValue(slot) ?? NaN;
-    if (!Number.isNaN(id)) this.lastEventId[slot] = id;
+    const text = this.parser?.takeCaptured(slot);
+    const id = text === undefined ? NaN : this.epochs.readText(text);
+    if (!Number.isNaN(id)) {
+      this.lastEventId[slot] = id;
+      this.lastEpoch[slot] = this.epochs.readEpoch;
+    }
     if (status === 200) this.listener.onUnit(slot, sentAt);
+    else if (status === 205) this.listener.onReset?.(slot); // the position was of another server run
     this.listener.onResponseEnd(slot, status);
   }
   clear(slot: number): void {
     this.timestamps.clear(slot);
   }
   extraHeaders(slot: number): string {
-    return lastEventIdHeader(this.lastEventId[slot]!);
+    return lastEventIdHeader(this.lastEventId[slot]!, this.lastEpoch[slot]!, this.epochs);
   }
 }
 

@@ -4,6 +4,7 @@
  * One file per transport; all share HttpResponseParser and TimestampReader.
  */
 import type { Transport } from '../../shared/contracts.ts';
+import type { EpochTable } from '../../shared/event-id.ts';
 import type { BodySink, HttpResponseParser } from '../parsers/http-response-parser.ts';
 
 /** What the pool hears from a transport. */
@@ -14,6 +15,8 @@ export interface UnitListener {
   onUnit(slot: number, sentAtMs: number): void;
   /** A whole response was read: a stream that ended, or a poll answer after which the pool polls again. */
   onResponseEnd(slot: number, status: number): void;
+  /** The server said the slot's position was from another server run (SSE `event: reset`, a poll's 205). */
+  onReset?(slot: number): void;
 }
 
 export interface TransportSink extends BodySink {
@@ -36,7 +39,7 @@ export interface TransportCodec {
   readonly activeOnConnect: boolean;
   /** The request bytes (latin1) for `path` on `host` (the Host header value), with `extra` header lines. */
   request(path: string, host: string, extra: string): string;
-  /** A numeric response header the sink reads through the parser (lower case), if any. */
+  /** A response header the sink reads through the parser (lower case), if any. */
   readonly captureHeader?: string;
   createSink(capacity: number, listener: UnitListener): TransportSink;
 }
@@ -49,7 +52,11 @@ export function streamingRequest(path: string, host: string, accept: string, ext
   );
 }
 
-/** The `Last-Event-ID` line for a resumable transport, or '' when nothing was received yet. */
-export function lastEventIdHeader(id: number): string {
-  return Number.isNaN(id) ? '' : `Last-Event-ID: ${id}\r\n`;
+/**
+ * The `Last-Event-ID` line for a resumable transport, or '' when nothing was received yet: `seq` in epoch number
+ * `epoch` of `epochs` (comet-lab's positions are `<epoch>-<seq>`, shared/event-id.ts; 0 is a bare number).
+ */
+export function lastEventIdHeader(seq: number, epoch = 0, epochs?: EpochTable): string {
+  if (Number.isNaN(seq)) return '';
+  return `Last-Event-ID: ${epochs === undefined ? seq : epochs.position(epoch, seq)}\r\n`;
 }

@@ -17,7 +17,10 @@ import { buildWorkerJs } from './worker-build.ts';
 const WORKER_MAIN_TS = fileURLToPath(new URL('../worker/worker-main.ts', import.meta.url));
 let workerMain: string | undefined;
 
-/** Starts in a row that may fail before the pool gives up; the pauses between them double from RESTART_DELAY_MS. */
+/**
+ * Starts in a row that may fail before the pool gives up. A worker that dies is started again after RESTART_DELAY_MS;
+ * each start that fails doubles the pause before the next one (200, 200, 400, 800, 1600 ms: about 4 s in all).
+ */
 export const MAX_START_FAILURES = 5;
 const RESTART_DELAY_MS = 200;
 const MAX_RESTART_DELAY_MS = 5000;
@@ -243,7 +246,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       );
       return;
     }
-    const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** slot.startFailures);
+    const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** Math.max(0, slot.startFailures - 1));
     setTimeout(() => {
       if (this.stopping || this.failed) return;
       this.restarts++;
