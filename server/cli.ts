@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--backlog <n>', 'listen backlog (env COMET_BACKLOG; default 4096)')
     .option('--max-queued <bytes>', 'drop a stream whose unsent bytes exceed this (default 262144)')
     .option('--admin-token-file <path>', 'read the admin token from this file (env COMET_ADMIN_TOKEN_FILE; or COMET_ADMIN_TOKEN)')
-    .option('--max-api-connections <n>', 'API connections held at once, 32 of them kept for /health and /metrics (env COMET_MAX_API_CONNECTIONS; default 1000)')
+    .option('--max-api-connections <n>', 'API connections held at once, 32 of them kept for GET /health, /metrics, /stats (env COMET_MAX_API_CONNECTIONS; default 1000)')
     .option('--api-idle-timeout <duration>', 'close an idle keep-alive API connection after this (env COMET_API_IDLE_TIMEOUT; default 5s)')
     .option('--gc-min-interval <duration>', 'GET /stats?gc=1 collects at most once per this (env COMET_GC_MIN_INTERVAL; default 10s)')
     .option('--exit-with-parent', 'stop when the process that started the server is gone: stdin EOF, IPC closed, re-parented (env COMET_EXIT_WITH_PARENT=1)')

@@ -29,7 +29,7 @@ export interface ServerOptions {
   workerNodeFlags: string[];
   /** End the server when the process that started it goes away (stdin EOF, IPC channel closed, or re-parented). */
   exitWithParent: boolean;
-  /** API connections the supervisor holds at once; the last API_RESERVE of them only for /health and /metrics. */
+  /** API connections the supervisor holds at once; the last API_RESERVE of them only for GET /health, /metrics, /stats. */
   maxApiConnections: number;
   /** An idle keep-alive API connection is closed after this. */
   apiIdleTimeoutMs: number;
@@ -37,7 +37,7 @@ export interface ServerOptions {
   gcMinIntervalMs: number;
 }
 
-/** API connections kept for GET /health and GET /metrics when the rest are taken. */
+/** API connections kept for GET /health, /metrics and /stats (what monitoring reads) when the rest are taken. */
 export const API_RESERVE = 32;
 
 export const DEFAULTS: ServerOptions = {
@@ -166,7 +166,7 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = proces
   check('maxConnections', (s) => integer(s, 1, 100_000_000), 'must be a number of connections', (n) => (o.maxConnections = n));
   check('backlog', (s) => integer(s, 1, 1_000_000), 'must be a positive number', (n) => (o.backlog = n));
   check('maxQueued', (s) => integer(s, 1024, 1 << 30), 'must be bytes, at least 1024', (n) => (o.maxQueuedBytes = n));
-  check('maxApiConnections', (s) => integer(s, API_RESERVE + 1, 100_000), `must be a number above ${API_RESERVE} (that many are kept for /health and /metrics)`, (n) => (o.maxApiConnections = n));
+  check('maxApiConnections', (s) => integer(s, API_RESERVE + 1, 100_000), `must be a number above ${API_RESERVE} (that many are kept for /health, /metrics and /stats)`, (n) => (o.maxApiConnections = n));
   check('apiIdleTimeout', duration, 'must be a duration like 5s', (n) => (o.apiIdleTimeoutMs = n));
   check('gcMinInterval', (s) => (s.trim() === '0' ? 0 : duration(s)), 'must be a duration like 10s (0: no bound)', (n) => (o.gcMinIntervalMs = n));
   if (problems.length > 0) throw usageError(problems, 'see --help');

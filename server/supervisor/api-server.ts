@@ -2,8 +2,8 @@
  * The supervisor's HTTP server for the API: it takes the connections workers hand over (lean engines) and listens on
  * the internal Unix socket (http and express engines proxy to it). It caps the connections it holds: 2,021 idle
  * keep-alive API connections once took every file of a supervisor and /health answered ECONNRESET for 30 s. At the
- * cap, idle keep-alive connections are closed first; the last API_RESERVE places are kept for GET /health and
- * GET /metrics; past that a connection is answered 503 and closed. Idle connections close after apiIdleTimeoutMs.
+ * cap, idle keep-alive connections are closed first; the last API_RESERVE places are kept for the reads monitoring
+ * needs (GET /health, /metrics, /stats); past that a connection is answered 503 and closed. Idle connections close after apiIdleTimeoutMs.
  * A handed-over keep-alive connection whose next request is a stream (`/health` then `/test/a`) goes back to a
  * worker, so it gets the stream as on every engine.
  */
@@ -39,7 +39,7 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-const RESERVED_PATHS = /^(GET|HEAD) \/(health|metrics)[ ?]/;
+const RESERVED_PATHS = /^(GET|HEAD) \/(health|metrics|stats)[ ?]/;
 
 /** The request's head as it came (reconstructed from what llhttp parsed): the worker parses it again. */
 function headBytes(req: IncomingMessage): Buffer {
