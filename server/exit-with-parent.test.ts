@@ -1,0 +1,85 @@
+/**
+ * `--exit-with-parent`: when the process that started the server is SIGKILLed (no cleanup of its own), the server
+ * and its workers end by themselves, and its API socket goes with them; whether the parent gave it a stdin pipe or
+ * nothing at all. A server start removes the API sockets of servers that are gone, and only those.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually, request, startServerProcess } from './test-helpers.ts';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+
+/** Running: a process that exited but was not reaped yet (a zombie, whose new parent is init) counts as gone. */
+const alive = (pid: number) => {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * A parent process (as the orchestrator would be) that starts the server with `stdin` ('pipe' or 'ignore') and
+ * passes its ready line on; resolves with the parent and the server's ready fields.
+ */
+function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ReturnType<typeof spawn>; port: number; pid: number }> {
+  const script = `
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, [${JSON.stringify(CLI)}, '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--exit-with-parent'],
+      { stdio: [${JSON.stringify(stdin)}, 'pipe', 'inherit'] });
+    child.stdout.pipe(process.stdout);
+    setInterval(() => {}, 1000);`;
+  const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 20_000);
+    parent.stdout!.on('data', (d) => {
+      out += d;
+      const m = /comet-lab server ready (\{.*\})\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({ parent, ...(JSON.parse(m[1]!) as { port: number; pid: number }) });
+    });
+  });
+}
+
+for (const stdin of ['pipe', 'ignore'] as const) {
+  test(`SIGKILL of the parent (server stdin: ${stdin}): the server and its workers exit, its API socket is removed`, { timeout: 30_000 }, async () => {
+    const { parent, port, pid } = await startParent(stdin);
+    const stats = JSON.parse((await request(`http://127.0.0.1:${port}/stats`)).body);
+    const pids = [pid, ...stats.processes.filter((p: { role: string }) => p.role === 'worker').map((p: { pid: number }) => p.pid as number)];
+    const socket = join(tmpdir(), `comet-lab-api-${pid}-${port}.sock`);
+    assert.ok(existsSync(socket));
+    const t0 = Date.now();
+    parent.kill('SIGKILL');
+    // a pipe's EOF is seen at once; with no pipe the re-parenting is checked every 500 ms
+    await eventually(() => pids.every((p) => !alive(p)), 5000, 'server processes gone');
+    const ms = Date.now() - t0;
+    // EOF on the pipe is immediate; re-parenting is checked every 500 ms; stopping takes about 200 ms
+    assert.ok(ms < (stdin === 'pipe' ? 1500 : 2500), `gone ${ms} ms after the parent`);
+    assert.equal(existsSync(socket), false, 'API socket removed');
+  });
+}
+
+test('a new server removes API sockets left by servers that are gone, and only those', { timeout: 30_000 }, async () => {
+  const [dead, live] = await Promise.all([startServerProcess(['--workers', '1']), startServerProcess(['--workers', '1'])]);
+  const socketOf = (s: { pid: number; port: number }) => join(tmpdir(), `comet-lab-api-${s.pid}-${s.port}.sock`);
+  try {
+    // a SIGKILLed server leaves its socket; its pid then runs nothing
+    await dead.stop('SIGKILL');
+    await eventually(() => !alive(dead.pid), 3000, 'killed');
+    assert.ok(existsSync(socketOf(dead)), 'SIGKILL leaves the socket behind');
+    const next = await startServerProcess(['--workers', '1']);
+    assert.equal(existsSync(socketOf(dead)), false, "the dead server's socket was removed at start");
+    assert.ok(existsSync(socketOf(live)), "a live server's socket is left alone");
+    await next.stop();
+    assert.ok(!readdirSync(tmpdir()).includes(`comet-lab-api-${next.pid}-${next.port}.sock`), 'removed at a clean stop');
+  } finally {
+    await live.stop();
+  }
+});
