@@ -120,7 +120,8 @@ function integer(text: string, min: number, max: number): number {
 export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = process.env): ServerOptions {
   const raw: RawOptions = {};
   for (const key of Object.keys(ENV) as TextOption[]) {
-    const value = flags[key] ?? env[ENV[key]];
+    // an empty variable is an unset one (COMET_ADMIN_TOKEN_FILE= in a script turns the file off)
+    const value = flags[key] ?? (env[ENV[key]] || undefined);
     if (value !== undefined) raw[key] = value;
   }
   const problems: string[] = [];
