@@ -48,23 +48,27 @@ function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ReturnType<typ
   });
 }
 
-for (const stdin of ['pipe', 'ignore'] as const) {
-  test(`SIGKILL of the parent (server stdin: ${stdin}): the server and its workers exit, its API socket is removed`, { timeout: 30_000 }, async () => {
-    const { parent, port, pid } = await startParent(stdin);
-    const stats = JSON.parse((await request(`http://127.0.0.1:${port}/stats`)).body);
-    const pids = [pid, ...stats.processes.filter((p: { role: string }) => p.role === 'worker').map((p: { pid: number }) => p.pid as number)];
-    const socket = join(tmpdir(), `comet-lab-api-${pid}-${port}.sock`);
-    assert.ok(existsSync(socket));
-    const t0 = Date.now();
-    parent.kill('SIGKILL');
-    // a pipe's EOF is seen at once; with no pipe the re-parenting is checked every 500 ms
-    await eventually(() => pids.every((p) => !alive(p)), 5000, 'server processes gone');
-    const ms = Date.now() - t0;
-    // EOF on the pipe is immediate; re-parenting is checked every 500 ms; stopping takes about 200 ms
-    assert.ok(ms < (stdin === 'pipe' ? 1500 : 2500), `gone ${ms} ms after the parent`);
-    assert.equal(existsSync(socket), false, 'API socket removed');
-  });
+/** Starts a parent, SIGKILLs it, and returns how long the server's processes outlived it. */
+async function outlive(stdin: 'pipe' | 'ignore'): Promise<number> {
+  const { parent, port, pid } = await startParent(stdin);
+  const stats = JSON.parse((await request(`http://127.0.0.1:${port}/stats`)).body);
+  const pids = [pid, ...stats.processes.filter((p: { role: string }) => p.role === 'worker').map((p: { pid: number }) => p.pid as number)];
+  const socket = join(tmpdir(), `comet-lab-api-${pid}-${port}.sock`);
+  assert.ok(existsSync(socket));
+  const t0 = Date.now();
+  parent.kill('SIGKILL');
+  await eventually(() => pids.every((p) => !alive(p)), 5000, `server processes gone (stdin ${stdin})`);
+  const ms = Date.now() - t0;
+  assert.equal(existsSync(socket), false, `API socket removed (stdin ${stdin})`);
+  return ms;
 }
+
+test('SIGKILL of the parent, with a stdin pipe or none: the server and its workers exit, its API socket is removed', { timeout: 30_000 }, async () => {
+  const [pipe, none] = await Promise.all([outlive('pipe'), outlive('ignore')]);
+  // EOF on the pipe is immediate; re-parenting is checked every 500 ms; stopping takes about 200 ms
+  assert.ok(pipe < 1500, `gone ${pipe} ms after the parent (stdin pipe)`);
+  assert.ok(none < 2500, `gone ${none} ms after the parent (no stdin)`);
+});
 
 test('a new server removes API sockets left by servers that are gone, and only those', { timeout: 30_000 }, async () => {
   const [dead, live] = await Promise.all([startServerProcess(['--workers', '1']), startServerProcess(['--workers', '1'])]);

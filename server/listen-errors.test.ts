@@ -34,8 +34,10 @@ test('a port held by a plain listener is LAB_ERR_PORT_TAKEN naming it, exit 3, f
   await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
   const port = (holder.address() as net.AddressInfo).port;
   try {
-    for (const engine of ['raw', 'net', 'http']) {
-      const r = await runCli(['--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--engine', engine]);
+    const engines = ['raw', 'net', 'http'];
+    const runs = await Promise.all(engines.map((engine) => runCli(['--host', '127.0.0.1', '--port', String(port), '--workers', '1', '--engine', engine])));
+    for (const [i, r] of runs.entries()) {
+      const engine = engines[i]!;
       assert.equal(r.code, 3, `${engine}: ${r.err}`);
       assert.doesNotMatch(r.out, /ready/, `${engine}: no ready line`);
       assert.match(r.err, new RegExp(`LAB_ERR_PORT_TAKEN: cannot listen on 127\\.0\\.0\\.1:${port}: port ${port} is taken`), engine);
@@ -82,10 +84,9 @@ test('--host with a list listens on exactly those addresses, the API too', async
 });
 
 test('bad addresses are reported at once, all of them, with exit 2', async () => {
-  const r = await runCli(['--host', '127.0.0.1,localhost,,no.such', '--port', '0']);
+  const [r, w] = await Promise.all([runCli(['--host', '127.0.0.1,localhost,,no.such', '--port', '0']), runCli(['--host', '0.0.0.0,127.0.0.1', '--port', '0'])]);
   assert.equal(r.code, 2);
   assert.match(r.err, /--host .*localhost, no\.such: not an IP address/);
-  const w = await runCli(['--host', '0.0.0.0,127.0.0.1', '--port', '0']);
   assert.equal(w.code, 2);
   assert.match(w.err, /0\.0\.0\.0 already listens on every address/);
 });

@@ -49,7 +49,7 @@ test('workers that die at start make the server fail to start: exit 1, LAB_ERR_W
   const p = preload();
   writeFileSync(p.marker, '');
   try {
-    const err = await startServerProcess(['--workers', '2'], { COMET_WORKER_NODE_FLAGS: p.flags }).then(
+    const err = await startServerProcess(['--workers', '1'], { COMET_WORKER_NODE_FLAGS: p.flags }).then(
       () => assert.fail('the server must not start'),
       (e: Error) => e.message,
     );
