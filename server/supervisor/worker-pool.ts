@@ -85,6 +85,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   private nextHandBack = 0;
   private readonly statsWaiters = new Map<number, (s: WorkerStats) => void>();
   private readonly barrierWaiters = new Map<number, () => void>();
+  /** Set by start() until every worker is ready once. */
+  private onAllReady: (() => void) | undefined;
   private readonly config: WorkerConfig;
   private readonly directory: Directory;
   private readonly nodeFlags: string[];
@@ -128,8 +130,6 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       for (const slot of this.slots) this.spawn(slot);
     });
   }
-
-  private onAllReady: (() => void) | undefined;
 
   /** Queues a delivery to one worker; `counted` gets how many streams there received it (0 if the worker died). */
   deliver(worker: number, delivery: Delivery, counted: Counted): void {
