@@ -4,6 +4,7 @@
  * (these engines parse with llhttp, so the connection cannot be handed over mid-request as the lean engines do).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { lingerOnClose } from '../http/linger.ts';
 import { errorCode, SERVER_NAME } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
 import { eventId } from '../transports/event-position.ts';
@@ -136,6 +137,7 @@ export class HttpStreams implements StreamIO<ResStream> {
         if (!req.complete && (up.statusCode ?? 0) >= 400) {
           req.unpipe(upstream);
           res.shouldKeepAlive = false;
+          lingerOnClose(req.socket);
           up.once('end', () => upstream.destroy());
         }
         res.writeHead(up.statusCode ?? 502, back);

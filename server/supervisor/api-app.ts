@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { lingerOnClose } from '../http/linger.ts';
 import { ID_PATTERN } from '../http/routes.ts';
 import { SERVER_NAME, errorCode } from '../http/responses.ts';
 import type { RouteResult } from './router.ts';
@@ -42,7 +43,10 @@ function fail(res: Response, status: number, message: string, extra: Record<stri
  */
 function failAndClose(req: Request, res: Response, status: number, message: string): void {
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (hasBody && !req.complete && req.socket.remoteAddress !== undefined) res.setHeader('Connection', 'close');
+  if (hasBody && !req.complete && req.socket.remoteAddress !== undefined) {
+    res.setHeader('Connection', 'close');
+    lingerOnClose(req.socket);
+  }
   fail(res, status, message);
 }
 
