@@ -4,10 +4,15 @@
  * Metric names (Prometheus) are listed here too, so the dashboards and the tests that check them share one spelling.
  */
 
-export type Transport = 'chunked' | 'sse' | 'poll';
+export const TRANSPORT_NAMES = ['chunked', 'sse', 'poll', 'ws'] as const;
+export type Transport = (typeof TRANSPORT_NAMES)[number];
 
-/** Why a load-generator connection failed or ended; `protocol` covers bad status lines, chunk sizes, SSE fields. */
-export const ERROR_CAUSES = ['refused', 'reset', 'timeout', 'addrnotavail', 'emfile', 'protocol', 'http_status', 'other'] as const;
+/**
+ * Why a load-generator connection failed or ended; `protocol` covers bad status lines, chunk sizes, SSE fields and
+ * WebSocket frames; `handshake` a WebSocket upgrade answered without a valid 101; `ws_close` a WebSocket the server
+ * closed with a code other than 1000/1001 (every close code is also counted by code: `wsCloseCodes`).
+ */
+export const ERROR_CAUSES = ['refused', 'reset', 'timeout', 'addrnotavail', 'emfile', 'protocol', 'http_status', 'handshake', 'ws_close', 'other'] as const;
 export type ErrorCause = (typeof ERROR_CAUSES)[number];
 
 export interface LatencySummary {
