@@ -46,6 +46,13 @@ test('more connections per process than the file limit: refused for a fixed --pr
   assert.equal(env.config?.rate, 10);
 });
 
+test('ws:// URLs choose the WebSocket transport; another transport with them is a usage problem', () => {
+  assert.equal(buildConfig({ url: 'ws://127.0.0.1:1/ws/{i}', count: '5' }).config?.transport, 'ws');
+  assert.equal(buildConfig({ url: 'http://127.0.0.1:1/ws/{i}', count: '5', transport: 'ws' }).config?.transport, 'ws');
+  assert.match(buildConfig({ url: 'ws://127.0.0.1:1/ws/{i}', count: '5', transport: 'sse' }).problems.join('\n'), /ws:\/\/ URLs are WebSocket/);
+  assert.match(buildConfig({ url: 'wss://127.0.0.1:1/ws/{i}', count: '5' }).problems.join('\n'), /scheme wss is not supported/);
+});
+
 test('source addresses: lists, ranges and CIDRs', () => {
   assert.deepEqual(parseSourceAddresses('127.0.0.2, 127.0.0.3').addresses, ['127.0.0.2', '127.0.0.3']);
   assert.equal(parseSourceAddresses('127.0.0.2-127.0.0.40').addresses.length, 39);

@@ -8,22 +8,25 @@ const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: 
 const chunk = (s: string) => `${Buffer.byteLength(s, 'latin1').toString(16)}\r\n${s}\r\n`;
 
 interface Seen {
-  heads: number[];
+  opens: number;
+  refused: number[];
   units: number[];
   ends: number;
 }
 
 /** A parser + transport sink on 4 slots, recording what the pool would hear. */
-function harness(transport: 'chunked' | 'sse' | 'poll', accept = (status: number) => status < 300) {
-  const seen: Seen = { heads: [], units: [], ends: 0 };
+function harness(transport: 'chunked' | 'sse' | 'poll') {
+  const seen: Seen = { opens: 0, refused: [], units: [], ends: 0 };
   const listener: UnitListener = {
-    onHead: (_slot, status) => (seen.heads.push(status), accept(status)),
+    onOpen: () => void seen.opens++,
+    onRefused: (_slot, _cause, status) => void seen.refused.push(status),
     onUnit: (_slot, sentAt) => void seen.units.push(sentAt),
     onResponseEnd: () => void seen.ends++,
+    onWsClose: () => assert.fail('no WebSocket here'),
+    write: () => assert.fail('an HTTP transport writes nothing'),
   };
   const sink = TRANSPORTS[transport].createSink(4, listener);
-  const parser = new HttpResponseParser(4, sink, TRANSPORTS[transport].captureHeader);
-  sink.parser = parser;
+  const parser = new HttpResponseParser(4, sink);
   return { parser, seen };
 }
 
@@ -47,7 +50,7 @@ test('chunks are counted from the framing whatever the reads: every single split
   for (let cut = 0; cut <= STREAM.length; cut++) {
     const { parser, seen } = harness('chunked');
     assert.ok(feedSplit(parser, STREAM, cut === 0 ? [] : [cut]), `cut ${cut}`);
-    assert.deepEqual(seen.heads, [200], `cut ${cut}`);
+    assert.equal(seen.opens, 1, `cut ${cut}`);
     assert.equal(seen.units.length, 4, `cut ${cut}`);
     assert.deepEqual(seen.units.filter((u) => !Number.isNaN(u)), [1700000000123.25, 1700000000456.5], `cut ${cut}`);
   }
@@ -89,11 +92,19 @@ test('malformed heads and chunk sizes are protocol problems with a stable name',
   }
 });
 
-test('a non-2xx status stops the slot without a protocol problem', () => {
+test('a non-2xx status stops the slot without a protocol problem (the sink pauses the parser)', () => {
   const { parser, seen } = harness('chunked');
   assert.equal(feedSplit(parser, 'HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno!', []), false);
   assert.equal(parser.problem, undefined);
-  assert.deepEqual(seen.heads, [403]);
+  assert.deepEqual(seen.refused, [403]);
+  assert.equal(seen.opens, 0);
+});
+
+test('an interim 100 Continue is skipped: the final answer after it opens the stream', () => {
+  const { parser, seen } = harness('chunked');
+  assert.ok(feedSplit(parser, 'HTTP/1.1 100 Continue\r\n\r\n' + STREAM, [10, 30]));
+  assert.equal(seen.opens, 1);
+  assert.equal(seen.units.length, 4);
 });
 
 const SSE =
@@ -132,7 +143,7 @@ test('long-poll: 200 answers are units, 204 is not, and the next answer on the s
   for (let cut = 0; cut <= text.length; cut += 7) {
     const { parser, seen } = harness('poll');
     assert.ok(feedSplit(parser, text, cut === 0 ? [] : [cut]));
-    assert.deepEqual(seen.heads, [200, 204, 200]);
+    assert.equal(seen.opens, 3, 'two 200s and a 204');
     assert.deepEqual(seen.units, [1700000000009.75, 1700000000010]);
     assert.equal(seen.ends, 3);
   }

@@ -8,7 +8,8 @@ import { MAX_HEAD_BYTES, headEnd, parseHead, type RequestHead } from '../http/re
 import { LAST_CHUNK, chunk, errorResponse, fullResponse, noContent, streamHead } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
 import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
-import { closeFrame, CLOSE, OP_PONG, OP_TEXT, refuseHandshake, serverFrame, switchingProtocols } from '../transports/ws-frame.ts';
+import { CLOSE, OP_PONG, OP_TEXT } from '../../shared/websocket.ts';
+import { closeFrame, refuseHandshake, serverFrame, switchingProtocols } from '../transports/ws-frame.ts';
 import type { EngineOptions } from './engine.ts';
 import { ClientFrames } from './lean-ws.ts';
 import { Hub, type CometStream, type StreamIO } from '../worker/hub.ts';

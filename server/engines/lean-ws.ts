@@ -6,7 +6,7 @@
  * connection with the RFC's code (1002 protocol, 1007 bad UTF-8, 1009 too big) without touching other streams.
  */
 import { isUtf8 } from 'node:buffer';
-import { CLOSE, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, validCloseCode } from '../transports/ws-frame.ts';
+import { CLOSE, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, validCloseCode } from '../../shared/websocket.ts';
 
 /**
  * Largest client message accepted: the server expects none (a client's messages are not routed anywhere), so a

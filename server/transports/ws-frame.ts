@@ -3,9 +3,8 @@
  * server writes (unmasked: a server never masks). The http/express engines use the `ws` library for framing but
  * take their handshake decisions here too, so every engine answers a bad upgrade the same way.
  */
-import { createHash } from 'node:crypto';
+import { acceptFor, OP_CLOSE } from '../../shared/websocket.ts';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 /** A Sec-WebSocket-Key is 16 bytes in base64: 22 characters and `==`. */
 const KEY = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -44,22 +43,10 @@ export function refuseHandshake(h: UpgradeHeaders, http11: boolean): HandshakeRe
   return undefined;
 }
 
-/** Sec-WebSocket-Accept for a key: base64(SHA-1(key + GUID)). */
-export function acceptFor(key: string): string {
-  return createHash('sha1').update(key.trim() + GUID).digest('base64');
-}
-
 /** The 101 answer; the welcome frame follows it in the same write. */
 export function switchingProtocols(key: string): string {
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`;
 }
-
-export const OP_CONTINUATION = 0x0;
-export const OP_TEXT = 0x1;
-export const OP_BINARY = 0x2;
-export const OP_CLOSE = 0x8;
-export const OP_PING = 0x9;
-export const OP_PONG = 0xa;
 
 /**
  * One unmasked final frame around `payload` (a string is written as UTF-8). A short text frame (under 126 bytes,
@@ -92,11 +79,3 @@ export function closeFrame(code: number): Buffer {
   body.writeUInt16BE(code, 0);
   return serverFrame(OP_CLOSE, body);
 }
-
-/** Close codes a peer may send (RFC 6455 7.4.1 and the IANA registry; 1004-1006 and 1015 are never sent). */
-export function validCloseCode(code: number): boolean {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
-
-/** Close codes used here. */
-export const CLOSE = { normal: 1000, goingAway: 1001, protocol: 1002, badData: 1007, tooBig: 1009 } as const;
