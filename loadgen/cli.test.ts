@@ -121,7 +121,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     assert.ok(reset.latencyMs.count < s.latencyMs.count || s.latencyMs.count === 0);
     await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, 100);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /^loadgen_active_connections 40$/m);
+    assert.match(metrics, /^loadgen_active_connections\{transport="chunked"\} 40$/m);
     assert.match(metrics, /^loadgen_errors_total\{cause="refused"\} 0$/m);
     assert.match(metrics, /^loadgen_delivery_latency_seconds\{quantile="0.99"\} [\d.e-]+$/m);
     const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}' });

@@ -159,12 +159,13 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       procs: 1,
       rampDone: this.nextSlot >= this.target,
       uptimeSeconds: (now - this.startedAt) / 1000,
+      transport: this.o.transport.name,
+      ...(this.o.transport.name === 'ws' ? { wsCloseCodes: { ...c.wsCloseCodes } } : {}),
       opened: c.opened,
       reconnecting: this.inBackoff,
       connectsPerSecond: this.connectsLastSecond,
       protocolProblems: { ...c.protocolProblems },
       httpStatuses: { ...c.httpStatuses },
-      wsCloseCodes: { ...c.wsCloseCodes },
     };
     return status;
   }

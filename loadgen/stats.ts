@@ -115,7 +115,7 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     opened.n += (s.opened as number) ?? 0;
     addInto(problems, s.protocolProblems as Record<string, number> | undefined);
     addInto(statuses, s.httpStatuses as Record<string, number> | undefined);
-    addInto(closeCodes, s.wsCloseCodes as Record<string, number> | undefined);
+    addInto(closeCodes, status.wsCloseCodes);
     const h = hdr.decodeFromCompressedBase64(histogram);
     merged.add(h);
   }
@@ -123,7 +123,9 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
   extra.opened = opened.n;
   extra.protocolProblems = problems;
   extra.httpStatuses = statuses;
-  extra.wsCloseCodes = closeCodes;
+  const transport = parts.find((p) => p.status.transport !== undefined)?.status.transport;
+  if (transport !== undefined) out.transport = transport;
+  if (parts.some((p) => p.status.wsCloseCodes !== undefined)) out.wsCloseCodes = closeCodes;
   return out;
 }
 

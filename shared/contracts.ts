@@ -37,6 +37,8 @@ export interface LoadgenStatus {
   procs: number;
   rampDone: boolean; // every targeted connection was attempted
   uptimeSeconds: number;
+  transport?: Transport; // what the connections speak (one per load generator)
+  wsCloseCodes?: Record<string, number>; // WebSocket close frames from the server, by code (ws only)
 }
 
 /** `POST /ramp` body: raise (or lower) the target, paced at `rate` connections per second. */
@@ -49,7 +51,7 @@ export interface RampRequest {
 export interface ServerStats {
   workers: number;
   engine: string;
-  open: Record<Transport, number> & { total: number };
+  open: Record<Transport, number> & { total: number }; // held streams by transport (ws: upgraded WebSockets)
   opened: number;
   closed: Record<string, number>; // by reason: client, timeout, error, shutdown, ...
   chunksSent: number;
@@ -76,11 +78,12 @@ export const METRICS = {
   loadgen: {
     target: 'loadgen_target_connections', // gauge
     connecting: 'loadgen_connecting_connections', // gauge
-    active: 'loadgen_active_connections', // gauge
+    active: 'loadgen_active_connections', // gauge {transport}
     closed: 'loadgen_closed_connections_total', // counter
-    chunks: 'loadgen_chunks_received_total', // counter
-    messages: 'loadgen_messages_received_total', // counter
+    chunks: 'loadgen_chunks_received_total', // counter {transport}: HTTP chunks, SSE events, poll answers, WebSocket messages
+    messages: 'loadgen_messages_received_total', // counter {transport}
     errors: 'loadgen_errors_total', // counter {cause}
+    wsCloses: 'loadgen_ws_close_total', // counter {code}: WebSocket close frames from the server
     latency: 'loadgen_delivery_latency_seconds', // gauge {quantile="0.5"|"0.9"|"0.99"|"1"}
   },
   lab: {
