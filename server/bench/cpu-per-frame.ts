@@ -82,8 +82,8 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { n: { type: 'string', default: '10000' }, interval: { type: 'string', default: '1s' }, hold: { type: 'string', default: '20s' }, transports: { type: 'string', default: 'chunked,ws' } } });
   const n = Number(values.n);
-  const intervalMs = parseDurationMs(values.interval, 's');
-  const holdMs = parseDurationMs(values.hold, 's');
+  const intervalMs = parseDurationMs(values.interval);
+  const holdMs = parseDurationMs(values.hold);
   const transports = values.transports.split(',').map((t) => t.trim()) as Transport[];
   const problems: string[] = [];
   if (!Number.isInteger(n) || n < 1 || n > 19_000) problems.push('--n: 1-19000 (one worker, one load-generator process)');
