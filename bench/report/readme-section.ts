@@ -84,6 +84,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     'make bench ARGS="--only memory"                     # stage 1 only: every engine, nginx floor, nginx + nchan',
     'make bench ARGS="--only flood,fanout,sends --n 100000 --interval 10s"',
     'make bench ARGS="--only flood,fanout --n 1000000 --interval 120s --rate 2000 --hold 120s --time-limit 16m --force"',
+    'make bench ARGS="--only flood,fanout,sends --n 100000 --transport ws"   # WebSocket floods: their own rows; targets stay chunked',
     '```',
     '',
     'Run it under `flock /tmp/comet-lab-heavy.lock` (the Makefile target does). Stages: **memory** (15,000 idle',
