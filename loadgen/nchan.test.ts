@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowMs } from '../shared/clock.ts';
+import type { Transport } from '../shared/contracts.ts';
 import { messageChunk } from '../shared/message-format.ts';
 import { waitFor, exited } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
@@ -72,6 +73,23 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The load generator's pool of `n` subscribers, one channel each (`{i}` in the template). */
+function subscriberPool(template: string, transport: Transport, n: number) {
+  return createPool({
+    template,
+    firstIndex: 0,
+    capacity: n,
+    transport,
+    sourceAddresses: [],
+    portRange: [32768, 60999],
+    maxConnecting: 100,
+    connectTimeoutMs: 5000,
+    reconnect: false,
+    backoffBaseMs: 100,
+    backoffMaxMs: 1000,
+  });
+}
+
 async function subscribers(channel: string): Promise<number> {
   // nchan updates its channel info a little after a subscriber's head went out: callers poll
   const res = await fetch(`http://127.0.0.1:${port}/pub/${channel}`, { headers: { accept: 'text/json' } });
@@ -81,19 +99,7 @@ async function subscribers(channel: string): Promise<number> {
 
 test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', { timeout: 60_000 }, async () => {
   const n = 30;
-  const pool = await createPool({
-    template: `http://127.0.0.1:${port}/sub/ch{i}`,
-    firstIndex: 0,
-    capacity: n,
-    transport: 'chunked',
-    sourceAddresses: [],
-    portRange: [32768, 60999],
-    maxConnecting: 100,
-    connectTimeoutMs: 5000,
-    reconnect: false,
-    backoffBaseMs: 100,
-    backoffMaxMs: 1000,
-  });
+  const pool = await subscriberPool(`http://127.0.0.1:${port}/sub/ch{i}`, 'chunked', n);
   try {
     pool.ramp(n, 0);
     await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
@@ -120,19 +126,7 @@ test('nchan http-chunked subscribers: all held, counted by nchan, published mess
 
 test('nchan websocket subscribers: held through its pings, counted by nchan, published messages arrive as frames with latency', { timeout: 60_000 }, async () => {
   const n = 30;
-  const pool = await createPool({
-    template: `ws://127.0.0.1:${port}/ws/wsch{i}`,
-    firstIndex: 0,
-    capacity: n,
-    transport: 'ws',
-    sourceAddresses: [],
-    portRange: [32768, 60999],
-    maxConnecting: 100,
-    connectTimeoutMs: 5000,
-    reconnect: false,
-    backoffBaseMs: 100,
-    backoffMaxMs: 1000,
-  });
+  const pool = await subscriberPool(`ws://127.0.0.1:${port}/ws/wsch{i}`, 'ws', n);
   try {
     pool.ramp(n, 0);
     await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { HttpResponseParser } from './http-response-parser.ts';
 import { TRANSPORTS } from '../transports/transports.ts';
 import type { UnitListener } from '../transports/transport.ts';
+import { feedSplit } from '../testing/feed-split.ts';
 
 const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n';
 const chunk = (s: string) => `${Buffer.byteLength(s, 'latin1').toString(16)}\r\n${s}\r\n`;
@@ -28,20 +29,6 @@ function harness(transport: 'chunked' | 'sse' | 'poll') {
   const sink = TRANSPORTS[transport].createSink(4, listener);
   const parser = new HttpResponseParser(4, sink);
   return { parser, seen };
-}
-
-/** Feeds `text` to slot 1 cut at the given offsets; returns whether every feed succeeded. */
-function feedSplit(parser: HttpResponseParser, text: string, cuts: number[]): boolean {
-  const bytes = Buffer.from(text, 'latin1');
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    // Copy into a larger buffer at an offset, as a shared read buffer would hold it.
-    const buf = Buffer.alloc(cut - from + 8, 0x7e);
-    bytes.copy(buf, 3, from, cut);
-    if (!parser.feed(1, buf, 3, 3 + cut - from)) return false;
-    from = cut;
-  }
-  return true;
 }
 
 const STREAM = HEAD + chunk('Welcome to comet-lab, 7\n') + chunk('@1700000000123.250 hello\n') + chunk('Chunk 1 for ID 7\n') + chunk('@1700000000456.5 x\n');

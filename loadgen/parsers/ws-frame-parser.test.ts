@@ -9,6 +9,7 @@ import { acceptFor } from '../../shared/websocket.ts';
 import { HttpResponseParser } from './http-response-parser.ts';
 import { wsTransport } from '../transports/ws-transport.ts';
 import type { UnitListener } from '../transports/transport.ts';
+import { feedSplit } from '../testing/feed-split.ts';
 
 interface Seen {
   opens: number;
@@ -74,18 +75,6 @@ const FRAMES = Buffer.concat([
   frame(10, ''), // an unsolicited pong: ignored
 ]);
 const UNITS = [NaN, 1700000000123.25, 1700000000456.5, 1700000000789.125, NaN, NaN];
-
-/** Feeds `bytes` to slot 1 cut at the given offsets, each piece inside a larger buffer; false at the first failure. */
-function feedSplit(parser: HttpResponseParser, bytes: Buffer, cuts: number[]): boolean {
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    const buf = Buffer.alloc(cut - from + 8, 0x7e);
-    bytes.copy(buf, 3, from, cut);
-    if (!parser.feed(1, buf, 3, 3 + cut - from)) return false;
-    from = cut;
-  }
-  return true;
-}
 
 const same = (a: number[], b: number[]) => a.length === b.length && a.every((x, k) => Object.is(x, b[k]));
 

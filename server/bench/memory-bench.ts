@@ -11,11 +11,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { nginxConf } from '../../bench/memory/nginx.ts';
+import { canConnect, nginxConf } from '../../bench/memory/nginx.ts';
 import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
 import type { Transport } from '../../shared/contracts.ts';
 import type { EngineName } from '../engines/engine.ts';
@@ -65,16 +64,6 @@ export interface MemoryBenchEvents {
 
 const WARM_UP = 500;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
 
 function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs: number, what: string): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
