@@ -10,7 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../../loadgen/bench/bench-support.ts';
-import { treeUsage } from '../../orchestrator/backends/process-tree.ts';
+import { treeUsage } from '../../orchestrator/backends/probes/process-tree.ts';
 import type { LoadgenStatus, ServerStats, Transport } from '../../shared/contracts.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
 

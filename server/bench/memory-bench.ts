@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canConnect, nginxConf } from '../../bench/memory/nginx.ts';
-import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
+import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
 import type { Transport } from '../../shared/contracts.ts';
 import type { EngineName } from '../engines/engine.ts';
 import { MemoryCgroup, rssBytes, sockstatTcpPages } from './cgroup-v1.ts';
