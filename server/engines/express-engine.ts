@@ -14,6 +14,7 @@ export function createExpressEngine(options: EngineOptions): Engine {
   app.get('/test/:id', streams.handle);
   app.get('/sse/:id', streams.handle);
   app.get('/poll/:id', streams.handle);
+  app.get('/ws/:id', streams.handle); // a /ws/ request that is not an upgrade (upgrades go to `upgrade`)
   // everything else (API proxying, 400/404/501 answers) takes the same decisions as every other engine
   app.use(streams.handle);
   // express's router throws URIError on a bad escape in a path parameter (/test/%E0%A4%A) and its default handler
@@ -26,6 +27,7 @@ export function createExpressEngine(options: EngineOptions): Engine {
     res.status(500).json({ error: 'internal_server_error', message: 'internal error' });
   });
   const server = createLimitedServer(options, app);
+  server.on('upgrade', streams.upgrade);
   return {
     hub: streams.hub,
     listen: () => listenShared(server, options),

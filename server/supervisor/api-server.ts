@@ -82,6 +82,13 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
     },
     handler,
   );
+  // a WebSocket upgrade (`/ws/:id`) on a connection the supervisor holds goes back to a worker the same way
+  server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    if (route(req.method ?? 'GET', req.url ?? '/').kind === 'api' || !options.handBack(socket, Buffer.concat([headBytes(req), head]))) {
+      refuse(socket, 400, 'an upgrade of an API path, or no worker ready');
+    }
+  });
   server.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));

@@ -12,9 +12,13 @@ import { WorkerCounters } from './worker-counters.ts';
 
 const config = JSON.parse(process.env.COMET_WORKER ?? '{}') as WorkerConfig & { index: number };
 
+// a send that fails because the supervisor is going away (EPIPE) goes to the callback, not to an 'error' event that
+// would end this process with a stack trace: the channel's 'disconnect' ends it cleanly right after
+const ignoreSendError = () => {};
+
 function send(message: ToSupervisor, handle?: unknown, done?: (err: Error | null) => void): void {
   if (!process.connected) return;
-  process.send!(message, handle as never, undefined, done);
+  process.send!(message, handle as never, undefined, done ?? ignoreSendError);
 }
 
 // at most one warning line a second, so a flood of bad requests cannot flood the log
@@ -91,11 +95,11 @@ async function main(): Promise<void> {
   });
   await engine.listen();
   // streams opened plus closed: a ramp (or a teardown) followed by quiet triggers one collection
-  collectWhenIdle(() => counters.opened[0] + counters.opened[1] + counters.opened[2] + counters.closedTotal);
+  collectWhenIdle(() => counters.opened.reduce((a, b) => a + b, 0) + counters.closedTotal);
   // the supervisor counts the streams a worker held when it died from these reports (at most OPEN_REPORT_MS old)
   let reported = 0;
   setInterval(() => {
-    const n = counters.open[0] + counters.open[1] + counters.open[2];
+    const n = counters.open.reduce((a, b) => a + b, 0);
     if (n !== reported) send({ t: 'open', n });
     reported = n;
   }, OPEN_REPORT_MS).unref();
