@@ -23,7 +23,7 @@ export interface ReadyInfo {
   transport: string;
 }
 
-export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal';
+export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal' | 'parent-gone';
 
 export interface RunEvents {
   ready: [ReadyInfo];

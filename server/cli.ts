@@ -8,7 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveConfig, type RawOptions } from './config.ts';
 import { ENGINE_NAMES } from './engines/engine.ts';
-import { watchParent } from './parent-watch.ts';
+import { watchParent } from '../shared/parent-watch.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 function fail(err: unknown): never {

@@ -1,9 +1,9 @@
 /**
- * `--exit-with-parent`: notices that the process which started the server is gone, whichever way it went. A parent
- * that is SIGKILLed runs no cleanup, so the signs are the kernel's: the parent's end of our stdin pipe closes (EOF),
- * an IPC channel to it disconnects, and this process is re-parented (getppid changes). The first two are immediate
- * but need the parent to have given us a pipe or a channel; the third works whatever our stdio is, checked every
- * PPID_CHECK_MS. Any one of them ends the server.
+ * `--exit-with-parent` (server and load generator): notices that the process which started this one is gone,
+ * whichever way it went. A parent that is SIGKILLed runs no cleanup, so the signs are the kernel's: the parent's end
+ * of our stdin pipe closes (EOF), an IPC channel to it disconnects, and this process is re-parented (getppid
+ * changes). The first two are immediate but need the parent to have given us a pipe or a channel; the third works
+ * whatever our stdio is, checked every PPID_CHECK_MS. Any one of them ends the process.
  */
 import { fstatSync } from 'node:fs';
 
