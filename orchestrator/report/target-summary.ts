@@ -5,6 +5,7 @@
  * the thresholds' verdicts. Field names are what `--threshold` takes (`server.kibPerConnection`,
  * `chunks.deliveredPct`, `errors.total`).
  */
+import { TRANSPORT_NAMES } from '../../shared/contracts.ts';
 import type { TargetRecord } from '../targets/target.ts';
 import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from '../thresholds/threshold.ts';
 import type { RunRecord } from './run-record.ts';
@@ -60,7 +61,7 @@ export const COMET_LAB_RECORD: TargetRecord = {
   kind: 'comet-lab',
   label: 'comet-lab',
   description: "comet-lab's own server (server/cli.ts), as the plan sizes it",
-  supports: { transports: ['chunked', 'sse', 'poll'], sends: true, broadcast: true, heartbeat: true },
+  supports: { transports: [...TRANSPORT_NAMES], sends: true, broadcast: true, heartbeat: true },
 };
 
 function holdCpu(table: SamplesTable, component: string): { cpu: number; seconds: number; held: number; chunks: number } | undefined {

@@ -6,7 +6,7 @@
  * transport's usual path (`/test/{i}` for chunked); the lab sends nothing to it.
  */
 import { join } from 'node:path';
-import type { Transport } from '../../shared/contracts.ts';
+import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { STREAM_PREFIX } from '../backends/component-commands.ts';
 import { connectAllTo } from './loopback-plan.ts';
 import { startServerProcess } from './server-process.ts';
@@ -45,7 +45,7 @@ export function cmdTarget(commandLine: string, readySeconds = 30): Target {
     kind: 'cmd',
     name: `cmd:${commandLine}`,
     label: 'cmd',
-    supports: { transports: ['chunked', 'sse', 'poll'], sends: false, broadcast: false, heartbeat: false },
+    supports: { transports: [...TRANSPORT_NAMES], sends: false, broadcast: false, heartbeat: false },
     backends: ['local'],
     description: `\`${commandLine}\` started by the lab through /bin/sh in the server's memory cgroup ({port} = the port the lab chose), 127.0.0.1`,
     loadgenFlags: [],

@@ -3,7 +3,7 @@
  * Docker lab's container). Every transport, sends and broadcast through its own API, a heartbeat chunk on every
  * stream; the plan is its own (workers, engine, heartbeat), so there is nothing to launch or adapt here.
  */
-import type { Transport } from '../../shared/contracts.ts';
+import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { STREAM_PREFIX } from '../backends/component-commands.ts';
 import type { Target } from './target.ts';
 
@@ -12,7 +12,7 @@ export function cometLabTarget(): Target {
     kind: 'comet-lab',
     name: 'comet-lab',
     label: 'comet-lab',
-    supports: { transports: ['chunked', 'sse', 'poll'], sends: true, broadcast: true, heartbeat: true },
+    supports: { transports: [...TRANSPORT_NAMES], sends: true, broadcast: true, heartbeat: true },
     backends: ['local', 'docker'],
     description: "comet-lab's own server (server/cli.ts), as the plan sizes it",
     loadgenFlags: [],

@@ -6,7 +6,7 @@
  * removes it with the load generators, and `make lab-down` finds it.
  */
 import type Dockerode from 'dockerode';
-import type { Transport } from '../../shared/contracts.ts';
+import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import { STREAM_PREFIX } from '../backends/component-commands.ts';
 import { canConnect } from './server-process.ts';
@@ -64,7 +64,7 @@ export function imageTarget(image: string): Target {
     kind: 'image',
     name: `image:${image}`,
     label: `image-${image.replace(/[^A-Za-z0-9_.-]+/g, '-')}`,
-    supports: { transports: ['chunked', 'sse', 'poll'], sends: false, broadcast: false, heartbeat: false },
+    supports: { transports: [...TRANSPORT_NAMES], sends: false, broadcast: false, heartbeat: false },
     backends: ['docker'],
     description: `the image ${image} as the server container on the Docker lab's network (its EXPOSEd port), memory from docker stats`,
     loadgenFlags: [],

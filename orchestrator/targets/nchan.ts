@@ -38,11 +38,11 @@ export function nchanTarget(): Target {
     kind: 'nchan',
     name: 'nchan',
     label: 'nchan',
-    supports: { transports: ['chunked'], sends: true, broadcast: true, heartbeat: false },
+    supports: { transports: ['chunked', 'ws'], sends: true, broadcast: true, heartbeat: false },
     backends: ['local'],
-    description: 'nginx-light + libnginx-mod-nchan (Debian): http-chunked subscriber per id, publisher at /pub/<id>, one nginx worker per planned server worker, 127.0.0.1 only',
+    description: 'nginx-light + libnginx-mod-nchan (Debian): http-chunked (or websocket) subscriber per id, publisher at /pub/<id>, one nginx worker per planned server worker, 127.0.0.1 only',
     loadgenFlags: [],
-    streamPath: () => '/test/{i}',
+    streamPath: (transport) => (transport === 'ws' ? '/ws/{i}' : '/test/{i}'),
     async preflight() {
       if (!existsSync('/usr/sbin/nginx')) {
         throw new LabError('LAB_ERR_NO_NGINX', 'nginx is not installed (/usr/sbin/nginx)', { exitCode: EXIT.preflight, hint: 'run `make system-deps` (nginx-light, libnginx-mod-nchan)' });

@@ -4,7 +4,8 @@
  * cgroup, listening on 127.0.0.1 only.
  *
  * - `nchan`: `GET /test/<id>` is an http-chunked subscriber of channel <id> (nchan answers 403 unless the request
- *   carries `TE: chunked`, which the load generator sends); `POST /pub/<id>` publishes to it. With a broadcast in
+ *   carries `TE: chunked`, which the load generator sends), `/ws/<id>` a websocket subscriber of it; `POST /pub/<id>`
+ *   publishes to it. With a broadcast in
  *   the run, every subscriber is also on channel `all` (nchan's multiplexed subscriber), and `POST /pub/all`
  *   reaches every one.
  * - `idle`: `GET /test/<id>` answers `ok` and the connection stays open, idle, for as long as the client keeps it:
@@ -51,6 +52,7 @@ export function nginxConf(o: NginxConfOptions): string {
   const location =
     o.kind === 'nchan'
       ? `location ~ ^/test/([A-Za-z0-9_-]+)$ { nchan_subscriber http-chunked; nchan_channel_id $1${o.broadcast ? ' all' : ''}; }
+    location ~ ^/ws/([A-Za-z0-9_-]+)$ { nchan_subscriber websocket; nchan_channel_id $1${o.broadcast ? ' all' : ''}; }
     location ~ ^/pub/([A-Za-z0-9_-]+)$ { nchan_publisher; nchan_channel_id $1; }`
       : `location / { return 200 "ok\\n"; }`;
   // reuseport gives each worker its own listening socket, spread by the kernel as comet-lab's workers are.

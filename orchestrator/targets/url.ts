@@ -5,6 +5,7 @@
  * or a container (--server-container: `docker stats`) is named; otherwise it is not measured and the report says
  * so. Connections are counted by the kernel on the URL's port, in the container's namespace when one is named.
  */
+import { TRANSPORT_NAMES } from '../../shared/contracts.ts';
 import { existsSync } from 'node:fs';
 import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../shared/errors.ts';
@@ -109,7 +110,7 @@ export function urlTarget(template: string, opts: UrlTargetOptions = {}): Target
     kind: 'url',
     name: `url:${template}`,
     label: `url-${parsed.port}`,
-    supports: { transports: ['chunked', 'sse', 'poll'], sends: false, broadcast: false, heartbeat: false },
+    supports: { transports: [...TRANSPORT_NAMES], sends: false, broadcast: false, heartbeat: false },
     backends: ['local'],
     description: `a server already running at ${template}, not started or stopped by the lab`,
     get memoryNote() {
