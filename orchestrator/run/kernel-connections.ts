@@ -31,12 +31,15 @@ export interface ListenSocket {
 
 export type KernelCountMethod = 'sock_diag (ss)' | '/proc/net/tcp';
 
-/** ss's output of 40,000 sockets is ~4 MB; room for a million. */
+/**
+ * ss's output of 40,000 sockets is ~4 MB; room for a million. A minute before giving up: on a host saturated by other
+ * runs (load average 35 here) a count waits for the CPU far longer than it uses it.
+ */
 const MAX_BUFFER = 256 * 2 ** 20;
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: MAX_BUFFER, timeout: 20_000, encoding: 'latin1' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    execFile(cmd, args, { maxBuffer: MAX_BUFFER, timeout: 60_000, encoding: 'latin1' }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
   });
 }
 
