@@ -12,14 +12,14 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveFloodConfig, type RawOptions } from './config/flood-config.ts';
-import { flood, summaryLine, type FloodHooks, type FloodIo } from './flood.ts';
+import { flood, summaryLine, targetPlan, type FloodHooks, type FloodIo } from './flood.ts';
 import { formatPlan } from './plan/format-plan.ts';
 import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import { readRunRecord } from './report/run-record.ts';
 import { writeReport } from './report/write-report.ts';
 import { summarize } from './report/summarize.ts';
 import { readSamplesTable } from './report/samples-table.ts';
-import { TARGET_FORMS } from './targets/targets.ts';
+import { makeTarget, TARGET_FORMS } from './targets/targets.ts';
 import { compare, compareFolders, splitTargets } from './compare/compare.ts';
 
 /** Flags shared by flood and plan, named as FloodConfig's keys so commander's result is the raw config. */
@@ -101,7 +101,8 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
   floodOptions(program.command('plan').description('print the plan for N on this host; start nothing'))
     .action(async (opts: Record<string, unknown>) => {
       const config = resolveFloodConfig(toRaw(opts), io.env, false);
-      const plan = makeFloodPlan(config, config.backend === 'docker' ? 'docker' : 'local');
+      const target = makeTarget(config.target, { serverPid: config.serverPid, serverContainer: config.serverContainer });
+      const plan = targetPlan(makeFloodPlan(config, config.backend === 'docker' || target.kind === 'image' ? 'docker' : 'local'), target);
       say(formatPlan(plan));
       if (plan.refusals.length > 0) exitCode = EXIT.preflight;
     });
