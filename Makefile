@@ -6,7 +6,7 @@ N ?= 100000
 PROFILE ?= c1m
 ARGS ?=
 
-.PHONY: test typecheck deps system-deps flood report server loadgen doctor tune untune lab-up lab-down bench bench-server clean
+.PHONY: test typecheck deps system-deps flood compare report server loadgen doctor tune untune lab-up lab-down bench bench-server clean
 
 ## deps: npm ci, only when package-lock.json changed since the last install
 deps: node_modules/.installed
@@ -28,6 +28,11 @@ test: deps system-deps typecheck
 ## flood N=100000: plan, ramp, hold, measure, report (backend auto: docker when the lab is up, else local)
 flood: deps
 	$(NODE) orchestrator/cli.ts flood --n $(N) $(ARGS)
+
+## compare N=50000 TARGETS=comet-lab,nchan,nginx-idle,mochiweb: the same flood against each, one comparison report
+TARGETS ?= comet-lab,nchan,nginx-idle,mochiweb
+compare: deps system-deps
+	$(NODE) orchestrator/cli.ts compare --n $(N) --targets "$(TARGETS)" $(ARGS)
 
 report: deps
 	$(NODE) orchestrator/cli.ts report $(ARGS)

@@ -125,7 +125,7 @@ test('Ctrl-C during the memory stage: exit 130, nginx and its cgroup gone, parti
   const signals = new EventEmitter();
   const err = capture();
   let seen = 0;
-  // Interrupt once nginx (in its cgroup) and the keep-alive client both run: two children of this process.
+  // Interrupt once nginx (in its cgroup) and its load generator both run: two children of this process.
   const poll = setInterval(() => {
     seen = Math.max(seen, children().length);
     if (seen >= 2) {

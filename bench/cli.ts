@@ -32,7 +32,7 @@ function program(io: CliIo): Command {
     .option('--n <list>', 'flood sizes, comma-separated (default 100000,1000000)')
     .option('--memory-n <n>', 'idle connections of the memory stage, one worker (default 15000)')
     .option('--engines <list>', 'server engines of the memory stage (default every engine)')
-    .option('--references <list>', 'C references of the memory stage: floor,nchan or none (default both)')
+    .option('--references <list>', 'references of the memory stage (orchestrator targets): floor,nchan,mochiweb or none (default all)')
     .option('--interval <duration>', 'server heartbeat (default 10s)')
     .option('--hold <duration>', 'how long each flood holds N (default 30s)')
     .option('--rate <n>', 'connections per second asked of the load generators (default 10000)')

@@ -11,7 +11,7 @@ import { TRANSPORT_NAMES, type Transport } from '../shared/contracts.ts';
 
 export const STAGES = ['memory', 'flood', 'fanout', 'sends'] as const;
 export type Stage = (typeof STAGES)[number];
-export const REFERENCES = ['floor', 'nchan'] as const;
+export const REFERENCES = ['floor', 'nchan', 'mochiweb'] as const;
 export type Reference = (typeof REFERENCES)[number];
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));

@@ -38,6 +38,7 @@ function program(io: CliIo): Command {
     .option('--control-host <host>', 'control API address (default 127.0.0.1)')
     .option('--transport <name>', 'chunked | sse | poll | ws (default chunked; ws for ws:// URLs)')
     .option('--reconnect', 'reopen closed connections with jittered exponential backoff')
+    .option('--keep-open', 'keep each connection open (and active) after its response ended: idle keep-alive')
     .option('--backoff-base <duration>', 'first reconnect delay (default 100ms)')
     .option('--backoff-max <duration>', 'longest reconnect delay (default 30s)')
     .option('--report-every <duration>', 'status line period (default 10s)')

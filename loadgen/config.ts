@@ -29,6 +29,7 @@ export interface RawOptions {
   controlHost?: string;
   transport?: string;
   reconnect?: string | boolean;
+  keepOpen?: string | boolean;
   backoffBase?: string;
   backoffMax?: string;
   reportEvery?: string;
@@ -53,6 +54,7 @@ export const OPTION_NAMES: Array<keyof RawOptions> = [
   'controlHost',
   'transport',
   'reconnect',
+  'keepOpen',
   'backoffBase',
   'backoffMax',
   'reportEvery',
@@ -77,6 +79,8 @@ export interface LoadgenConfig {
   controlHost: string;
   transport: Transport;
   reconnect: boolean;
+  /** A connection whose response ended stays open and active, idle (a keep-alive server's floor: nginx-idle). */
+  keepOpen: boolean;
   backoffBaseMs: number;
   backoffMaxMs: number;
   reportEveryMs: number;
@@ -260,6 +264,7 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
       controlHost,
       transport,
       reconnect: isOn(raw.reconnect),
+      keepOpen: isOn(raw.keepOpen),
       backoffBaseMs,
       backoffMaxMs,
       reportEveryMs,

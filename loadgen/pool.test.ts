@@ -175,6 +175,29 @@ test('without reconnect closed connections stay closed; ramping down closes the 
   }
 });
 
+test('keepOpen: a complete keep-alive answer leaves the connection open, active and idle, until the server closes it', { timeout: 60_000 }, async () => {
+  const server = await scriptedServer((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n'));
+  try {
+    await withPool(spec(server.port, 50, { keepOpen: true }), async (pool) => {
+      pool.ramp(50, 0);
+      await until(pool, '50 active', (s) => s.active === 50);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(pool.status().active, 50);
+      assert.equal(pool.status().closed, 0);
+      assert.equal(ssEstablished(server.port), 50);
+      for (const sock of server.sockets) sock.end();
+      await until(pool, '50 closed', (s) => s.closed === 50 && s.active === 0);
+    });
+    // Without it, the same answer ends each connection as soon as it is read.
+    await withPool(spec(server.port, 20), async (pool) => {
+      pool.ramp(20, 0);
+      await until(pool, '20 answered and closed', (s) => s.closed === 20 && s.active === 0);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
 test('SSE and long-poll transports count events and answers against real servers', { timeout: 60_000 }, async () => {
   const sse = await scriptedServer((s, head) => {
     assert.match(head, /^GET \/sse\/\d+ HTTP\/1\.1\r\n/);

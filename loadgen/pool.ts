@@ -28,6 +28,8 @@ export interface PoolOptions {
   maxConnecting: number;
   connectTimeoutMs: number;
   reconnect: boolean;
+  /** A response that ended leaves its connection open, active and idle (keep-alive), instead of closing it. */
+  keepOpen?: boolean;
   backoffBaseMs: number;
   backoffMaxMs: number;
 }
@@ -335,6 +337,8 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       if (h !== undefined && writeRaw(h, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot))) !== 0) this.endSlot(slot, 'reset');
       return;
     }
+    // Keep-alive: the answer is done and the connection stays, idle, as a browser's would between requests.
+    if (this.o.keepOpen) return;
     // A stream the server ended cleanly: close our side too.
     this.endSlot(slot, undefined);
   }

@@ -72,6 +72,7 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
       maxConnecting: c.maxConnecting,
       connectTimeoutMs: c.connectTimeoutMs,
       reconnect: c.reconnect,
+      keepOpen: c.keepOpen,
       backoffBaseMs: c.backoffBaseMs,
       backoffMaxMs: c.backoffMaxMs,
     };

@@ -4,20 +4,23 @@
  *
  *   node_modules/.bin/node orchestrator/cli.ts flood --n 100000
  *   node_modules/.bin/node orchestrator/cli.ts plan --n 1000000
- *   node_modules/.bin/node orchestrator/cli.ts report [--dir reports/latest] [--regenerate DIR]
+ *   node_modules/.bin/node orchestrator/cli.ts report [--dir reports/latest] [--regenerate DIR] [--compare A B]
+ *   node_modules/.bin/node orchestrator/cli.ts compare --n 50000 --targets comet-lab,nchan,nginx-idle,mochiweb
  */
 import { Command, CommanderError } from 'commander';
 import { existsSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveFloodConfig, type RawOptions } from './config/flood-config.ts';
-import { flood, summaryLine, type FloodHooks, type FloodIo } from './flood.ts';
+import { flood, summaryLine, targetPlan, type FloodHooks, type FloodIo } from './flood.ts';
 import { formatPlan } from './plan/format-plan.ts';
 import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import { readRunRecord } from './report/run-record.ts';
 import { writeReport } from './report/write-report.ts';
 import { summarize } from './report/summarize.ts';
 import { readSamplesTable } from './report/samples-table.ts';
+import { makeTarget, TARGET_FORMS } from './targets/targets.ts';
+import { compare, compareFolders, splitTargets } from './compare/compare.ts';
 
 /** Flags shared by flood and plan, named as FloodConfig's keys so commander's result is the raw config. */
 function floodOptions(cmd: Command): Command {
@@ -30,7 +33,33 @@ function floodOptions(cmd: Command): Command {
     .option('--engine <name>', "server engine (default: the server's)")
     .option('--transport <name>', 'chunked | sse | poll | ws (default chunked)')
     .option('--workers <n>', 'server workers (default: planned from the file limit)')
-    .option('--loadgen-procs <n>', 'load-generator processes in all (default: planned)');
+    .option('--loadgen-procs <n>', 'load-generator processes in all (default: planned)')
+    .option('--target <T>', `the server under test: ${TARGET_FORMS} (default comet-lab)`)
+    .option('--server-pid <P>', 'url: targets: the process serving it (its memory is measured)')
+    .option('--server-container <C>', 'url: targets: the container serving it (docker stats)')
+    .option('--target-ready-timeout <duration>', 'how long a cmd: server gets to listen (default 30s)');
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Flags of the commands that run floods and write reports (flood, compare). */
+function runOptions(cmd: Command): Command {
+  return cmd
+    .option('--sends-rate <R>', 'routed sends per second after the hold (autocannon, POST /send/:id); 0 = none')
+    .option('--sends-duration <duration>', 'how long the sends phase lasts (default 10s)')
+    .option('--sends-connections <n>', 'concurrent HTTP connections autocannon sends over (default 64)')
+    .option('--broadcast', 'one broadcast after the hold; measures fan-out time')
+    .option('--force', 'run even when the plan is refused')
+    .option('--json', 'one JSON line per event on stdout instead of the progress bar')
+    .option('--live-port <P>', 'serve the live page on this loopback port (default 0: any free one, printed)')
+    .option('--no-live', 'serve no live page')
+    .option('--metrics-port <P>', 'serve lab_* Prometheus metrics on this loopback port (default 0: any free one, printed)')
+    .option('--no-metrics', 'serve no lab_* metrics')
+    .option('--out <dir>', 'folder of report folders (default reports/)')
+    .option('--sample <duration>', 'sample interval (default 1s)')
+    .option('--stall-timeout <duration>', 'end a ramp that gained nothing for this long (default 30s)')
+    .option('--wait-busy <duration>', 'wait this long for another flood on this host to end (env LAB_FLOOD_WAIT; default: refuse at once)')
+    .option('--threshold <cond>', "pass/fail on a summary.json field, e.g. 'server.kibPerConnection<6' (repeatable; a failure exits 5)", collect);
 }
 
 function toRaw(o: Record<string, unknown>): RawOptions {
@@ -41,6 +70,7 @@ function toRaw(o: Record<string, unknown>): RawOptions {
     sendsRate: s(o.sendsRate), sendsSeconds: s(o.sendsDuration), sendsConnections: s(o.sendsConnections), broadcast: s(o.broadcast), force: s(o.force),
     json: s(o.json), livePort: o.live === false ? false : s(o.livePort), metricsPort: o.metrics === false ? false : s(o.metricsPort), out: s(o.out),
     report: o.report === false ? false : undefined, sampleSeconds: s(o.sample), stallSeconds: s(o.stallTimeout), busyWaitSeconds: s(o.waitBusy),
+    target: s(o.target), targetReadySeconds: s(o.targetReadyTimeout), serverPid: s(o.serverPid), serverContainer: s(o.serverContainer), thresholds: o.threshold as string[] | undefined,
   };
 }
 
@@ -53,31 +83,26 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
 
-  floodOptions(program.command('flood').description('plan, ramp N connections, hold, measure, write a report'))
-    .option('--sends-rate <R>', 'routed sends per second after the hold (autocannon, POST /send/:id); 0 = none')
-    .option('--sends-duration <duration>', 'how long the sends phase lasts (default 10s)')
-    .option('--sends-connections <n>', 'concurrent HTTP connections autocannon sends over (default 64)')
-    .option('--broadcast', 'one broadcast after the hold; measures fan-out time')
-    .option('--force', 'run even when the plan is refused')
-    .option('--json', 'one JSON line per event on stdout instead of the progress bar')
-    .option('--live-port <P>', 'serve the live page on this loopback port (default 0: any free one, printed)')
-    .option('--no-live', 'serve no live page')
-    .option('--metrics-port <P>', 'serve lab_* Prometheus metrics on this loopback port (default 0: any free one, printed)')
-    .option('--no-metrics', 'serve no lab_* metrics')
-    .option('--out <dir>', 'folder of report folders (default reports/)')
+  runOptions(floodOptions(program.command('flood').description('plan, ramp N connections, hold, measure, write a report')))
     .option('--no-report', 'write no report folder')
-    .option('--sample <duration>', 'sample interval (default 1s)')
-    .option('--stall-timeout <duration>', 'end a ramp that gained nothing for this long (default 30s)')
-    .option('--wait-busy <duration>', 'wait this long for another flood on this host to end (env LAB_FLOOD_WAIT; default: refuse at once)')
     .action(async (opts: Record<string, unknown>) => {
       const config = resolveFloodConfig(toRaw(opts), io.env);
       exitCode = (await flood(config, io, hooks)).exitCode;
     });
 
+  runOptions(floodOptions(program.command('compare').description('the same flood against each target, one after the other; one comparison report')))
+    .requiredOption('--targets <list>', `targets, comma-separated: ${TARGET_FORMS}`)
+    .action(async (opts: Record<string, unknown>) => {
+      const targets = splitTargets(String(opts.targets));
+      const config = resolveFloodConfig({ ...toRaw(opts), target: undefined }, io.env);
+      exitCode = (await compare(config, targets, io)).exitCode;
+    });
+
   floodOptions(program.command('plan').description('print the plan for N on this host; start nothing'))
     .action(async (opts: Record<string, unknown>) => {
       const config = resolveFloodConfig(toRaw(opts), io.env, false);
-      const plan = makeFloodPlan(config, config.backend === 'docker' ? 'docker' : 'local');
+      const target = makeTarget(config.target, { serverPid: config.serverPid, serverContainer: config.serverContainer });
+      const plan = targetPlan(makeFloodPlan(config, config.backend === 'docker' || target.kind === 'image' ? 'docker' : 'local'), target);
       say(formatPlan(plan));
       if (plan.refusals.length > 0) exitCode = EXIT.preflight;
     });
@@ -86,7 +111,14 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .description('where the latest report is, and its summary')
     .option('--dir <dir>', 'a report folder (default reports/latest)')
     .option('--regenerate <dir>', 'recompute report.md, report.html and summary.json of a folder from its samples.csv and run.json')
-    .action((opts: { dir?: string; regenerate?: string }) => {
+    .option('--compare <dirs...>', 'compare earlier run folders (two or more) in one report, as `compare` does')
+    .option('--out <dir>', 'where the comparison folder goes (default reports/)')
+    .action((opts: { dir?: string; regenerate?: string; compare?: string[]; out?: string }) => {
+      if (opts.compare) {
+        const { dir } = compareFolders(opts.compare.map((d) => resolve(d)), resolve(opts.out ?? (io.env.LAB_OUT || 'reports')));
+        say(`compare report: ${join(dir, 'compare.md')} (and compare.html, compare.json)`);
+        return;
+      }
       if (opts.regenerate) {
         const dir = resolve(opts.regenerate);
         const summary = writeReport(dir, { updateLatest: false });

@@ -38,6 +38,36 @@ const pidsIn = (run: string) =>
     }
   });
 
+/** Starts a flood CLI, waits for its hold, SIGKILLs it; resolves with the pids of its run and how long they took to go. */
+async function killDuringHold(extra: string[]): Promise<{ pids: number[]; run: string; cliPid: number; tookMs: number; still: number[] }> {
+  const before = new Set(runDirs());
+  const cli = spawn(process.execPath, ['orchestrator/cli.ts', 'flood', '--n', '500', '--backend', 'local', '--rate', '1000', '--hold', '60s', '--interval', '1s', '--no-live', '--metrics-port', '0', '--out', out, ...extra], {
+    cwd: REPO_ROOT, env: { ...process.env, LAB_FLOOD_WAIT: '10m' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  cli.stdout.on('data', (d: Buffer) => (text += d));
+  cli.stderr.on('data', (d: Buffer) => (text += d));
+  const deadline = Date.now() + 600_000;
+  while (!/phase hold/.test(text) && Date.now() < deadline && cli.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+  assert.match(text, /phase hold/, text);
+  const run = runDirs().find((d) => !before.has(d) && d.startsWith(`${cli.pid}-`));
+  assert.ok(run, `the run's cgroup folder: ${runDirs()}`);
+  const pids = pidsIn(run);
+  cli.kill('SIGKILL');
+  await once(cli, 'exit');
+  const killedAt = Date.now();
+  while (pids.some(alive) && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
+  return { pids, run, cliPid: cli.pid!, tookMs: Date.now() - killedAt, still: pids.filter(alive) };
+}
+
+test('a SIGKILLed orchestrator with a server the lab did not write (nginx-idle): nginx stops too', async (t) => {
+  const r = await killDuringHold(['--target', 'nginx-idle']);
+  assert.ok(r.pids.length >= 3, `nginx master, its workers, the load generator: ${r.pids}`);
+  assert.deepEqual(r.still, [], 'every process of the run ended by itself');
+  assert.ok(r.tookMs < 5000, `took ${r.tookMs} ms`);
+  t.diagnostic(`all processes gone ${r.tookMs} ms after the SIGKILL`);
+});
+
 test('a SIGKILLed orchestrator leaves nothing running; the next flood clears what it left on disk', async (t) => {
   const before = new Set(runDirs());
   const cli = spawn(process.execPath, ['orchestrator/cli.ts', 'flood', '--n', '500', '--backend', 'local', '--rate', '1000', '--hold', '60s', '--interval', '1s', '--no-live', '--metrics-port', '0', '--out', out], {

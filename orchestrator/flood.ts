@@ -26,7 +26,12 @@ import type { Summary } from './report/summarize.ts';
 import { exitCodeFor } from './run/exit-code.ts';
 import { takeFloodLock } from './run/flood-lock.ts';
 import { FloodRun } from './run/flood-run.ts';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
+import { usageError } from '../shared/errors.ts';
+import type { Target } from './targets/target.ts';
+import { targetRecord } from './targets/target.ts';
+import { makeTarget } from './targets/targets.ts';
+import { formatThresholdTable } from './thresholds/threshold-table.ts';
 import { join } from 'node:path';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -46,6 +51,10 @@ export interface FloodHooks {
   onRun?: (run: FloodRun) => void;
   /** Replaces the backend the config asks for (tests; the Docker backend's own wiring). */
   backend?: (plan: Plan, runId: string) => Backend;
+  /** A target already prepared (compare: one per target, checked before the first run starts). */
+  target?: Target;
+  /** The plan to run instead of planning again (compare: the same plan for every target). */
+  plan?: (backend: 'local' | 'docker') => Plan;
 }
 
 export interface FloodResult {
@@ -72,24 +81,50 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   return list;
 }
 
-async function chooseBackend(config: FloodConfig): Promise<'local' | 'docker'> {
+/** auto: docker when the lab is up, unless the target runs on one backend only (the peers and cmd:/url: are local). */
+async function chooseBackend(config: FloodConfig, target: Target): Promise<'local' | 'docker'> {
   if (config.backend !== 'auto') return config.backend;
+  if (!target.backends.includes('docker')) return 'local';
   const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
-  return (await isDockerLabUp()) ? 'docker' : 'local';
+  if (await isDockerLabUp()) return 'docker';
+  if (!target.backends.includes('local')) {
+    throw new LabError('LAB_ERR_LAB_NOT_UP', `--target ${target.name} runs on the Docker backend, and the Docker lab is not up`, { exitCode: EXIT.preflight, hint: 'make lab-up' });
+  }
+  return 'local';
 }
 
-async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined): Promise<Backend> {
+async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined, target: Target): Promise<Backend> {
   if (plan.backend === 'docker') {
     const { DockerBackend } = await import('./backends/docker/docker-backend.ts');
-    return new DockerBackend({ runId });
+    return new DockerBackend({ runId, server: target.launchDocker });
   }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
-  return new LocalBackend({ runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT, serverEntry: config.serverEntry || undefined });
+  return new LocalBackend({
+    runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT, serverEntry: config.serverEntry || undefined, server: target.launchLocal, broadcast: config.broadcast,
+  });
+}
+
+/** The target of the config, checked against it and against the world (programs, image, URL) before anything starts. */
+export async function prepareTarget(config: FloodConfig): Promise<Target> {
+  const target = makeTarget(config.target, { serverPid: config.serverPid, serverContainer: config.serverContainer, readySeconds: config.targetReadySeconds });
+  if (!target.supports.transports.includes(config.transport)) {
+    throw usageError([`--target ${target.name} speaks ${target.supports.transports.join(', ')}, not --transport ${config.transport}`]);
+  }
+  await target.preflight();
+  return target;
+}
+
+/** The plan for this target: the same plan for every target, then what the target runs and where it listens. */
+export function targetPlan(plan: Plan, target: Target): Plan {
+  target.adaptPlan(plan);
+  if (target.kind !== 'comet-lab') plan.target = { name: target.name, kind: target.kind, streamPath: target.streamPath(plan.transport), loadgenFlags: target.loadgenFlags };
+  return plan;
 }
 
 export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks = {}): Promise<FloodResult> {
-  const backendName = await chooseBackend(config);
-  const plan = makeFloodPlan(config, backendName);
+  const target = hooks.target ?? (await prepareTarget(config));
+  const backendName = await chooseBackend(config, target);
+  const plan = targetPlan(hooks.plan?.(backendName) ?? makeFloodPlan(config, backendName), target);
   if (!config.json) io.stderr.write(`${formatPlan(plan)}\n`);
   if (plan.refusals.length > 0 && !config.force) {
     throw new LabError('LAB_ERR_PLAN_REFUSED', `this host cannot run the plan:\n${plan.refusals.map((r) => `  - ${r}`).join('\n')}`, {
@@ -103,22 +138,23 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
     { waitMs: (config.busyWaitSeconds || waitFromEnv(process.env)) * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
   );
   try {
-    return await floodLocked(config, io, hooks, plan);
+    return await floodLocked(config, io, hooks, plan, target);
   } finally {
     lock.release();
   }
 }
 
-async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, plan: Plan): Promise<FloodResult> {
+async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, plan: Plan, target: Target): Promise<FloodResult> {
   // The orchestrator's pid leads the id: a later run reaps the cgroups of one that was killed (cgroup.ts).
   const runId = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
-  const reportDir = config.report ? makeReportDir(config.out, plan.backend, plan.n) : undefined;
+  const reportDir = config.report ? makeReportDir(config.out, target.kind === 'comet-lab' ? plan.backend : `${plan.backend}-${target.label}`, plan.n) : undefined;
   const logDir = reportDir ? join(reportDir, 'logs') : undefined;
   if (logDir) mkdirSync(logDir);
   const environment = collectEnvironment();
-  if (reportDir) writeRunRecord(reportDir, { config, plan, environment });
+  const targetInfo = { target: targetRecord(target), ...(target.memoryNote ? { memoryNote: target.memoryNote } : {}) };
+  if (reportDir) writeRunRecord(reportDir, { config, plan, environment, ...targetInfo });
 
-  const backend = hooks.backend ? hooks.backend(plan, runId) : await makeBackend(plan, runId, config, logDir);
+  const backend = hooks.backend ? hooks.backend(plan, runId) : await makeBackend(plan, runId, config, logDir, target);
   const run = new FloodRun(plan, backend, {
     sampleSeconds: config.sampleSeconds,
     stallSeconds: config.stallSeconds,
@@ -128,6 +164,7 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
     sendsConnections: config.sendsConnections,
     broadcast: config.broadcast,
     broadcastTimeoutSeconds: 30,
+    target: { name: target.name, supports: target.supports, messaging: target.messaging, hasStats: target.kind === 'comet-lab' },
   });
   const ctx: ListenerContext = { plan, config, reportDir, stdout: io.stdout, stderr: io.stderr };
   const listeners: RunListener[] = [];
@@ -148,16 +185,22 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
     if (!outcome) await backend.stop().catch(() => undefined); // a listener failed to start: nothing ran, stop anyway
     for (const l of listeners.reverse()) await Promise.resolve(l.close()).catch(() => undefined);
   }
+  // A target whose server did not start is bad input: everything is stopped already; say why, leave no report.
+  const startError = outcome.phases.length <= 2 ? outcome.errors.find((e) => e.code === 'LAB_ERR_TARGET_START') : undefined;
+  if (startError) {
+    if (reportDir) rmSync(reportDir, { recursive: true, force: true });
+    throw new LabError('LAB_ERR_TARGET_START', startError.message, { exitCode: EXIT.usage, hint: `--target ${target.name}: fix the command or the server, then run again` });
+  }
   let summary: Summary | undefined;
   if (reportDir) {
-    writeRunRecord(reportDir, { config, plan: run.plan, environment, outcome });
+    writeRunRecord(reportDir, { config, plan: run.plan, environment, outcome, ...targetInfo });
     summary = writeReport(reportDir);
     const line = summaryLine(summary);
     if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
-    else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
+    else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n${summary.thresholds ? `${formatThresholdTable(summary.thresholds)}\n` : ''}`);
   }
   const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
-  const exitCode = exitCodeFor({ outcome, reached, n: run.plan.n });
+  const exitCode = exitCodeFor({ outcome, reached, n: run.plan.n, thresholdsFailed: summary?.thresholds?.filter((t) => !t.pass).length });
   return { exitCode, plan: run.plan, reportDir, summary };
 }
 
@@ -171,10 +214,11 @@ function waitFromEnv(env: NodeJS.ProcessEnv): number {
 export function summaryLine(s: Summary): string {
   const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
   return [
+    ...(s.target.kind === 'comet-lab' ? [] : [`target ${s.target.name}`]),
     s.complete ? (s.degraded?.length ? `DEGRADED (${s.degraded.join('; ')})` : 'complete') : `INCOMPLETE (${s.incomplete})`,
     `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
     `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
-    `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)`,
+    s.server.memoryMeasured ? `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)` : 'server memory NOT MEASURED',
     `loadgens ${kib(s.memory.loadgen.fit?.slope)}/conn (slope; ${kib(s.memory.loadgen.holdPerConnectionBytes)} total/N)`,
   ].join(', ');
 }

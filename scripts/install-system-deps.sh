@@ -14,11 +14,16 @@ declare -A wanted=(
   [/usr/sbin/ip]=iproute2
   [/usr/bin/ss]=iproute2
   [/usr/sbin/iptables]=iptables
+  # the mochiweb target (orchestrator/targets/mochiweb/): Erlang/OTP, mochiweb 3.1.1, and inets, which mochiweb
+  # calls (httpd_util) although Debian's erlang-mochiweb does not depend on it
+  [/usr/lib/erlang/lib/mochiweb/ebin/mochiweb.app]=erlang-mochiweb
+  [/usr/bin/erlc]=erlang-base
 )
 missing=()
 for path in "${!wanted[@]}"; do
   [ -e "$path" ] || missing+=("${wanted[$path]}")
 done
+compgen -G '/usr/lib/erlang/lib/inets-*/ebin/inets.app' >/dev/null || missing+=(erlang-inets)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,9 +1,10 @@
 /**
- * Stage 1: memory per idle connection at N connections on one worker, for every server engine and the two nginx
- * references, each measured the same way: the target alone in a cgroup v1 memory group of its own, a reading before
- * any connection, N connections opened from outside the group and held, a reading after; the growth divided by the
- * connections held. The load generator (or, for the keep-alive floor, bench/memory/keepalive-client.ts) is outside
- * the group, so only the server side is counted.
+ * Stage 1: memory per idle connection at N connections on one worker, for every server engine and the references
+ * (nginx's keep-alive floor, nginx + nchan, the seed's mochiweb app), each measured the same way: the target alone in
+ * a cgroup v1 memory group of its own, a reading before any connection, N connections opened from outside the group
+ * and held, a reading after; the growth divided by the connections held. The references are the orchestrator's own
+ * targets (orchestrator/targets/: nginx-idle, nchan, mochiweb), started the way a flood starts them; the load
+ * generator (with --keep-open for the floor) is outside the group, so only the server side is counted.
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,16 +18,26 @@ import { MemoryBench } from '../../server/bench/memory-bench.ts';
 import type { EngineName } from '../../server/engines/engine.ts';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import { perConnection, readCgroupMemory, type CgroupMemory } from './cgroup-memory.ts';
-import { startNginx, type NginxKind } from './nginx.ts';
+import { mochiwebTarget } from '../../orchestrator/targets/mochiweb.ts';
+import { nchanTarget } from '../../orchestrator/targets/nchan.ts';
+import { nginxIdleTarget } from '../../orchestrator/targets/nginx-idle.ts';
+import { standalonePlan } from '../../orchestrator/targets/standalone-plan.ts';
+import type { LaunchedServer, Target } from '../../orchestrator/targets/target.ts';
+import type { Reference } from '../config.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = process.execPath;
 
-/** `engine:<name>` for a comet-lab server engine, or one of the nginx references. */
-export type MemoryTarget = { kind: 'engine'; engine: string } | { kind: NginxKind };
+/** `engine:<name>` for a comet-lab server engine, or one of the references. */
+export type MemoryTarget = { kind: 'engine'; engine: string } | { kind: Reference };
 
 export function targetName(t: MemoryTarget): string {
-  return t.kind === 'engine' ? t.engine : t.kind === 'nchan' ? 'nginx+nchan' : 'nginx keep-alive floor';
+  return t.kind === 'engine' ? t.engine : t.kind === 'nchan' ? 'nginx+nchan' : t.kind === 'mochiweb' ? 'mochiweb (seed app)' : 'nginx keep-alive floor';
+}
+
+/** The orchestrator's target behind a reference: the floor is nginx-idle. */
+function referenceTarget(kind: Reference): Target {
+  return kind === 'floor' ? nginxIdleTarget() : kind === 'nchan' ? nchanTarget() : mochiwebTarget();
 }
 
 export interface MemoryTargetResult {
@@ -67,17 +78,20 @@ export const MEMORY_METHOD =
   'every target alone in a cgroup v1 memory group of its own (joined before exec), its clients outside it; 500 connections opened and ' +
   'closed first (warm-up), then N held; growth of usage - total_inactive_file + memory.kmem.tcp.usage_in_bytes from before the N to 3 s ' +
   'after the last, divided by the connections held. Engines through the server\'s own bench (server/bench/memory-bench.ts, `make ' +
-  'bench-server`, full GC before each reading as there; user = RSS growth, kernel = the rest); nginx by bench/memory (user = growth - memory.kmem.usage_in_bytes ' +
-  'growth). kmem.tcp stays 0 on this kernel (6.18): idle sockets queue no data (sockstat cross-check beside)';
+  'bench-server`, full GC before each reading as there; user = RSS growth, kernel = the rest); nginx, nchan and mochiweb as the orchestrator\'s targets ' +
+  '(user = growth - memory.kmem.usage_in_bytes growth). kmem.tcp stays 0 on this kernel (6.18): idle sockets queue no data (sockstat cross-check beside)';
 
 interface Holder {
   held(): Promise<{ held: number; errors: number; byCause: Record<string, number> }>;
   stop(): Promise<void>;
 }
 
-/** The load generator, outside the group, holding up to `n` streams of `/test/{i}` (it sends TE: chunked). */
-async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number): Promise<Holder> {
-  const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s'];
+/**
+ * The load generator, outside the group, holding up to `n` streams of `/test/{i}` (it sends TE: chunked); with the
+ * target's flags (the floor's `--keep-open`: each connection stays open, idle, after its answer).
+ */
+async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number, flags: string[] = []): Promise<Holder> {
+  const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s', ...flags];
   const lg = await startWithReadyLine<{ controlPort: number }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
   const base = `http://127.0.0.1:${lg.info.controlPort}`;
   await postJson(`${base}/ramp`, { target: n, rate });
@@ -91,19 +105,6 @@ async function loadgenHolder(port: number, n: number, rate: number, durationSeco
     async stop() {
       await postJson(`${base}/stop`, {}).catch(() => undefined);
       await exited(lg.proc, 5000);
-    },
-  };
-}
-
-/** The keep-alive client for the floor: it reports once, when every connection is held or failed. */
-async function keepaliveHolder(port: number, n: number, durationSeconds: number, timeoutMs: number): Promise<Holder> {
-  const args = [`${REPO}bench/memory/keepalive-client.ts`, `--port=${port}`, `--n=${n}`, `--duration=${Math.ceil(durationSeconds)}`];
-  const c = await startWithReadyLine<{ held: number; errors: number; byCause: Record<string, number> }>(NODE, args, 'comet-lab keepalive-client held ', timeoutMs, { cwd: REPO });
-  return {
-    held: async () => ({ held: c.info.held, errors: c.info.errors, byCause: c.info.byCause }),
-    async stop() {
-      c.proc.stdin!.end();
-      await exited(c.proc, 5000);
     },
   };
 }
@@ -197,30 +198,35 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
   const timeWaitAtStart = await waitForTimeWait(opts.n, opts.portDrainSeconds, opts.signal, opts.onProgress);
   const run = `bench-${process.pid}`;
   const name = targetName(target).replace(/[^a-z0-9]+/gi, '-');
+  const reference = referenceTarget(target.kind);
+  await reference.preflight();
   const port = await freePortBelow(32768);
   const cg = new ComponentCgroup(layout, run, name);
   const rampBudgetMs = (opts.n / opts.rate) * 3000 + 30_000;
   const lifetime = rampBudgetMs / 1000 + 120;
-  let stopTarget: () => Promise<void> = async () => undefined;
+  let launched: LaunchedServer | undefined;
   let holder: Holder | undefined;
+  let warm: Holder | undefined;
+  const hold = (n: number, rate: number, seconds: number) => loadgenHolder(port, n, rate, seconds, reference.loadgenFlags);
   try {
-    const ng = await startNginx(target.kind as NginxKind, port, opts.n, cg);
-    stopTarget = ng.stop;
+    const plan = standalonePlan(opts.n + WARM_UP, { heartbeatIntervalMs: opts.intervalSeconds * 1000, fdLimit: 20_000 });
+    launched = await reference.launchLocal!({ plan, port, wrap: (c) => cg.wrapCommand(c, 20_000), runId: run, cwd: REPO, broadcast: false });
     // The same warm-up as the server's bench: WARM_UP connections opened and closed before the baseline, so one-time
     // costs (pages touched, pools and tables first sized) are not charged to the connections measured.
     opts.onProgress?.(`${targetName(target)}: warm-up, ${WARM_UP} connections opened and closed`);
-    const warm = target.kind === 'floor' ? await keepaliveHolder(port, WARM_UP, 60, 30_000) : await loadgenHolder(port, WARM_UP, WARM_UP, 60);
+    warm = await hold(WARM_UP, WARM_UP, 60);
     for (let i = 0; i < 100; i++) {
       const w = await warm.held();
       if (w.held + w.errors >= WARM_UP) break;
       await sleep(100, undefined, { signal: opts.signal });
     }
     await warm.stop();
+    warm = undefined;
     await sleep(1000, undefined, { signal: opts.signal }); // let the runtime finish starting before the baseline
     const before = readCgroupMemory(cg.path);
     const sockBefore = readSockstat().memBytes;
     const t0 = Date.now();
-    holder = target.kind === 'floor' ? await keepaliveHolder(port, opts.n, lifetime, rampBudgetMs + 20_000) : await loadgenHolder(port, opts.n, opts.rate, lifetime);
+    holder = await hold(opts.n, opts.rate, lifetime);
     let state = await holder.held();
     while (state.held + state.errors < opts.n) {
       if (Date.now() - t0 > rampBudgetMs) break;
@@ -249,11 +255,12 @@ export async function measureIdleMemory(target: MemoryTarget, opts: MemoryStageO
       totalPerConnection: after.total / state.held,
       sockstatTcpPerConnection: (sockAfter - sockBefore) / state.held,
       processes: pidsIn(cg),
-      method: 'nginx in its own cgroup v1 group, 500-connection warm-up, user = growth - kmem',
+      method: `${reference.name} (orchestrator/targets/) in its own cgroup v1 group, 500-connection warm-up, user = growth - kmem`,
     };
   } finally {
+    await warm?.stop().catch(() => undefined); // interrupted during the warm-up
     await holder?.stop().catch(() => undefined);
-    await stopTarget().catch(() => undefined);
+    await launched?.stop().catch(() => undefined);
     await cg.remove().catch(() => undefined);
     try {
       removeRunDir(layout, run);

@@ -4,6 +4,7 @@
  * orchestrator/backends/backend.case.test.ts (the shared suite), each listing what it skips and why.
  */
 import type { Plan } from '../plan/plan.ts';
+import type { ListenSocket } from '../run/kernel-connections.ts';
 
 export type ComponentRole = 'server' | 'loadgen';
 
@@ -40,6 +41,8 @@ export interface Component {
    */
   token?: string;
   probe: MemoryProbe;
+  /** The server's: where its sockets are, so the kernel can count its connections (orchestrator/run/kernel-connections.ts). */
+  listen?: ListenSocket;
   /** Set when the component has died: why (exit code, signal, OOM kill). */
   exited(): string | undefined;
 }

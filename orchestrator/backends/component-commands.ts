@@ -24,7 +24,8 @@ export function loadgenArgs(plan: Plan, lg: LoadgenPlan, port: number, durationS
   const target = lg.targets[0]!;
   return [
     'loadgen/cli.ts',
-    `--url=http://${target.host}:${port}/${STREAM_PREFIX[plan.transport]}/{i}`,
+    `--url=http://${target.host}:${port}${plan.target?.streamPath ?? `/${STREAM_PREFIX[plan.transport]}/{i}`}`,
+    ...(plan.target?.loadgenFlags ?? []),
     `--transport=${plan.transport}`,
     `--start=${lg.startIndex}`,
     `--count=${lg.connections}`,

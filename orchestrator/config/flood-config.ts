@@ -8,6 +8,8 @@ import { resolve } from 'node:path';
 import { usageError } from '../../shared/errors.ts';
 import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { parseDurationSeconds } from './duration.ts';
+import { targetProblems } from '../targets/targets.ts';
+import { thresholdProblems } from '../thresholds/summary-fields.ts';
 
 export type BackendChoice = 'auto' | 'local' | 'docker';
 
@@ -46,6 +48,15 @@ export interface FloodConfig {
   serverEntry: string;
   /** How long to wait for another flood on this host to end before refusing with LAB_ERR_BUSY (0: refuse at once). */
   busyWaitSeconds: number;
+  /** The server under test (orchestrator/targets/): comet-lab, nchan, nginx-idle, mochiweb, cmd:..., image:..., url:... */
+  target: string;
+  /** url: targets: the process (--server-pid) or container (--server-container) whose memory is measured. */
+  serverPid: number | undefined;
+  serverContainer: string | undefined;
+  /** Pass/fail conditions on summary.json fields, as written (orchestrator/thresholds/). */
+  thresholds: string[];
+  /** How long a cmd: server gets to accept connections. */
+  targetReadySeconds: number;
 }
 
 export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
@@ -75,10 +86,16 @@ export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
   stallSeconds: 30,
   serverEntry: '',
   busyWaitSeconds: 0,
+  target: 'comet-lab',
+  serverPid: undefined,
+  serverContainer: undefined,
+  thresholds: [],
+  // A JVM, or a first `npx` run, can take a while to listen.
+  targetReadySeconds: 30,
 };
 
-/** Raw text per option: what commander hands over, or an environment variable. */
-export type RawOptions = Partial<Record<keyof FloodConfig, string | boolean | undefined>>;
+/** Raw text per option: what commander hands over, or an environment variable; thresholds may repeat. */
+export type RawOptions = Partial<Record<Exclude<keyof FloodConfig, 'thresholds'>, string | boolean | undefined>> & { thresholds?: string[] | string };
 
 /** Environment variables read, by option. Flags win over these. */
 export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
@@ -96,6 +113,12 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   loadgenProcs: 'LAB_LOADGEN_PROCS',
   serverEntry: 'LAB_SERVER_ENTRY',
   busyWaitSeconds: 'LAB_FLOOD_WAIT',
+  target: 'LAB_TARGET',
+  serverPid: 'LAB_SERVER_PID',
+  serverContainer: 'LAB_SERVER_CONTAINER',
+  // Several thresholds in one variable: separated by `;` (LAB_THRESHOLDS='errors.total==0;chunks.deliveredPct>=99').
+  thresholds: 'LAB_THRESHOLDS',
+  targetReadySeconds: 'LAB_TARGET_READY_TIMEOUT',
 };
 
 const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
@@ -111,7 +134,7 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
     const v = env[name];
     if (v !== undefined && v !== '') raw[key as keyof FloodConfig] = v;
   }
-  for (const [key, v] of Object.entries(flags)) if (v !== undefined) raw[key as keyof FloodConfig] = v;
+  for (const [key, v] of Object.entries(flags)) if (v !== undefined) (raw as Record<string, unknown>)[key] = v;
 
   const problems: string[] = [];
   const cfg: FloodConfig = { ...DEFAULTS };
@@ -156,6 +179,7 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.sampleSeconds = seconds('sampleSeconds', '--sample', 0.2) ?? cfg.sampleSeconds;
   cfg.stallSeconds = seconds('stallSeconds', '--stall-timeout', 1) ?? cfg.stallSeconds;
   cfg.busyWaitSeconds = seconds('busyWaitSeconds', '--wait-busy', 0) ?? cfg.busyWaitSeconds;
+  cfg.targetReadySeconds = seconds('targetReadySeconds', '--target-ready-timeout', 0.5) ?? cfg.targetReadySeconds;
   // false (--no-live, --no-metrics) or `off` (env) turns them off.
   if (raw.livePort === false || raw.livePort === 'off') cfg.livePort = undefined;
   else if (raw.livePort !== undefined) cfg.livePort = int('livePort', '--live-port', 0, 65535);
@@ -182,6 +206,18 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.report = bool('report') ?? cfg.report;
   if (typeof raw.out === 'string') cfg.out = raw.out;
   if (typeof raw.serverEntry === 'string') cfg.serverEntry = raw.serverEntry;
+  if (typeof raw.target === 'string') cfg.target = raw.target.trim();
+  cfg.serverPid = raw.serverPid === undefined ? undefined : int('serverPid', '--server-pid', 1, 2 ** 22);
+  if (typeof raw.serverContainer === 'string' && raw.serverContainer !== '') cfg.serverContainer = raw.serverContainer;
+  problems.push(...targetProblems(cfg.target, { serverPid: cfg.serverPid, serverContainer: cfg.serverContainer }));
+  const thresholds = typeof raw.thresholds === 'string' ? raw.thresholds.split(';').filter((t) => t.trim() !== '') : (raw.thresholds ?? []);
+  problems.push(...thresholdProblems(thresholds));
+  cfg.thresholds = thresholds.map((t) => t.trim());
+  const target = cfg.target.split(':')[0]!;
+  if (cfg.backend === 'docker' && ['nchan', 'nginx-idle', 'mochiweb', 'cmd', 'url'].includes(target)) {
+    problems.push(`--target ${target} runs on the local backend (the lab starts it as a process, or reaches it on loopback), not --backend docker`);
+  }
+  if (cfg.backend === 'local' && target === 'image') problems.push('--target image:... runs on the Docker backend (make lab-up, then --backend docker or auto), not --backend local');
   cfg.out = resolve(cfg.out);
   if (checkOut && cfg.report) {
     const problem = unwritableFolder(cfg.out);

@@ -13,7 +13,7 @@ import type { RunListenerFactory } from './listener.ts';
 export const BASE_COLUMNS = [
   't_s', 'at_ms', 'phase', 'target', 'server_connections', 'client_active', 'client_connecting', 'client_closed',
   'client_chunks', 'client_messages', 'client_errors', 'server_chunks_sent', 'server_messages_sent', 'event_loop_lag_ms',
-  'kernel_tcp_bytes', 'tcp_inuse', 'kernel_slab_bytes',
+  'kernel_tcp_bytes', 'tcp_inuse', 'kernel_slab_bytes', 'server_reported_connections',
 ] as const;
 export const COMPONENT_COLUMNS = ['ws_bytes', 'sock_bytes', 'cpu_s', 'up', 'kmem_bytes'] as const;
 
@@ -28,6 +28,7 @@ export function csvRow(s: RunSample, componentNames: string[]): string {
     s.t.toFixed(3), s.atMs, s.phase, s.target, s.connections.server, s.connections.client, s.client?.connecting,
     s.client?.closed, s.client?.chunks, s.client?.messages, s.client?.errors, s.server?.chunksSent,
     s.server?.messagesSent, s.server?.eventLoopLagMs, s.kernelTcpBytes, s.tcpInuse, s.kernelSlabBytes,
+    s.connections.serverReported,
   ];
   const per = componentNames.flatMap((name) => {
     const c = s.components.find((x) => x.name === name);

@@ -38,6 +38,11 @@ export interface Plan {
   portsPerAddress: number;
   /** Expected memory at N, bytes, from per-connection costs measured on this kind of machine. */
   expectedMemory: { server: number; loadgen: number; kernel: number };
+  /**
+   * The server under test when it is not comet-lab's own (orchestrator/targets/): what it is, the stream path the
+   * load generators ask (`{i}` = index) and their extra flags. Absent: comet-lab's server and its paths.
+   */
+  target?: { name: string; kind: string; streamPath: string; loadgenFlags: string[] };
   /** Why this host cannot run it (empty when it can); `--force` runs anyway. */
   refusals: string[];
   warnings: string[];

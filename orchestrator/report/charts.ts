@@ -68,7 +68,7 @@ export function connectionsChart(table: SamplesTable): ChartSpec {
     yLabel: 'connections',
     x: t,
     series: [
-      { label: 'server (/stats)', values: col('server_connections'), style: 'line', color: '#1f77b4' },
+      { label: 'server (kernel count)', values: col('server_connections'), style: 'line', color: '#1f77b4' },
       { label: 'client (/status active)', values: col('client_active'), style: 'line', color: '#d62728' },
     ],
   };

@@ -5,6 +5,7 @@
 import type { LatencySummary } from '../../shared/contracts.ts';
 import type { RunRecord } from './run-record.ts';
 import type { MemoryFigures, Summary } from './summarize.ts';
+import { renderTargetSection } from './target-section.ts';
 
 const kib = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
 const mib = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
@@ -14,7 +15,7 @@ function memorySection(title: string, m: MemoryFigures): string[] {
   return [
     `### ${title}`,
     '',
-    `Measured by **${m.method || 'unknown'}** over ${m.components.join(', ') || 'no component'}: working set = usage - inactive file cache (as \`docker stats\`), per sample; connections as counted by the ${m.countedBy === 'server' ? "server's `/stats`" : "load generators' `/status` (active)"}.`,
+    `Measured by **${m.method || 'unknown'}** over ${m.components.join(', ') || 'no component'}: working set = usage - inactive file cache (as \`docker stats\`), per sample; connections as counted by the ${m.countedBy === 'server' ? 'server side (established connections on its port, counted by the kernel)' : "load generators' `/status` (active)"}.`,
     '',
     '| figure | value | how |',
     '| --- | --- | --- |',
@@ -42,7 +43,7 @@ function latencyTable(by: Record<string, LatencySummary> | undefined): string[] 
 export function renderReportMd(s: Summary, record: RunRecord): string {
   const p = record.plan;
   const env = record.environment;
-  const errors = Object.entries(s.errors).filter(([, v]) => v > 0);
+  const errors = Object.entries(s.errors).filter(([c, v]) => c !== 'total' && v > 0);
   const lines = [
     `# comet-lab flood: ${num(s.n)} connections, ${s.backend} backend`,
     '',
@@ -50,13 +51,14 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     ...(s.targetReached ? [] : ['', `**TARGET MISSED**: ${num(s.reached.client)} of ${num(s.n)} connections were held at most (errors by cause below).`]),
     ...(s.degraded?.length ? ['', `**DEGRADED**: ${s.degraded.join('; ')}.`] : []),
     '',
+    ...renderTargetSection(s),
     '## Connections',
     '',
     '| figure | value | how |',
     '| --- | --- | --- |',
     `| N asked | ${num(s.n)} | |`,
     `| reached, client side | **${num(s.reached.client)}** | most active connections summed over the load generators' \`/status\` |`,
-    `| reached, server side | ${num(s.reached.server)} | most open streams in the server's \`/stats\` (all workers) |`,
+    `| reached, server side | ${num(s.reached.server)} | most established connections on the server's port (${s.server.connectionsCountedBy}) |`,
     `| time to reach N | ${s.secondsToTarget === undefined ? `not reached (ramp ${s.rampEndedBy ?? 'n/a'})` : `${s.secondsToTarget.toFixed(1)} s`} | first POST /ramp to N active, polled every 0.2 s |`,
     `| ramp rate | **${num(s.rampRate)} /s** (asked ${num(s.askedRate)} /s) | reached / time to reach |`,
     `| plan | ${p.server.workers} server workers, ${p.loadgens.length} load generators (${p.loadgens.reduce((a, l) => a + l.procs, 0)} processes), ${p.transport}, heartbeat ${p.server.heartbeatIntervalMs} ms | |`,

@@ -8,6 +8,7 @@ import type { FloodConfig } from '../config/flood-config.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { RunOutcome } from '../run/outcome.ts';
 import type { Environment } from './environment.ts';
+import type { TargetRecord } from '../targets/target.ts';
 import { LabError, EXIT } from '../../shared/errors.ts';
 
 export interface RunRecord {
@@ -15,6 +16,10 @@ export interface RunRecord {
   plan: Plan;
   environment: Environment;
   outcome?: RunOutcome;
+  /** The server under test (absent in runs from before targets: comet-lab's own). */
+  target?: TargetRecord;
+  /** How the target's memory is measured when the lab did not start it (url:), or that it is not. */
+  memoryNote?: string;
 }
 
 export function writeRunRecord(dir: string, record: RunRecord): void {

@@ -8,6 +8,7 @@ import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
+import { targetSummary, withThresholds, type TargetSummary } from './target-summary.ts';
 
 export interface MemoryFigures {
   /** Components summed into this figure. */
@@ -29,7 +30,7 @@ export interface MemoryFigures {
   kernelPerConnectionBytes?: number;
 }
 
-export interface Summary {
+export interface Summary extends TargetSummary {
   n: number;
   backend: string;
   complete: boolean;
@@ -50,8 +51,10 @@ export interface Summary {
     tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
     slabBytesAtHold?: number; slabBytesBaseline?: number; slabPerConnectionBytes?: number;
   };
-  errors: Record<ErrorCause, number>;
-  chunks: { holdSeconds?: number; expected?: number; received?: number; serverSentTotal?: number; clientReceivedTotal?: number };
+  /** Failed connections by cause (load generators' final counts), and their `total`. */
+  errors: Record<ErrorCause, number> & { total: number };
+  /** `expected` and `deliveredPct` only for a server with a heartbeat (a chunk per stream per interval). */
+  chunks: { holdSeconds?: number; expected?: number; received?: number; deliveredPct?: number; serverSentTotal?: number; clientReceivedTotal?: number };
   delivery: { sends?: Record<string, LatencySummary>; broadcast?: Record<string, LatencySummary>; broadcastFanOutMs?: number };
   sends?: SendsOutcome;
   broadcast?: BroadcastOutcome;
@@ -121,12 +124,18 @@ function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 
 }
 
 export function summarize(table: SamplesTable, record: RunRecord): Summary {
+  const base = summarizeRun(table, record);
+  return withThresholds({ ...base, ...targetSummary(base, table, record) }, record);
+}
+
+function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, keyof TargetSummary> {
   const o = record.outcome;
   const col = (name: string, phases?: string[]) =>
     table.rows.filter((r) => !phases || phases.includes(r.phase)).map((r) => r.values.get(name)).filter((v): v is number => v !== undefined);
   const max = (a: number[]) => (a.length ? Math.max(...a) : 0);
-  const errors = Object.fromEntries(ERROR_CAUSES.map((c) => [c, 0])) as Record<ErrorCause, number>;
+  const errors = Object.fromEntries(ERROR_CAUSES.map((c) => [c, 0])) as Summary['errors'];
   for (const s of Object.values(o?.final.loadgens ?? {})) for (const c of ERROR_CAUSES) errors[c] += s.errors?.[c] ?? 0;
+  errors.total = ERROR_CAUSES.reduce((a, c) => a + errors[c], 0);
 
   const holdRows = table.rows.filter((r) => r.phase === 'hold');
   const chunks: Summary['chunks'] = {
@@ -138,8 +147,11 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     const seconds = last.values.get('t_s')! - first.values.get('t_s')!;
     const active = mean(holdRows.map((r) => r.values.get('client_active') ?? 0)) ?? 0;
     chunks.holdSeconds = seconds;
-    chunks.expected = Math.round((active * seconds * 1000) / record.plan.server.heartbeatIntervalMs);
     chunks.received = (last.values.get('client_chunks') ?? 0) - (first.values.get('client_chunks') ?? 0);
+    if (record.target?.supports.heartbeat ?? true) {
+      chunks.expected = Math.round((active * seconds * 1000) / record.plan.server.heartbeatIntervalMs);
+      if (chunks.expected > 0) chunks.deliveredPct = (100 * chunks.received) / chunks.expected;
+    }
   }
 
   const slabHold = mean(col('kernel_slab_bytes', ['hold']));

@@ -7,6 +7,7 @@
  * - `up`      {components: ComponentRecord[]}        every component answers; URLs for scrapers
  * - `sample`  RunSample                              once per sample interval, from `up` until teardown
  * - `error`   {atMs, component?, code, message}      only emitted when someone listens (an unheard `error` throws)
+ * - `skip`    {phase, reason}                        a phase the target cannot do (sends, broadcast) is not run
  * - `done`    RunOutcome                             after teardown, whatever happened
  *
  * A component that dies stops the run: the run records which and why, tears down, and its outcome says incomplete.
@@ -24,6 +25,8 @@ import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
 import { HealthWatch } from './health-watch.ts';
 import { takeSample, type SampleResult } from './sampler.ts';
+import { KernelConnectionCounter } from './kernel-connections.ts';
+import type { TargetMessaging } from '../targets/target.ts';
 import { sendsPhase } from './sends-phase.ts';
 
 export interface RunOptions {
@@ -36,6 +39,17 @@ export interface RunOptions {
   sendsConnections?: number;
   broadcast: boolean;
   broadcastTimeoutSeconds: number;
+  /** The server under test, when it is not comet-lab's own (orchestrator/targets/): what it supports, how to message it. */
+  target?: RunTarget;
+}
+
+export interface RunTarget {
+  /** Its name for the report's lines (`nchan`, `cmd:...`). */
+  name: string;
+  supports: { sends: boolean; broadcast: boolean };
+  messaging?: TargetMessaging;
+  /** The server answers comet-lab's GET /stats (its count is then a cross-check of the kernel's). */
+  hasStats: boolean;
 }
 
 export class FloodRun extends EventEmitter {
@@ -51,6 +65,7 @@ export class FloodRun extends EventEmitter {
   private sampling = false;
   private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
+  private counter: KernelConnectionCounter | undefined;
 
   constructor(plan: Plan, backend: Backend, options: RunOptions) {
     super();
@@ -84,6 +99,9 @@ export class FloodRun extends EventEmitter {
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
       this.emit('up', { components: this.outcome.components });
+      const listen = components.find((c) => c.role === 'server')?.listen;
+      const peers = [...new Set(this.plan.loadgens.flatMap((l) => l.sourceAddresses))];
+      if (listen) this.counter = new KernelConnectionCounter({ ...listen, ...(peers.length ? { peers } : {}) });
       sampler = this.sampleLoop(components);
       const ctx = this.context(components);
       this.enter('ramp');
@@ -94,12 +112,15 @@ export class FloodRun extends EventEmitter {
       signal.throwIfAborted();
       this.enter('hold');
       await sleep(this.options.holdSeconds * 1000, undefined, { signal });
-      if (this.options.sendsRate > 0) {
+      const target = this.options.target;
+      if (this.options.sendsRate > 0 && target && !target.supports.sends) this.skip('sends', `${target.name} has no API to send to one connection`);
+      else if (this.options.sendsRate > 0) {
         this.enter('sends');
         this.outcome.sends = await sendsPhase(ctx, this.options.sendsRate, this.options.sendsSeconds, this.options.sendsConnections);
         signal.throwIfAborted();
       }
-      if (this.options.broadcast) {
+      if (this.options.broadcast && target && !target.supports.broadcast) this.skip('broadcast', `${target.name} has no API to publish to every connection`);
+      else if (this.options.broadcast) {
         this.enter('broadcast');
         this.outcome.broadcast = await broadcastPhase(ctx, this.options.broadcastTimeoutSeconds);
         signal.throwIfAborted();
@@ -130,7 +151,14 @@ export class FloodRun extends EventEmitter {
       signal: this.controller.signal,
       latest: () => this.latest,
       setTarget: (n) => (this.target = n),
+      messaging: this.options.target?.messaging,
     };
+  }
+
+  /** A phase the target cannot do: not run, not failed; the report says why. */
+  private skip(phase: string, why: string): void {
+    (this.outcome.skipped ??= []).push({ phase, reason: why });
+    this.emit('skip', { phase, reason: why });
   }
 
   private enter(name: string): void {
@@ -149,7 +177,10 @@ export class FloodRun extends EventEmitter {
   }
 
   private async sampleOnce(components: Component[]): Promise<SampleResult> {
-    const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target });
+    if (this.counter?.method) this.outcome.serverCount = `kernel: ${this.counter.method}`;
+    const res = await takeSample({
+      components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, counter: this.counter, askStats: this.options.target?.hasStats ?? true,
+    });
     this.latest = res;
     for (const [name, s] of res.loadgenStatuses) this.lastStatuses.set(name, s);
     if (res.serverStats) this.outcome.final.server = res.serverStats;
@@ -166,7 +197,9 @@ export class FloodRun extends EventEmitter {
     while (this.sampling) {
       const res = await this.sampleOnce(components);
       if (!this.sampling) break; // teardown began while this sample was taken: its figures may be half-stopped
-      this.health.sample(res.sample.atMs, res.serverStats, res.serverStats !== undefined || !server || server.exited() !== undefined);
+      // A server without comet-lab's /stats (another target) has answered when the kernel could count its connections.
+      const answered = this.options.target?.hasStats === false ? res.sample.connections.server !== undefined : res.serverStats !== undefined;
+      this.health.sample(res.sample.atMs, res.serverStats, answered || !server || server.exited() !== undefined);
       for (const c of res.sample.components) {
         if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
           this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);

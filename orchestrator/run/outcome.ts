@@ -80,6 +80,10 @@ export interface RunOutcome {
   broadcast?: BroadcastOutcome;
   /** The last answers before teardown. */
   final: { server?: ServerStats; loadgens: Record<string, LoadgenStatus> };
+  /** How the server's connections were counted: `kernel: sock_diag (ss)`, `kernel: /proc/net/tcp`. */
+  serverCount?: string;
+  /** Phases asked for that the target cannot do, with why: not run, not failed. */
+  skipped?: Array<{ phase: string; reason: string }>;
   /** Set when the run stopped before its end: a component died, a phase failed, or it was interrupted. */
   incomplete?: string;
   /** The run reached its end, but each of these happened on the way (a server worker died, the run stalled). */

@@ -2,6 +2,7 @@
 import type { Component } from '../backends/backend.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { SampleResult } from './sampler.ts';
+import type { TargetMessaging } from '../targets/target.ts';
 
 export interface PhaseContext {
   plan: Plan;
@@ -12,4 +13,6 @@ export interface PhaseContext {
   latest(): SampleResult | undefined;
   /** What the sampler reports as the target (connections asked for so far). */
   setTarget(n: number): void;
+  /** How to send and broadcast to a server whose API is not comet-lab's (orchestrator/targets/); absent: comet-lab's. */
+  messaging?: TargetMessaging;
 }

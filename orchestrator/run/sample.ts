@@ -22,7 +22,13 @@ export interface RunSample {
   t: number; // seconds since the run started
   phase: string;
   target: number; // connections asked of the load generators so far
-  connections: { server: number | undefined; client: number | undefined };
+  /**
+   * `server`: established connections on the server's port as the kernel counts them (any target); `serverReported`:
+   * comet-lab's own /stats count, kept as a cross-check (absent for other servers).
+   */
+  connections: { server: number | undefined; client: number | undefined; serverReported?: number };
+  /** How `connections.server` was counted, and how old that count is when it was reused (kernel-connections.ts). */
+  serverCount?: { method: string; ageMs: number };
   client: { connecting: number; closed: number; chunks: number; messages: number; errors: number } | undefined;
   server: { chunksSent: number; messagesSent: number; eventLoopLagMs: number } | undefined;
   components: ComponentSample[];

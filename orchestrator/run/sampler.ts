@@ -8,9 +8,14 @@ import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
 import { loadgenStatus, serverStats } from './control.ts';
 import type { ComponentSample, RunSample } from './sample.ts';
 import { readSlabBytes, readSockstat } from './sockstat.ts';
+import type { KernelConnectionCounter } from './kernel-connections.ts';
 
 export interface SampleContext {
   components: Component[];
+  /** Counts the server's connections in the kernel; absent: the server's /stats count is used. */
+  counter?: KernelConnectionCounter;
+  /** Ask the server's GET /stats (comet-lab's API; other targets have none). */
+  askStats?: boolean;
   startedAtMs: number;
   phase: string;
   target: number;
@@ -28,10 +33,11 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const atMs = Date.now();
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
-  const [stats, statuses, memories] = await Promise.all([
-    server && !server.exited() ? settle(serverStats(server.url)) : undefined,
+  const [stats, statuses, memories, kernel] = await Promise.all([
+    server && !server.exited() && ctx.askStats !== false ? settle(serverStats(server.url)) : undefined,
     Promise.all(loadgens.map((l) => (l.exited() ? undefined : settle(loadgenStatus(l.url))))),
     Promise.all(ctx.components.map((c) => settle(c.probe.read()))),
+    ctx.counter ? settle(ctx.counter.sample(ctx.phase)) : undefined,
   ]);
   const byName = new Map<string, LoadgenStatus>();
   statuses.forEach((s, i) => s && byName.set(loadgens[i]!.name, s));
@@ -55,7 +61,12 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       t: (atMs - ctx.startedAtMs) / 1000,
       phase: ctx.phase,
       target: ctx.target,
-      connections: { server: stats?.open.total, client: answered.length ? sum((s) => s.active) : undefined },
+      connections: {
+        server: ctx.counter ? kernel?.connections : stats?.open.total,
+        client: answered.length ? sum((s) => s.active) : undefined,
+        ...(ctx.counter && stats ? { serverReported: stats.open.total } : {}),
+      },
+      ...(kernel ? { serverCount: { method: kernel.method, ageMs: atMs - kernel.atMs } } : stats ? { serverCount: { method: 'the server\'s /stats', ageMs: 0 } } : {}),
       client: answered.length
         ? {
             connecting: sum((s) => s.connecting),

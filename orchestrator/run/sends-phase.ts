@@ -72,7 +72,7 @@ export async function sendsPhase(ctx: PhaseContext, rate: number, seconds: numbe
           path: '/send/0',
           headers: { 'content-type': 'text/plain', ...(ctx.server.token ? { authorization: `Bearer ${ctx.server.token}` } : {}) },
           body,
-          setupRequest: (req) => ({ ...req, path: `/send/${pick()}` }),
+          setupRequest: (req) => (ctx.messaging ? { ...req, ...ctx.messaging.sendRequest(pick()) } : { ...req, path: `/send/${pick()}` }),
         }],
       },
       (err, res) => (err ? reject(err) : resolve(res)),

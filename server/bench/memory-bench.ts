@@ -14,7 +14,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canConnect, nginxConf } from '../../bench/memory/nginx.ts';
+import { filesPerWorker, nginxConf } from '../../orchestrator/targets/nginx.ts';
+import { canConnect } from '../../orchestrator/targets/server-process.ts';
 import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
 import type { Transport } from '../../shared/contracts.ts';
 import type { EngineName } from '../engines/engine.ts';
@@ -138,10 +139,10 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     chmodSync(dir, 0o755);
     mkdirSync(join(dir, 'tmp'));
     const port = await freePortBelow(32768);
-    writeFileSync(join(dir, 'nginx.conf'), nginxConf('nchan', dir, port, connections));
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf({ kind: 'nchan', dir, port, workers: 1, filesPerWorker: filesPerWorker(connections, 1, 20_000) }));
     const proc = this.spawn(group.wrap(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]));
     const until = Date.now() + 10_000;
-    while (!(await canConnect(port))) {
+    while (!(await canConnect('127.0.0.1', port))) {
       if (proc.exitCode !== null || Date.now() > until) throw new Error(`nginx + nchan did not start on ${port} (see ${dir}/error.log)`);
       await sleep(50);
     }

@@ -11,8 +11,9 @@ import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../../shared/errors.ts';
 import type { Plan } from '../../plan/plan.ts';
 import type { Backend, Component } from '../backend.ts';
-import { connectDocker, findLab, labProject, type LabInfo } from './docker-lab.ts';
-import { FD_RESERVE, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { connectDocker, findLab, LABELS, labProject, type LabInfo } from './docker-lab.ts';
+import { allocateIps, FD_RESERVE, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import type { DockerLauncher } from '../../targets/target.ts';
 import { parseDurationSeconds } from '../../config/duration.ts';
 import { serverStats } from '../../run/control.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
@@ -34,6 +35,8 @@ export interface DockerBackendOptions {
   /** The load generators stop themselves after this long; default: from the plan (ramp, hold, message phases). */
   durationSeconds?: number;
   docker?: Dockerode;
+  /** Starts a target's server container instead of using the lab's own (orchestrator/targets/image.ts). */
+  server?: DockerLauncher;
 }
 
 /** Seconds a load generator lives: twice the ramp at the planned rate, the hold, and room for the message phases. */
@@ -144,27 +147,48 @@ export class DockerBackend implements Backend {
     const minContainers = this.options.minContainers ?? (Number(process.env.LAB_DOCKER_LOADGENS) || undefined);
     const addressesPerContainer = this.options.addressesPerContainer ?? (Number(process.env.LAB_DOCKER_ADDRESSES) || undefined);
     const usedIps = [...lab.usedIps, lab.gateway ?? ''].filter(Boolean);
+    // A target's server container: on the lab network at an address of its own, labelled with the run (so stop()
+    // removes it with the load generators); the load generators then connect to it instead of the lab's server.
+    const target = this.options.server ? { ip: allocateIps(lab.subnet, usedIps, 1)[0]!, id: '', port: 0 } : undefined;
+    if (target) usedIps.push(target.ip);
     this.specs = layoutLoadgens(plan, { minContainers, addressesPerContainer, fdLimit, subnet: lab.subnet, usedIps });
-    const adopted = adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
+    let adopted: Plan;
+    if (target) {
+      try {
+        const t = await this.options.server!({
+          docker, network: lab.network, ip: target.ip, fdLimit, name: `${lab.project}-${this.runId}-server`,
+          labels: { [LABELS.lab]: lab.project, [LABELS.role]: 'target', [LABELS.run]: this.runId, 'comet-lab.component': 'server' },
+        });
+        Object.assign(target, { id: t.containerId, port: t.port });
+      } catch (err) {
+        await this.stop();
+        throw err;
+      }
+      adopted = { ...plan, server: { ...plan.server, port: target.port, addresses: [target.ip] }, loadgens: containerLoadgens(this.specs, target.ip, target.port) };
+    } else adopted = adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
+    const serverId = target?.id || lab.serverId;
+    const serverIp = target?.ip ?? lab.serverIp;
+    const serverPort = target?.port || lab.serverPort;
 
     // cgroup v1 counts a group's socket buffers only once it has a TCP limit: the compose server has none (Compose
     // cannot set it), so set a limit nobody reaches on its group, before the ramp opens any socket.
-    const serverCgroup = cgroupDir(lab.serverId);
+    const serverCgroup = cgroupDir(serverId);
     if (serverCgroup) enableTcpAccounting(serverCgroup);
 
     const watch = new DockerExitWatch(docker);
     this.#watch = watch;
     await watch.start();
-    watch.watch(lab.serverId);
-    const server = docker.getContainer(lab.serverId);
+    watch.watch(serverId);
+    const server = docker.getContainer(serverId);
     this.#components = [
       {
         name: 'server',
         role: 'server',
-        url: `http://${lab.serverIp}:${lab.serverPort}`,
-        ...(lab.adminToken ? { token: lab.adminToken } : {}),
-        probe: new DockerMemoryProbe(server, { cgroupV1Dir: cgroupDir(lab.serverId) }),
-        exited: () => watch.exited(lab.serverId),
+        url: `http://${serverIp}:${serverPort}`,
+        ...(lab.adminToken && !target ? { token: lab.adminToken } : {}),
+        probe: new DockerMemoryProbe(server, { cgroupV1Dir: cgroupDir(serverId) }),
+        listen: { port: serverPort, netnsPid: (await server.inspect()).State.Pid },
+        exited: () => watch.exited(serverId),
       },
     ];
     try {
@@ -180,7 +204,7 @@ export class DockerBackend implements Backend {
       const containers: Dockerode.Container[] = [];
       for (const spec of this.specs) {
         if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were being created', { exitCode: EXIT.interrupted });
-        const c = await createLoadgenContainer(docker, lab, spec, opts);
+        const c = await createLoadgenContainer(docker, { ...lab, serverIp, serverPort }, spec, opts);
         watch.watch(c.id);
         containers.push(c);
       }

@@ -17,6 +17,7 @@ import { CgroupV1MemoryProbe } from '../probes/memory-probe-cgroup-v1.ts';
 import { CgroupV2MemoryProbe } from '../probes/memory-probe-cgroup-v2.ts';
 import { ProcMemoryProbe } from '../probes/memory-probe-proc.ts';
 import { spawnComponent, type SpawnedComponent } from './spawn-component.ts';
+import type { LaunchedServer, LocalLauncher } from '../../targets/target.ts';
 
 export interface LocalBackendOptions {
   /** Names this run's cgroup folder; unique per run. */
@@ -31,11 +32,16 @@ export interface LocalBackendOptions {
   cwd?: string;
   /** Another server program taking the same flags and printing the same ready line (default server/cli.ts). */
   serverEntry?: string;
+  /** Starts a target's server instead of comet-lab's (orchestrator/targets/), in the server's cgroup all the same. */
+  server?: LocalLauncher;
+  /** The run will broadcast (a target may set its server up for it). */
+  broadcast?: boolean;
 }
 
 interface LocalComponent extends Component {
   proc?: SpawnedComponent;
   cgroup?: ComponentCgroup;
+  target?: LaunchedServer;
 }
 
 const STOP_GRACE_MS = 5000;
@@ -59,25 +65,30 @@ export class LocalBackend implements Backend {
   }
 
   components(): Component[] {
-    return this.list.filter((c) => c.proc !== undefined);
+    return this.list.filter((c) => c.proc !== undefined || c.target !== undefined);
   }
 
   async up(plan: Plan): Promise<Plan> {
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
     if (this.layout) this.reaped = await reapOrphanRuns(this.layout);
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
-    // --exit-with-parent: the server ends within half a second when the orchestrator dies, even by SIGKILL (its stdin
-    // is our lifeline pipe); before, a killed orchestrator left it running with its workers and cgroups.
-    const args = [...serverArgs(plan, port), '--exit-with-parent'];
-    if (this.options.serverEntry) args[0] = this.options.serverEntry;
-    // A token of its own for every run, random, in memory and in the server's environment only (readable by root and
-    // this user, never on a command line or in the report): send, broadcast and the server's GC need it.
-    const token = randomBytes(24).toString('base64url');
-    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args, { ...process.env, COMET_ADMIN_TOKEN: token });
-    server.token = token;
-    const ready = server.proc!.ready;
-    if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
-    server.url = `http://127.0.0.1:${port}`;
+    if (this.options.server) {
+      await this.startTarget(this.options.server, plan, port);
+    } else {
+      // --exit-with-parent: the server ends within half a second when the orchestrator dies, even by SIGKILL (its
+      // stdin is our lifeline pipe); before, a killed orchestrator left it running with its workers and cgroups.
+      const args = [...serverArgs(plan, port), '--exit-with-parent'];
+      if (this.options.serverEntry) args[0] = this.options.serverEntry;
+      // A token of its own for every run, random, in memory and in the server's environment only (readable by root and
+      // this user, never on a command line or in the report): send, broadcast and the server's GC need it.
+      const token = randomBytes(24).toString('base64url');
+      const server = await this.start('server', 'server', plan.fdLimitPerProcess, args, { ...process.env, COMET_ADMIN_TOKEN: token });
+      server.token = token;
+      const ready = server.proc!.ready;
+      if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
+      server.url = `http://127.0.0.1:${port}`;
+      server.listen = { port };
+    }
     await Promise.all(plan.loadgens.map(async (lg) => {
       const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, [...loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), '--exit-with-parent']);
       const controlPort = c.proc!.ready.controlPort;
@@ -85,6 +96,24 @@ export class LocalBackend implements Backend {
       c.url = `http://127.0.0.1:${controlPort}`;
     }));
     return { ...plan, server: { ...plan.server, port } };
+  }
+
+  /** A target's server: launched by the target, inside the cgroup made here, probed here unless the target says. */
+  private async startTarget(launcher: LocalLauncher, plan: Plan, port: number): Promise<void> {
+    if (this.stopped) throw new Error('backend stopped');
+    const cgroup = this.layout ? new ComponentCgroup(this.layout, this.options.runId, 'server') : undefined;
+    const entry: LocalComponent = { name: 'server', role: 'server', url: '', probe: undefined as unknown as MemoryProbe, cgroup, exited: () => undefined };
+    this.list.push(entry);
+    const nofile = plan.fdLimitPerProcess;
+    const wrap = (command: string[]) => (cgroup ? cgroup.wrapCommand(command, nofile) : ['/bin/sh', '-c', `ulimit -n ${nofile} && exec "$@"`, 'comet-lab', ...command]);
+    const launched = await launcher({ plan, port, wrap, runId: this.options.runId, logDir: this.options.logDir, cwd: this.options.cwd ?? process.cwd(), broadcast: this.options.broadcast ?? false });
+    entry.target = launched;
+    entry.url = launched.url;
+    entry.listen = launched.listen;
+    entry.probe = launched.probe === null
+      ? { read: () => Promise.reject(new Error('not measured')) }
+      : (launched.probe ?? (!cgroup ? new ProcMemoryProbe(launched.pid) : cgroup.version === 'v1' ? new CgroupV1MemoryProbe(cgroup.path, launched.pid) : new CgroupV2MemoryProbe(cgroup.path)));
+    entry.exited = () => deathReason(entry);
   }
 
   private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[], env?: NodeJS.ProcessEnv): Promise<LocalComponent> {
@@ -114,6 +143,7 @@ export class LocalBackend implements Backend {
   async stop(): Promise<void> {
     this.stopped = true;
     await Promise.all(this.list.map(async (c) => {
+      await c.target?.stop();
       const child = c.proc?.child;
       if (child?.pid !== undefined && c.proc!.exitReason() === undefined) {
         signalGroup(child.pid, 'SIGTERM');
@@ -129,7 +159,7 @@ export class LocalBackend implements Backend {
 
 /** Why a component is no longer running: the exit, an OOM kill the cgroup saw, and its last stderr line. */
 function deathReason(c: LocalComponent): string | undefined {
-  const reason = c.proc?.exitReason();
+  const reason = c.target ? c.target.exitReason() : c.proc?.exitReason();
   if (reason === undefined) return undefined;
   let oom = '';
   if (c.cgroup?.version === 'v1') {
@@ -139,7 +169,7 @@ function deathReason(c: LocalComponent): string | undefined {
       // cgroup already removed
     }
   }
-  const last = c.proc!.stderrTail.at(-1);
+  const last = c.proc?.stderrTail.at(-1);
   return `${reason}${oom}${last ? `: ${last}` : ''}`;
 }
 
