@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { FloodRunEvents } from '../orchestrator/run/flood-run.ts';
+import { testSample } from '../orchestrator/run/test-sample.ts';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -54,13 +56,13 @@ test('the Docker Prometheus configuration scrapes the server by name, labelled l
   await stub(`${id}-loadgen`, 9100, ['--label', 'comet-lab.role=loadgen', '--label', 'comet-lab.control-port=9100', '--label', `comet-lab.run=${id}`]);
 
   // The orchestrator's exporter, as a Docker-backend flood starts it.
-  const events = new EventEmitter();
+  const events = new EventEmitter<FloodRunEvents>();
   const observers = await startRunObservers(events, { backend: 'docker', metricsPort: 0 });
   t.after(() => observers.close());
   // Another Docker flood running right now would hold the port; this one then exports elsewhere (by design).
   const ownExporter = observers.exporter!.port === 9465;
   if (!ownExporter) t.diagnostic(`port 9465 is taken by another flood: the lab job scrapes that one`);
-  events.emit('sample', { atMs: Date.now(), phase: 'hold', target: 10, connections: { server: 10, client: 10 }, components: [] });
+  events.emit('sample', testSample({ startMs: Date.now(), phase: 'hold', target: 10, conns: 10 }));
 
   const promPort = await freePort();
   made.push(`${id}-prometheus`);

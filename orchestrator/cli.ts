@@ -17,6 +17,7 @@ import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import { readRunRecord } from './report/run-record.ts';
 import { writeReport } from './report/write-report.ts';
 import { summarize } from './report/summarize.ts';
+import { summaryDocument } from './report/summary-document.ts';
 import { readSamplesTable } from './report/samples-table.ts';
 
 /** Flags shared by flood and plan, named as FloodConfig's keys so commander's result is the raw config. */
@@ -89,8 +90,8 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .action((opts: { dir?: string; regenerate?: string }) => {
       if (opts.regenerate) {
         const dir = resolve(opts.regenerate);
-        const summary = writeReport(dir, { updateLatest: false });
-        say(`regenerated ${join(dir, 'report.md')}\n${summaryLine(summary)}`);
+        const { document } = writeReport(dir, { updateLatest: false });
+        say(`regenerated ${join(dir, 'report.md')}\n${summaryLine(document)}`);
         return;
       }
       const link = resolve(opts.dir ?? join(io.env.LAB_OUT || 'reports', 'latest'));
@@ -98,8 +99,9 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
         throw new LabError('LAB_ERR_NO_REPORT', `no report at ${link}`, { exitCode: EXIT.usage, hint: 'run `make flood N=...` first' });
       }
       const dir = realpathSync(link);
-      const summary = summarize(readSamplesTable(dir), readRunRecord(dir));
-      say(`latest report: ${join(dir, 'report.md')} (and report.html, samples.csv, summary.json)\n${summaryLine(summary)}`);
+      const record = readRunRecord(dir);
+      const document = summaryDocument(summarize(readSamplesTable(dir), record), record);
+      say(`latest report: ${join(dir, 'report.md')} (and report.html, samples.csv, summary.json)\n${summaryLine(document)}`);
     });
 
   try {

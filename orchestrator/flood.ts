@@ -15,13 +15,15 @@ import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
 import { progress } from './listeners/progress.ts';
 import { samplesCsv } from './listeners/samples-csv.ts';
+import { heartbeatSeconds } from './live/live-point.ts';
 import { formatPlan } from './plan/format-plan.ts';
 import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import type { Plan } from './plan/plan.ts';
 import { collectEnvironment } from './report/environment.ts';
 import { writeRunRecord } from './report/run-record.ts';
-import { makeReportDir, writeReport } from './report/write-report.ts';
+import { makeReportDir, writeReport, type WrittenReport } from './report/write-report.ts';
 import type { Summary } from './report/summarize.ts';
+import type { SummaryV1 } from './report/summary-schema.ts';
 import { exitCodeFor } from './run/exit-code.ts';
 import { takeFloodLock } from './run/flood-lock.ts';
 import { FloodRun } from './run/flood-run.ts';
@@ -51,7 +53,10 @@ export interface FloodResult {
   exitCode: ExitCode;
   plan: Plan;
   reportDir?: string;
+  /** The computed figures (bench/ reads these). */
   summary?: Summary;
+  /** summary.json as written (orchestrator/report/summary-schema.ts). */
+  document?: SummaryV1;
 }
 
 /** The listeners the flags ask for: the bar or the JSON lines, samples.csv, the live page and exporter. */
@@ -60,7 +65,14 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
       const { startRunObservers } = await import('./live/run-observers.ts');
-      const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}` });
+      const obs = await startRunObservers(run, {
+        backend: ctx.plan.backend,
+        livePort: config.livePort,
+        metricsPort: config.metricsPort,
+        title: `comet-lab flood: ${ctx.plan.n.toLocaleString('en-US')} ${ctx.plan.transport} connections, ${ctx.plan.backend} backend`,
+        points: { heartbeatSeconds: heartbeatSeconds(ctx.plan) },
+        runInfo: { target: 'comet-lab', transport: ctx.plan.transport, backend: ctx.plan.backend, engine: ctx.plan.server.engine },
+      });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
       return obs;
@@ -145,27 +157,40 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
     if (!outcome) await backend.stop().catch(() => undefined); // a listener failed to start: nothing ran, stop anyway
     for (const l of listeners.reverse()) await Promise.resolve(l.close()).catch(() => undefined);
   }
-  let summary: Summary | undefined;
+  let written: WrittenReport | undefined;
   if (reportDir) {
     writeRunRecord(reportDir, { config, plan, environment, outcome });
-    summary = writeReport(reportDir);
-    const line = summaryLine(summary);
-    if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
-    else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
+    written = writeReport(reportDir);
+    if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary: written.document })}\n`);
+    else io.stdout.write(`report: ${join(reportDir, 'report.md')} (and report.html, summary.json)\n${summaryLine(written.document)}\n`);
   }
-  const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
+  const reached = written?.summary.reached.client ?? outcome.ramp?.reached ?? 0;
   const exitCode = exitCodeFor({ outcome, reached, n: plan.n });
-  return { exitCode, plan, reportDir, summary };
+  return { exitCode, plan, reportDir, summary: written?.summary, document: written?.document };
 }
 
-/** One line for the terminal: N reached, ramp rate, KB per connection per side. */
-export function summaryLine(s: Summary): string {
-  const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
-  return [
-    s.complete ? 'complete' : `INCOMPLETE (${s.incomplete})`,
-    `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
-    `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
-    `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)`,
-    `loadgens ${kib(s.memory.loadgen.fit?.slope)}/conn (slope; ${kib(s.memory.loadgen.holdPerConnectionBytes)} total/N)`,
-  ].join(', ');
+const fixed = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function perConnection(m: SummaryV1['server']): string {
+  if (m.kibPerConnection === undefined) return 'n/a';
+  const method = m.perConnectionMethod === 'ramp-slope' ? `slope, R² ${m.fit!.r2.toFixed(3)}` : m.perConnectionMethod === 'growth-over-base' ? `growth over base; fit R² ${m.fit?.r2.toFixed(3) ?? 'n/a'} unreliable` : 'total/N';
+  return `${fixed(m.kibPerConnection, 2)} KiB/conn (${method})`;
+}
+
+/** One line for the terminal: the verdict, N reached, ramp rate, memory per connection per side, chunks, errors, sends, broadcast. */
+export function summaryLine(d: SummaryV1): string {
+  const c = d.connections;
+  const parts = [
+    d.run.verdictText,
+    `reached ${fixed(c.reachedClient)}/${fixed(c.asked)} (server ${fixed(c.reachedServer)})`,
+    `ramp ${c.rampRate === undefined ? 'n/a' : `${fixed(c.rampRate)}/s`}`,
+    `server ${perConnection(d.server)}`,
+    `loadgens ${perConnection(d.loadgen)}`,
+    d.chunks.applies ? `chunks ${d.chunks.deliveredPct === undefined ? 'n/a' : `${fixed(d.chunks.deliveredPct, 1)}%`}` : 'chunks n/a (long-poll)',
+    `errors ${fixed(d.errors.total)}`,
+  ];
+  if (d.sends) parts.push(`sends ${fixed(d.sends.sustainedRate)}/s of ${fixed(d.sends.askedRate)}/s${d.sends.delivery ? ` (delivery p99 ${fixed(d.sends.delivery.p99Ms, 1)} ms)` : ''}`);
+  if (d.broadcast) parts.push(`broadcast ${fixed(d.broadcast.receivedPct, 1)}% reached${d.broadcast.fanOutMs === undefined ? '' : ` in ${fixed(d.broadcast.fanOutMs)} ms`}`);
+  if (d.thresholds?.length) parts.push(`thresholds ${d.thresholds.filter((t) => t.passed).length}/${d.thresholds.length} passed`);
+  return parts.join(', ');
 }

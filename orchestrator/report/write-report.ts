@@ -9,6 +9,8 @@ import { renderReportMd } from './report-md.ts';
 import { readRunRecord } from './run-record.ts';
 import { readSamplesTable } from './samples-table.ts';
 import { summarize, type Summary } from './summarize.ts';
+import { assertSummary, summaryDocument } from './summary-document.ts';
+import type { SummaryV1 } from './summary-schema.ts';
 
 /** `reports/<UTC time>-<backend>-<N>`, e.g. reports/20261124T221500Z-local-100000. */
 export function reportDirName(startedAt: Date, backend: string, n: number): string {
@@ -29,16 +31,24 @@ export function makeReportDir(root: string, backend: string, n: number, now = ne
   }
 }
 
-export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): Summary {
+/** The figures (for code such as bench/) and summary.json's document (what the files and --json carry). */
+export interface WrittenReport {
+  summary: Summary;
+  document: SummaryV1;
+}
+
+export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): WrittenReport {
   const record = readRunRecord(dir);
   const table = readSamplesTable(dir);
   const summary = summarize(table, record);
+  const document = summaryDocument(summary, record);
+  assertSummary(document);
   const md = renderReportMd(summary, record);
-  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(join(dir, 'report.md'), md);
-  writeFileSync(join(dir, 'report.html'), renderReportHtml(summary, table, md));
+  writeFileSync(join(dir, 'report.html'), renderReportHtml(summary, document, record, table, md));
   if (options.updateLatest !== false) pointLatest(dir);
-  return summary;
+  return { summary, document };
 }
 
 /** Atomically repoints `<parent>/latest` (relative link, so the folder can be moved or copied whole). */

@@ -4,9 +4,9 @@
  * run decides from `Component.exited()` whether it died.
  */
 import type { Component } from '../backends/backend.ts';
-import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import { ERROR_CAUSES, type ErrorCause, type LatencySummary, type LoadgenStatus, type ServerStats } from '../../shared/contracts.ts';
 import { loadgenStatus, serverStats } from './control.ts';
-import type { ComponentSample, RunSample } from './sample.ts';
+import type { ComponentSample, LatencyPercentiles, RunSample } from './sample.ts';
 import { readSlabBytes, readSockstat } from './sockstat.ts';
 
 export interface SampleContext {
@@ -20,6 +20,12 @@ export interface SampleResult {
   sample: RunSample;
   serverStats?: ServerStats;
   loadgenStatuses: Map<string, LoadgenStatus>;
+}
+
+/** The load generator with the worst p99 (percentiles of different histograms cannot be merged). */
+function worstLatency(list: LatencySummary[]): LatencyPercentiles | undefined {
+  const worst = list.filter((l) => l.count > 0).sort((a, b) => b.p99 - a.p99)[0];
+  return worst ? { p50: worst.p50, p99: worst.p99, count: worst.count } : undefined;
 }
 
 const settle = async <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
@@ -48,6 +54,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, kernelBytes: m.kernelBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
     };
   });
+  const latency = worstLatency(answered.map((s) => s.latencyMs));
   const sock = readSockstat();
   return {
     sample: {
@@ -63,9 +70,18 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
             chunks: sum((s) => s.chunks),
             messages: sum((s) => s.messages),
             errors: sum((s) => Object.values(s.errors).reduce((a, b) => a + b, 0)),
+            errorsByCause: Object.fromEntries(ERROR_CAUSES.map((c) => [c, sum((s) => s.errors[c] ?? 0)])) as Record<ErrorCause, number>,
+            ...(latency ? { latencyMs: latency } : {}),
           }
         : undefined,
-      server: stats ? { chunksSent: stats.chunksSent, messagesSent: stats.messagesSent, eventLoopLagMs: stats.eventLoopLagMs } : undefined,
+      server: stats
+        ? {
+            chunksSent: stats.chunksSent,
+            messagesSent: stats.messagesSent,
+            eventLoopLagMs: stats.eventLoopLagMs,
+            ...(stats.deliveryMs?.count ? { deliveryMs: { p50: stats.deliveryMs.p50, p99: stats.deliveryMs.p99, count: stats.deliveryMs.count } } : {}),
+          }
+        : undefined,
       components,
       kernelTcpBytes: sock.memBytes,
       tcpInuse: sock.inuse,
