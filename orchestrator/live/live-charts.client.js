@@ -204,7 +204,7 @@
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.fillText(ph.name, x + 3, u.bbox.top + 12 * dpr);
+            ctx.fillText(ph.name, x + 3, u.bbox.top - 4 * dpr); // in the padding above the plot, clear of the y ticks
           });
           ctx.restore();
         }],
@@ -251,6 +251,7 @@
     var opts = {
       width: width(el),
       height: HEIGHT,
+      padding: [18, 12, 0, 0],
       plugins: [phaseLines()],
       scales: { x: { time: false }, y: yScale() },
       axes: [
@@ -278,6 +279,7 @@
     var el = box.querySelector('.lab-chart');
     var opts = {
       width: width(el), height: 280,
+      legend: { live: false },
       scales: { x: { time: false, range: function (u, min, max) { return [0, max > 0 ? uPlot.rangeNum(0, max, 0.05, true)[1] : 1]; } }, y: yScale() },
       axes: [{ incrs: COUNT_INCRS, values: tickFormatter('count'), label: 'connections' }, { size: 80, incrs: BYTE_INCRS, values: tickFormatter('bytes') }],
       series: [{ label: 'connections', value: function (u, v, si, idx) { return idx == null ? '' : fmtCount(v); } }].concat(spec.series.map(function (s) {

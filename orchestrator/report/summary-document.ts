@@ -4,6 +4,7 @@
  * written, so a figure that breaks the schema (a negative, a NaN, an undeclared field) fails the report loudly
  * instead of reaching a reader.
  */
+import { FormatRegistry } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { LatencySummary } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
@@ -11,6 +12,9 @@ import type { RunRecord } from './run-record.ts';
 import type { MemoryFigures, Summary } from './summarize.ts';
 import { MIN_R2 } from './summarize.ts';
 import { SUMMARY_SCHEMA_ID, SUMMARY_VERSION, SummarySchema, type SummaryV1, type Verdict } from './summary-schema.ts';
+
+// TypeBox checks formats only once told what they mean: an ISO 8601 UTC time, as Date.prototype.toISOString writes.
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) && !Number.isNaN(Date.parse(v)));
 
 /** Drops undefined, NaN and negative numbers (the schema allows neither) from an object's own fields. */
 function present<T extends object>(o: T): T {
