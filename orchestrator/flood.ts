@@ -64,14 +64,14 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   const list: RunListenerFactory[] = [config.json ? jsonLines : progress, samplesCsv];
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
-      const { startRunObservers } = await import('./live/run-observers.ts');
+      const { runInfoOf, startRunObservers } = await import('./live/run-observers.ts');
       const obs = await startRunObservers(run, {
         backend: ctx.plan.backend,
         livePort: config.livePort,
         metricsPort: config.metricsPort,
         title: `comet-lab flood: ${ctx.plan.n.toLocaleString('en-US')} ${ctx.plan.transport} connections, ${ctx.plan.backend} backend`,
         points: { heartbeatSeconds: heartbeatSeconds(ctx.plan) },
-        runInfo: { target: 'comet-lab', transport: ctx.plan.transport, backend: ctx.plan.backend, engine: ctx.plan.server.engine },
+        runInfo: runInfoOf(ctx.plan),
       });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);

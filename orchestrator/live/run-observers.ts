@@ -9,9 +9,15 @@ import type { LabError } from '../../shared/errors.ts';
 import { startLabExporter, type LabExporter, type RunInfo } from '../exporter/lab-exporter.ts';
 import type { RunEventSource } from '../run/flood-run.ts';
 import type { ComponentRecord } from '../run/outcome.ts';
+import type { Plan } from '../plan/plan.ts';
 import type { LivePointOptions } from './live-point.ts';
 import { DEFAULT_TARGETS_DIR, removeTargetsFile, writeTargetsFile, type ScrapeTarget } from '../exporter/prometheus-targets.ts';
 import { startLivePage, type LivePage } from './live-server.ts';
+
+/** What a plan measures, as lab_run_info labels it (the lab's own server until targets name another). */
+export function runInfoOf(plan: Plan): RunInfo {
+  return { target: 'comet-lab', transport: plan.transport, backend: plan.backend, engine: plan.server.engine };
+}
 
 /** The port dashboards/prometheus/prometheus.yml (Docker lab) scrapes the orchestrator on, as host.docker.internal. */
 export const DOCKER_METRICS_PORT = 9465;
