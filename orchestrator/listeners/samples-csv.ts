@@ -18,6 +18,7 @@ export const BASE_COLUMNS = [
   'client_chunks', 'client_messages', 'client_errors', 'server_chunks_sent', 'server_messages_sent', 'event_loop_lag_ms',
   'kernel_tcp_bytes', 'tcp_inuse', 'kernel_slab_bytes',
   'delivery_p50_ms', 'delivery_p99_ms', 'delivery_count', 'server_delivery_p50_ms', 'server_delivery_p99_ms', 'server_delivery_count',
+  'server_idle_gc_count', 'server_idle_gc_last_at_ms',
   ...ERROR_CAUSES.map((c) => `client_err_${c}` as const),
 ] as const;
 export const COMPONENT_COLUMNS = ['ws_bytes', 'sock_bytes', 'cpu_s', 'up', 'kmem_bytes'] as const;
@@ -35,6 +36,7 @@ export function csvRow(s: RunSample, componentNames: string[]): string {
     s.server?.messagesSent, s.server?.eventLoopLagMs, s.kernelTcpBytes, s.tcpInuse, s.kernelSlabBytes,
     s.client?.latencyMs?.p50, s.client?.latencyMs?.p99, s.client?.latencyMs?.count,
     s.server?.deliveryMs?.p50, s.server?.deliveryMs?.p99, s.server?.deliveryMs?.count,
+    s.server?.idleGc?.count, s.server?.idleGc?.lastAtMs,
     ...ERROR_CAUSES.map((c) => s.client?.errorsByCause[c]),
   ];
   const per = componentNames.flatMap((name) => {

@@ -49,7 +49,8 @@ function loadgenPid(cliPid: number): number | undefined {
 
 /** Runs the CLI in its own process group; stops it with SIGINT (its orderly teardown) if a test leaves it running. */
 function startCli(t: { after: (fn: () => Promise<void>) => void }, args: string[]) {
-  const cli = spawn(path.join(REPO, 'node_modules/.bin/node'), ['orchestrator/cli.ts', 'flood', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // --wait-busy: one flood per host; another engineer's flood on a shared machine delays this one instead of failing it.
+  const cli = spawn(path.join(REPO, 'node_modules/.bin/node'), ['orchestrator/cli.ts', 'flood', '--wait-busy', '120s', ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const out = { stdout: '', stderr: '' };
   cli.stdout.on('data', (d: Buffer) => (out.stdout += d));
   cli.stderr.on('data', (d: Buffer) => (out.stderr += d));
@@ -72,7 +73,7 @@ test('a complete flood: the live page follows it, then report.html shows it; bot
   // 600 connections at 300/s, a 1 s heartbeat, 5 s of hold, 3 s of sends and a broadcast: every chart gets data.
   const { out, exited } = startCli(t, ['--n', '600', '--rate', '300', '--hold', '5s', '--interval', '1s', '--backend', 'local', '--workers', '1',
     '--loadgen-procs', '1', '--sends-rate', '100', '--sends-duration', '3s', '--broadcast', '--live-port', '0', '--no-metrics', '--json', '--out', tmp]);
-  const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 30_000);
+  const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 150_000);
   const { context, page, external, pageErrors } = await openBrowser(path.join(tmp, 'chromium'));
   t.after(() => context.close());
   await page.goto(liveUrl);
@@ -112,7 +113,7 @@ test('the live page charts a growing connection count in Chromium, and shows whi
   // A slow ramp (400 at 60/s, about 7 s) so the page sees several samples while the count climbs.
   const { cli, out, exited } = startCli(t, ['--n', '400', '--rate', '60', '--hold', '20s', '--interval', '1s', '--backend', 'local',
     '--workers', '1', '--loadgen-procs', '1', '--live-port', '0', '--no-metrics', '--json', '--no-report']);
-  const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 30_000);
+  const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 150_000);
   const { context, page, external, pageErrors } = await openBrowser(userData);
   t.after(() => context.close());
   await page.goto(liveUrl);

@@ -92,7 +92,7 @@
       },
     },
     {
-      key: 'memory', title: 'Memory per component (working set)', kind: 'bytes',
+      key: 'memory', title: 'Memory per component (working set)', kind: 'bytes', gc: true,
       series: function () {
         return names(function (p) { return Object.assign({}, p.roles, p.mem); }).map(function (n) {
           return { label: n, get: function (p) { return field(p.mem, n); } };
@@ -105,7 +105,7 @@
       },
     },
     {
-      key: 'perConnection', title: 'Memory per connection (growth since the start ÷ connections held)', kind: 'bytes',
+      key: 'perConnection', title: 'Memory per connection (growth since the start ÷ connections held)', kind: 'bytes', gc: true,
       series: function () {
         return [
           { label: 'server', get: function (p) { return field(p.perConn, 'server'); } },
@@ -186,6 +186,32 @@
     },
   ];
 
+  // The server's idle garbage collections (from its /stats): an orange line where each ran, on the memory charts.
+  function gcLines() {
+    return {
+      hooks: {
+        draw: [function (u) {
+          var ctx = u.ctx, dpr = devicePixelRatio || 1;
+          ctx.save();
+          ctx.font = (11 * dpr) + 'px sans-serif';
+          ctx.fillStyle = '#d46b08';
+          ctx.strokeStyle = '#d46b08';
+          ctx.setLineDash([2, 2]);
+          points.forEach(function (p) {
+            if (!p.idleGc || p.idleGc.t < u.scales.x.min || p.idleGc.t > u.scales.x.max) return;
+            var x = Math.round(u.valToPos(p.idleGc.t, 'x', true));
+            ctx.beginPath();
+            ctx.moveTo(x, u.bbox.top);
+            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+            ctx.fillText('idle GC' + (p.idleGc.count > 1 ? ' x' + p.idleGc.count : ''), x + 3, u.bbox.top + u.bbox.height - 4 * dpr);
+          });
+          ctx.restore();
+        }],
+      },
+    };
+  }
+
   // Vertical lines where a phase began (from the run's phase events, on the points' clock), labelled.
   function phaseLines() {
     return {
@@ -252,7 +278,7 @@
       width: width(el),
       height: HEIGHT,
       padding: [18, 12, 0, 0],
-      plugins: [phaseLines()],
+      plugins: def.gc ? [phaseLines(), gcLines()] : [phaseLines()],
       scales: { x: { time: false }, y: yScale() },
       axes: [
         { incrs: SECOND_INCRS, values: tickFormatter('seconds'), label: 'time since the run started' },
@@ -347,6 +373,8 @@
     },
     /** Every series label of a chart but x. */
     labels: function (key) { var c = charts[key]; return c ? c.plot.series.slice(1).map(function (s) { return s.label; }) : []; },
+    /** Idle GCs marked on the memory charts: [{t, count}]. */
+    idleGcs: function () { return points.filter(function (p) { return p.idleGc; }).map(function (p) { return p.idleGc; }); },
     /** The y scale's range as drawn. */
     yRange: function (key) { var c = charts[key]; return c ? [c.plot.scales.y.min, c.plot.scales.y.max] : null; },
     load: function (run) {

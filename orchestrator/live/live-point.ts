@@ -27,6 +27,8 @@ export interface LivePoint {
   messages?: { sent?: number; received?: number };
   /** Delivery latency, ms: clients end to end (worst load generator) and inside the server, since the last reset. */
   latency?: { p50?: number; p99?: number; serverP50?: number; serverP99?: number };
+  /** The server ran an idle GC since the previous point: when (seconds since the start) and how many. */
+  idleGc?: { t: number; count: number };
   /** Connection errors by cause so far (only causes that occurred). */
   errors: Partial<Record<ErrorCause, number>>;
   /** Components that are down, with why. */
@@ -79,6 +81,11 @@ export class LivePointBuilder {
     const sent = rate(s.server?.messagesSent, prev?.server?.messagesSent, dt);
     const got = rate(s.client?.messages, prev?.client?.messages, dt);
     const lat = s.client?.latencyMs;
+    // A new idle GC since the previous sample, placed at the server's own time for the newest one.
+    const gcNow = s.server?.idleGc, gcBefore = prev?.server?.idleGc;
+    const newGc = gcNow && gcBefore && gcNow.count > gcBefore.count && gcNow.lastAtMs > 0
+      ? { t: Math.round(s.t * 1000 - (s.atMs - gcNow.lastAtMs)) / 1000, count: gcNow.count - gcBefore.count }
+      : undefined;
     const srv = s.server?.deliveryMs;
     return {
       t: Math.round(s.t * 1000) / 1000,
@@ -92,6 +99,7 @@ export class LivePointBuilder {
       ...(received !== undefined || expected !== undefined ? { chunks: { received, expected } } : {}),
       ...(sent !== undefined || got !== undefined ? { messages: { sent, received: got } } : {}),
       ...(lat || srv ? { latency: { p50: lat?.p50, p99: lat?.p99, serverP50: srv?.p50, serverP99: srv?.p99 } } : {}),
+      ...(newGc ? { idleGc: newGc } : {}),
       errors,
       down,
       roles,

@@ -61,14 +61,14 @@ test('a Docker flood: its live page runs forwards in time with each phase once, 
   const err = new PassThrough();
   err.on('data', (d: Buffer) => (stderr += d));
   const config = resolveFloodConfig({
-    n: '1000', rate: '500', holdSeconds: '5s', intervalSeconds: '1s', backend: 'docker', out, stallSeconds: '20s', livePort: '0',
+    n: '1000', rate: '500', holdSeconds: '5s', intervalSeconds: '1s', backend: 'docker', out, stallSeconds: '20s', livePort: '0', busyWaitSeconds: '120s',
   });
   const flooding = flood(config, { stdout: new PassThrough().resume(), stderr: err, env: {} }, {
     backend: (_plan, runId) => new DockerBackend({ runId, project: PROJECT }),
   });
   const { context, page, external, pageErrors } = await openBrowser(join(out, 'chromium'));
   t.after(() => context.close());
-  const liveUrl = await waitFor('the live page address', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1], 120_000);
+  const liveUrl = await waitFor('the live page address', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1], 240_000);
   await page.goto(liveUrl);
   await waitFor('the hold on the live page', async () => (await page.textContent('#phase')) === 'hold', 90_000);
   await waitFor('the end of the run on the live page', async () => (await page.textContent('#phase')) === 'finished', 90_000);

@@ -13,7 +13,8 @@ const sample = (t: number, conns: number, loadgenUp = true): RunSample => testSa
   connections: { server: conns, client: loadgenUp ? conns : undefined },
   // A load generator that is down answers nothing: no client counters that second.
   client: !loadgenUp ? null : { chunks: conns * t, messages: 2 * t, errors: t, errorsByCause: { ...noErrors(), timeout: t }, latencyMs: { p50: 1.5, p99: 9.25, count: 10 } },
-  server: { chunksSent: conns * t, messagesSent: 2 * t, eventLoopLagMs: 1, deliveryMs: { p50: 0.5, p99: 2, count: 10 } },
+  // The server's idle GC ran once, 1.5 s after the start (seen from the sample at 2 s on).
+  server: { chunksSent: conns * t, messagesSent: 2 * t, eventLoopLagMs: 1, deliveryMs: { p50: 0.5, p99: 2, count: 10 }, idleGc: t >= 2 ? { count: 1, lastAtMs: 1_800_000_001_500 } : { count: 0, lastAtMs: 0 } },
   components: [
     { name: 'server', role: 'server', up: true, workingSetBytes: 50 * MiB + conns * 6000, kernelSocketBytes: 0, kernelBytes: 3 * MiB, cpuSeconds: t / 10 },
     loadgenUp ? { name: 'loadgen-1', role: 'loadgen', up: true, workingSetBytes: 40 * MiB + conns * 3000, cpuSeconds: t / 20 } : { name: 'loadgen-1', role: 'loadgen', up: false, exited: 'down' },
@@ -47,6 +48,7 @@ test('samples.csv rebuilds the live page points: the same figures the live page 
   assert.deepEqual(points[2]!.errors, { timeout: 2 });
   assert.equal(points[2]!.cpu.server, 0.1);
   assert.equal(points[1]!.perConn.server, undefined, 'below 100 held: no per-connection figure');
+  assert.deepEqual(points.map((p) => p.idleGc), [undefined, undefined, { t: 1.5, count: 1 }, undefined], 'the idle GC marked once, at the time the server gives');
   assert.deepEqual(points[3]!.down, { 'loadgen-1': 'down' });
   assert.equal(points[3]!.mem['loadgen-1'], undefined);
 });

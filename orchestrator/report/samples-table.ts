@@ -52,6 +52,7 @@ export function runSampleFromRow(row: SampleRow, components: string[]): RunSampl
   const serverLatency = latency('server_delivery');
   const active = v('client_active');
   const sent = v('server_chunks_sent');
+  const gcCount = v('server_idle_gc_count');
   return {
     atMs: v('at_ms') ?? 0,
     t: v('t_s') ?? 0,
@@ -76,6 +77,7 @@ export function runSampleFromRow(row: SampleRow, components: string[]): RunSampl
           messagesSent: v('server_messages_sent') ?? 0,
           eventLoopLagMs: v('event_loop_lag_ms') ?? 0,
           ...(serverLatency ? { deliveryMs: serverLatency } : {}),
+          ...(gcCount !== undefined ? { idleGc: { count: gcCount, lastAtMs: v('server_idle_gc_last_at_ms') ?? 0 } } : {}),
         },
     components: components.map((name): ComponentSample => {
       const up = v(`${name}_up`);

@@ -57,6 +57,8 @@ export interface ServerCounters {
   eventLoopLagMs: number;
   /** From accepting a send to writing it (all workers); absent while no message was sent. */
   deliveryMs?: LatencyPercentiles;
+  /** The server's idle garbage collections so far and when the newest ran (epoch ms); absent where /stats has none. */
+  idleGc?: { count: number; lastAtMs: number };
 }
 
 export interface RunSample {

@@ -55,6 +55,8 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
     };
   });
   const latency = worstLatency(answered.map((s) => s.latencyMs));
+  // The server's idle-GC report (`idleGc` in /stats, coming with the server's own changes): read where present.
+  const idleGc = (stats as (ServerStats & { idleGc?: { count: number; lastAtMs: number } }) | undefined)?.idleGc;
   const sock = readSockstat();
   return {
     sample: {
@@ -80,6 +82,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
             messagesSent: stats.messagesSent,
             eventLoopLagMs: stats.eventLoopLagMs,
             ...(stats.deliveryMs?.count ? { deliveryMs: { p50: stats.deliveryMs.p50, p99: stats.deliveryMs.p99, count: stats.deliveryMs.count } } : {}),
+            ...(idleGc ? { idleGc: { count: idleGc.count, lastAtMs: idleGc.lastAtMs } } : {}),
           }
         : undefined,
       components,
