@@ -69,6 +69,7 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
 
   const perConnection = new MemoryPerConnection();
   const lastCpu = new Map<string, number>();
+  const socketsSeen = new Set<string>();
   const phases = new Set<string>();
 
   function setPhase(p: string): void {
@@ -93,7 +94,11 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
     for (const c of s.components) {
       up.set({ component: c.name, role: c.role }, c.up ? 1 : 0);
       info.set({ component: c.name, role: c.role, node }, 1);
-      for (const [kind, v] of [['working_set', c.workingSetBytes], ['kernel_socket', c.kernelSocketBytes]] as const) {
+      // Socket buffers charged to a group are exported once they have been seen above 0: cgroup v1's kmem.tcp (the
+      // local probe, and the Docker probe on v1) reads 0 whatever the sockets hold on this kernel, which is no figure.
+      if ((c.kernelSocketBytes ?? 0) > 0) socketsSeen.add(c.name);
+      const socket = socketsSeen.has(c.name) ? c.kernelSocketBytes : undefined;
+      for (const [kind, v] of [['working_set', c.workingSetBytes], ['kernel_socket', socket]] as const) {
         if (c.up && v !== undefined) memory.set({ component: c.name, kind }, v);
         else memory.remove({ component: c.name, kind });
       }
