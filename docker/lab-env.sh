@@ -17,6 +17,7 @@ export COMET_LAB_GRAFANA_PORT="${COMET_LAB_GRAFANA_PORT:-13000}"
 # (restored by lab-down) and the lab's secrets (root-only files, removed by lab-down).
 export COMET_LAB_STATE_DIR="${COMET_LAB_STATE_DIR:-/var/lib/comet-lab}"
 export COMET_LAB_PROJECT_STATE="$COMET_LAB_STATE_DIR/$COMET_LAB_PROJECT"
+export COMET_LAB_TARGETS_DIR="$COMET_LAB_STATE_DIR/prometheus-targets/$COMET_LAB_PROJECT"
 export COMPOSE_PROJECT_NAME="$COMET_LAB_PROJECT"
 unset _base _a _b _c _d
 

@@ -11,6 +11,7 @@ import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
 import type { Backend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local-backend.ts';
 import type { FloodConfig } from './config/flood-config.ts';
+import { parseDurationSeconds } from './config/duration.ts';
 import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
 import { progress } from './listeners/progress.ts';
@@ -65,6 +66,7 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
       const { runInfoOf, startRunObservers } = await import('./live/run-observers.ts');
+      const targetsDir = ctx.plan.backend === 'docker' ? (await import('./backends/docker-lab.ts')).labTargetsDir() : undefined;
       const obs = await startRunObservers(run, {
         backend: ctx.plan.backend,
         livePort: config.livePort,
@@ -72,6 +74,7 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
         title: `comet-lab flood: ${ctx.plan.n.toLocaleString('en-US')} ${ctx.plan.transport} connections, ${ctx.plan.backend} backend`,
         points: { heartbeatSeconds: heartbeatSeconds(ctx.plan) },
         runInfo: runInfoOf(ctx.plan),
+        ...(targetsDir ? { targetsDir } : {}),
       });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
@@ -109,7 +112,7 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
   // One flood per host: a second one refuses (or waits, --wait-busy) before anything starts or is written.
   const lock = await takeFloodLock(
     { backend: plan.backend, n: plan.n },
-    { waitMs: config.busyWaitSeconds * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
+    { waitMs: (config.busyWaitSeconds || waitFromEnv(process.env)) * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
   );
   try {
     return await floodLocked(config, io, hooks, plan);
@@ -167,6 +170,12 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
   const reached = written?.summary.reached.client ?? outcome.ramp?.reached ?? 0;
   const exitCode = exitCodeFor({ outcome, reached, n: plan.n });
   return { exitCode, plan, reportDir, summary: written?.summary, document: written?.document };
+}
+
+/** LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env. */
+function waitFromEnv(env: NodeJS.ProcessEnv): number {
+  const s = env.LAB_FLOOD_WAIT ? parseDurationSeconds(env.LAB_FLOOD_WAIT) : 0;
+  return Number.isFinite(s) ? s : 0;
 }
 
 const fixed = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });

@@ -40,7 +40,7 @@ has_volume=$(docker volume inspect "$volume" >/dev/null 2>&1 && echo 1 || echo 0
 if [ ${#ids[@]} -eq 0 ] && [ "$has_network" = 0 ] && [ "$has_volume" = 0 ]; then
   say "the lab '$COMET_LAB_PROJECT' is not up: nothing to take down"
   restore_sysctls
-  rm -rf "$COMET_LAB_PROJECT_STATE"
+  rm -rf "$COMET_LAB_PROJECT_STATE" "$COMET_LAB_TARGETS_DIR"
   exit 0
 fi
 
@@ -66,4 +66,4 @@ if [ "$left" -ne 0 ] || docker network inspect "$network" >/dev/null 2>&1; then
 fi
 say "lab '$COMET_LAB_PROJECT' is down: containers, network $network and volume removed"
 restore_sysctls
-rm -rf "$COMET_LAB_PROJECT_STATE"
+rm -rf "$COMET_LAB_PROJECT_STATE" "$COMET_LAB_TARGETS_DIR"

@@ -107,6 +107,8 @@ COMET_ADMIN_TOKEN="${COMET_ADMIN_TOKEN:-$(lab_secret admin-token)}"
 COMET_LAB_GRAFANA_PASSWORD="${COMET_LAB_GRAFANA_PASSWORD:-$(lab_secret grafana-password)}"
 export COMET_ADMIN_TOKEN COMET_LAB_GRAFANA_PASSWORD
 mkdir -p "$COMET_LAB_PROJECT_STATE"
+# The folder the orchestrator writes the load generators' scrape targets to (readable by Prometheus, no secret in it).
+mkdir -p "$COMET_LAB_TARGETS_DIR" && chmod 755 "$COMET_LAB_STATE_DIR/prometheus-targets" "$COMET_LAB_TARGETS_DIR"
 
 # From here on, a failure takes down what was started. Services are named: Compose v1 would try to pull the image
 # of a service scaled to 0 (Grafana without its image) and fail offline.

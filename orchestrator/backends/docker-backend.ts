@@ -164,6 +164,7 @@ export class DockerBackend implements Backend {
         name: 'server',
         role: 'server',
         url: `http://${lab.serverIp}:${lab.serverPort}`,
+        ...(lab.adminToken ? { token: lab.adminToken } : {}),
         probe: new DockerMemoryProbe(server, { cgroupV1Dir: cgroupDir(lab.serverId) }),
         exited: () => watch.exited(lab.serverId),
       },

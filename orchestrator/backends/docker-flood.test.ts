@@ -36,8 +36,8 @@ async function sh(script: string): Promise<string> {
 }
 
 const io = () => ({ stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} as NodeJS.ProcessEnv });
-const config = (hold: string) =>
-  resolveFloodConfig({ n: String(N), rate: '1500', holdSeconds: hold, intervalSeconds: '1s', backend: 'docker', out, stallSeconds: '20s' });
+const config = (hold: string, extra: Record<string, string | boolean> = {}) =>
+  resolveFloodConfig({ n: String(N), rate: '1500', holdSeconds: hold, intervalSeconds: '1s', backend: 'docker', out, stallSeconds: '20s', ...extra });
 const hooks = (onHold: (run: FloodRun, s: RunSample, backend: DockerBackend) => Promise<void>, onSample?: (s: RunSample) => void) => {
   let task: Promise<void> = Promise.resolve();
   let backend: DockerBackend | undefined;
@@ -72,9 +72,12 @@ test('a 3,000-connection docker flood: 3 containers at their addresses; report m
   // Every sample as it arrives, and `docker stats` read again and again through the hold (each reading takes 2.5 s).
   const samples: { atMs: number; s: RunSample }[] = [];
   const readings: { startMs: number; endMs: number; stats: Map<string, number> }[] = [];
-  const seen: { addresses?: string[]; names?: Map<string, string> } = {};
+  const seen: { addresses?: string[]; names?: Map<string, string>; anonymous?: number } = {};
   let holding = true;
   const h = hooks(async (r, _sample, backend) => {
+    // The lab's server has a random token (lab-up): without it, no broadcast; the orchestrator's own carry it.
+    const server = backend.components().find((c) => c.role === 'server')!;
+    seen.anonymous = (await fetch(`${server.url}/broadcast`, { method: 'POST', body: 'x' })).status;
     r.on('phase', (p: { name: string }) => {
       if (p.name !== 'hold') holding = false;
     });
@@ -90,10 +93,13 @@ test('a 3,000-connection docker flood: 3 containers at their addresses; report m
       if (holding && stats) readings.push({ startMs, endMs: Date.now(), stats });
     }
   }, (s) => samples.push({ atMs: Date.now(), s }));
-  const result = await flood(config('10s'), io(), h.hooks);
+  const result = await flood(config('10s', { sendsRate: '100', sendsSeconds: '2s', broadcast: true }), io(), h.hooks);
   await h.done();
   assert.equal(result.exitCode, 0, JSON.stringify(result.summary?.incomplete));
   const s = result.summary!;
+  assert.equal(seen.anonymous, 401);
+  assert.ok(s.sends!.accepted! > 0 && s.sends!.non2xx === 0, `sends carry the lab's token: ${JSON.stringify(s.sends)}`);
+  assert.equal(s.broadcast!.complete, true, JSON.stringify(s.broadcast));
   assert.equal(result.plan.loadgens.length, 3);
   assert.deepEqual(seen.addresses, ['172.29.0.100', '172.29.0.101', '172.29.0.102']);
   assert.deepEqual(result.plan.loadgens.map((l) => l.sourceAddresses[0]).sort(), seen.addresses);

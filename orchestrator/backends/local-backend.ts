@@ -4,6 +4,7 @@
  * container's; otherwise /proc gives RSS per process tree. stop() ends every process it started (SIGTERM to each
  * process group, SIGKILL after a grace period) and removes every cgroup, on success, failure and Ctrl-C alike.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -67,7 +68,11 @@ export class LocalBackend implements Backend {
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
     const args = serverArgs(plan, port);
     if (this.options.serverEntry) args[0] = this.options.serverEntry;
-    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args);
+    // A token of its own for every run, random, in memory and in the server's environment only (readable by root and
+    // this user, never on a command line or in the report): send, broadcast and the server's GC need it.
+    const token = randomBytes(24).toString('base64url');
+    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args, { ...process.env, COMET_ADMIN_TOKEN: token });
+    server.token = token;
     const ready = server.proc!.ready;
     if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
     server.url = `http://127.0.0.1:${port}`;
@@ -79,7 +84,7 @@ export class LocalBackend implements Backend {
     }));
   }
 
-  private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[]): Promise<LocalComponent> {
+  private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[], env?: NodeJS.ProcessEnv): Promise<LocalComponent> {
     if (this.stopped) throw new Error('backend stopped');
     const cgroup = this.layout ? new ComponentCgroup(this.layout, this.options.runId, name) : undefined;
     const entry: LocalComponent = { name, role, url: '', probe: undefined as unknown as MemoryProbe, cgroup, exited: () => undefined };
@@ -89,6 +94,7 @@ export class LocalBackend implements Backend {
       timeoutMs: this.options.readyTimeoutMs ?? 30_000,
       cwd: this.options.cwd,
       logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
+      ...(env ? { env } : {}),
     });
     const pid = () => entry.proc?.child.pid;
     entry.probe = !cgroup
