@@ -69,6 +69,8 @@ function verdictOf(s: Summary, record: RunRecord): { verdict: Verdict; text: str
   if (!s.targetReached) {
     return { verdict: 'target-missed', text: `target missed: ${s.reached.client.toLocaleString('en-US')} of ${s.n.toLocaleString('en-US')} held at most (ramp ended by ${s.rampEndedBy ?? 'n/a'})` };
   }
+  // The same order as the exit code (run/exit-code.ts): interrupted, incomplete, target missed, degraded.
+  if (o?.degraded?.length) return { verdict: 'degraded', text: `degraded: ${o.degraded.join('; ')}` };
   return { verdict: 'passed', text: `passed: ${s.n.toLocaleString('en-US')} held, nothing died` };
 }
 
@@ -91,6 +93,7 @@ export function summaryDocument(s: Summary, record: RunRecord): SummaryV1 {
       complete: s.complete,
       incomplete: s.incomplete,
       interrupted: record.outcome?.interrupted ?? false,
+      degraded: record.outcome?.degraded?.length ? record.outcome.degraded : undefined,
       verdict: v.verdict,
       verdictText: v.text,
     }),

@@ -15,7 +15,7 @@ const MIB = 2 ** 20;
 const names = ['server', 'loadgen-1'];
 
 /** A run whose memory follows its connections (`noisy`: the server's does not, as on a busy host). */
-function run(options: { noisy?: boolean; transport?: string; kernelTcpFalls?: boolean } = {}) {
+function run(options: { noisy?: boolean; transport?: string; kernelTcpFalls?: boolean; degraded?: string[] } = {}) {
   const rows = [];
   for (let t = 0; t <= 20; t++) {
     const conns = Math.min(10_000, t * 1000);
@@ -39,6 +39,7 @@ function run(options: { noisy?: boolean; transport?: string; kernelTcpFalls?: bo
     environment: {},
     outcome: {
       startedAtMs: 1_800_000_000_000, endedAtMs: 1_800_000_021_000, phases: [], interrupted: false, errors: [],
+      ...(options.degraded ? { degraded: options.degraded } : {}),
       components: names.map((name) => ({ name, role: name === 'server' ? 'server' : 'loadgen', url: '', method: 'cgroup-v1' })),
       ramp: { target: 10_000, reached: 10_000, secondsToTarget: 10, seconds: 10, endedBy: 'target', askedRate: 1000 },
       final: { loadgens: { 'loadgen-1': { errors: { ...noErrors(), refused: 2 }, chunks: 90_000 } } },
@@ -85,6 +86,14 @@ test('figures that would be negative are left out, not written as negatives or z
   const numbers: number[] = [];
   JSON.stringify(doc, (_k, v) => (typeof v === 'number' && numbers.push(v), v));
   assert.ok(numbers.every((n) => n >= 0 && Number.isFinite(n)));
+});
+
+test('a run that reached its end but lost a worker is degraded, with why', () => {
+  const doc = run({ degraded: ['server worker 2 died (SIGKILL) with 5,019 streams'] });
+  assert.deepEqual(summaryProblems(doc), []);
+  assert.equal(doc.run.verdict, 'degraded');
+  assert.match(doc.run.verdictText, /worker 2 died/);
+  assert.deepEqual(doc.run.degraded, ['server worker 2 died (SIGKILL) with 5,019 streams']);
 });
 
 test('long-poll: no expected heartbeat chunks (its streams get none), said in the document', () => {

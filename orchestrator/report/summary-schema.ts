@@ -73,6 +73,7 @@ export const SummarySchema = Type.Object(
       complete: Type.Boolean({ description: 'nothing died and nothing stopped it early' }),
       incomplete: Opt(S('why it stopped early')),
       interrupted: Type.Boolean({ description: 'stopped by Ctrl-C / SIGTERM' }),
+      degraded: Opt(Type.Array(Type.String(), { description: 'why a run that reached its end is degraded (a server worker died, the run stalled, ...)' })),
       verdict: Lit(VERDICTS, 'passed: complete, N held, every threshold passed'),
       verdictText: S('the verdict in words, with its cause'),
     }),
