@@ -113,8 +113,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     this.retries = new Uint8Array(n);
     this.time = new Float64Array(n);
     this.sink = options.transport.createSink(n, this);
-    this.parser = new HttpResponseParser(n, this.sink, options.transport.captureHeader);
-    this.sink.parser = this.parser;
+    this.parser = new HttpResponseParser(n, this.sink);
     this.reader = new SharedBufferReader(
       (h, buf, len) => this.onRead(h.slot as number, buf, len),
       (h, err) => this.onEnd(h.slot as number, err),
@@ -160,6 +159,8 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       procs: 1,
       rampDone: this.nextSlot >= this.target,
       uptimeSeconds: (now - this.startedAt) / 1000,
+      transport: this.o.transport.name,
+      ...(this.o.transport.name === 'ws' ? { wsCloseCodes: { ...c.wsCloseCodes } } : {}),
       opened: c.opened,
       reconnecting: this.inBackoff,
       connectsPerSecond: this.connectsLastSecond,
@@ -278,7 +279,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   private onRead(slot: number, buf: Buffer, len: number): void {
     if (this.parser.feed(slot, buf, 0, len)) return;
     const problem = this.parser.problem;
-    if (problem === undefined) return; // the sink already closed the slot (non-2xx status)
+    if (problem === undefined) return; // the sink paused: it already ended the slot (a refusal, a close frame)
     const c = this.counters;
     c.protocolProblems[problem] = (c.protocolProblems[problem] ?? 0) + 1;
     this.endSlot(slot, 'protocol');
@@ -293,15 +294,28 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     this.endSlot(slot, err === 0 ? undefined : causeOf(errName(err)));
   }
 
-  onHead(slot: number, status: number): boolean {
-    if (status >= 200 && status < 300) {
-      if (this.state[slot] === S_WAITING) this.becomeActive(slot);
-      return true;
+  onOpen(slot: number): void {
+    if (this.state[slot] === S_WAITING) this.becomeActive(slot);
+  }
+
+  onRefused(slot: number, cause: 'http_status' | 'handshake', status: number): void {
+    if (cause === 'http_status') {
+      const c = this.counters;
+      c.httpStatuses[status] = (c.httpStatuses[status] ?? 0) + 1;
     }
+    this.endSlot(slot, cause);
+  }
+
+  onWsClose(slot: number, code: number): void {
     const c = this.counters;
-    c.httpStatuses[status] = (c.httpStatuses[status] ?? 0) + 1;
-    this.endSlot(slot, 'http_status');
-    return false;
+    c.wsCloseCodes[code] = (c.wsCloseCodes[code] ?? 0) + 1;
+    // the server's going away (1001, a shutdown) or a normal close is a clean end, as a terminating chunk is
+    this.endSlot(slot, code === 1000 || code === 1001 ? undefined : 'ws_close');
+  }
+
+  write(slot: number, bytes: Uint8Array): boolean {
+    const h = this.handles[slot];
+    return h !== undefined && writeRaw(h, bytes) === 0;
   }
 
   onUnit(_slot: number, sentAtMs: number): void {

@@ -12,7 +12,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
-import { processTree } from '../backends/process-tree.ts';
+import { processTree } from '../backends/probes/process-tree.ts';
 import { assertCharts, assertHeadlineCard, assertPhases, chartFacts, openBrowser } from './page-checks.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;

@@ -3,7 +3,7 @@
  * generators that differ only by their name, ids and addresses are one line (`loadgen-2..loadgen-40: 39 x 25,000
  * connections`): at 1,000,000 the plan listed 40 of them one per line, 209 before a refusal at 5,000,000.
  */
-import { previewDockerPlan } from '../backends/docker-backend.ts';
+import { previewDockerPlan } from '../backends/docker/docker-backend.ts';
 import type { LoadgenPlan, Plan } from './plan.ts';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;

@@ -22,6 +22,7 @@ import { stopLoadgen } from './control.ts';
 import type { ComponentRecord, RunError, RunOutcome } from './outcome.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
+import { HealthWatch } from './health-watch.ts';
 import type { RunSample } from './sample.ts';
 import { takeSample, type SampleResult } from './sampler.ts';
 import { sendsPhase } from './sends-phase.ts';
@@ -58,7 +59,8 @@ export interface FloodRunEvents {
 export type RunEventSource = Pick<EventEmitter<FloodRunEvents>, 'on' | 'off'>;
 
 export class FloodRun extends EventEmitter<FloodRunEvents> {
-  readonly plan: Plan;
+  /** The plan given, then (once the backend is up) the plan the backend adopted: what the run drives and reports. */
+  plan: Plan;
   readonly backend: Backend;
   readonly options: RunOptions;
   phase = 'init';
@@ -67,6 +69,7 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
   private latest: SampleResult | undefined;
   private target = 0;
   private sampling = false;
+  private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
 
   constructor(plan: Plan, backend: Backend, options: RunOptions) {
@@ -96,7 +99,7 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     let sampler: Promise<void> | undefined;
     try {
       this.enter('up');
-      await this.backend.up(this.plan);
+      this.plan = await this.backend.up(this.plan);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
@@ -176,10 +179,14 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
   private async sampleLoop(components: Component[]): Promise<void> {
     this.sampling = true;
     const period = this.options.sampleSeconds * 1000;
+    const server = components.find((c) => c.role === 'server');
+    this.health = new HealthWatch(period, (e) => this.report(e.kind === 'worker-died' ? 'server' : undefined, e.kind === 'worker-died' ? 'LAB_WARN_WORKER_DIED' : 'LAB_WARN_STALL', e.message));
+    this.health.start();
     let next = Date.now();
     while (this.sampling) {
       const res = await this.sampleOnce(components);
       if (!this.sampling) break; // teardown began while this sample was taken: its figures may be half-stopped
+      this.health.sample(res.sample.atMs, res.serverStats, res.serverStats !== undefined || !server || server.exited() !== undefined);
       for (const c of res.sample.components) {
         if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
           this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);
@@ -198,6 +205,8 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     this.enter('teardown');
     this.sampling = false;
     await sampler;
+    this.health?.stop();
+    if (this.health?.reasons.length) this.outcome.degraded = [...this.health.reasons];
     const components = this.backend.components();
     // One last reading of every counter (errors by cause, chunks, latency) before anything is stopped.
     if (components.length > 0) await this.sampleOnce(components).catch(() => undefined);
