@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse } from 'yaml';
 import { METRICS } from '../shared/contracts.ts';
-import { COMPONENT_UP_METRIC } from '../orchestrator/exporter/lab-exporter.ts';
+import { COMPONENT_INFO_METRIC, COMPONENT_UP_METRIC, RUN_INFO_METRIC } from '../orchestrator/exporter/lab-exporter.ts';
 import { expandGrafanaVariables, loadDashboard, metricNames, panelQueries } from './dashboard-json.ts';
 import { buildDashboard } from './grafana/dashboard-source.ts';
 
@@ -21,10 +21,12 @@ const DEFAULT_METRICS = ['process_open_fds', 'process_max_fds', 'nodejs_eventloo
 const KNOWN = new Set<string>([
   ...Object.values(METRICS).flatMap((group) => Object.values(group)),
   COMPONENT_UP_METRIC,
+  COMPONENT_INFO_METRIC,
+  RUN_INFO_METRIC,
   ...DEFAULT_METRICS,
 ]);
 
-test('the data source is provisioned as the Prometheus of the compose stack, with the uid the dashboard uses', () => {
+test('the data source is provisioned as the Prometheus of the compose stack, the default one the dashboard\'s variable falls on', () => {
   const dir = 'grafana/provisioning/datasources/';
   const files = readdirSync(here(dir)).filter((f) => /\.ya?ml$/.test(f));
   assert.ok(files.length >= 1);
@@ -40,11 +42,48 @@ test('the data source is provisioned as the Prometheus of the compose stack, wit
   const promPorts: string[] = compose.services[url.hostname].command.filter((a: string) => a.startsWith('--web.listen-address='));
   assert.ok(promPorts.some((a) => a.endsWith(`:${url.port}`)), `prometheus listens on ${url.port}: ${promPorts}`);
 
-  const dashboard = loadDashboard();
-  for (const p of dashboard.panels) {
-    assert.equal(p.datasource.uid, ds.uid, `panel ${p.title}`);
-    for (const t of p.targets) assert.equal(t.datasource.uid, ds.uid, `panel ${p.title} ${t.refId}`);
+  // The dashboard names no data source of its own: it reads the variable, which picks the default one.
+  assert.ok(!JSON.stringify(loadDashboard()).includes(ds.uid), 'no hard-coded data source uid in the dashboard');
+});
+
+test('the dashboard imports into any Grafana: a data source variable, __inputs, a current schema, refresh >= 5 s', () => {
+  const d = loadDashboard();
+  // Grafana 12 writes schemaVersion 41-42; 39 was Grafana 11.0/11.1.
+  assert.ok(d.schemaVersion >= 41, `schemaVersion ${d.schemaVersion}`);
+  const input = d.__inputs.find((i: any) => i.type === 'datasource');
+  assert.deepEqual({ name: input.name, pluginId: input.pluginId }, { name: 'DS_PROMETHEUS', pluginId: 'prometheus' });
+  assert.ok(d.__requires.some((r: any) => r.type === 'datasource' && r.id === 'prometheus'));
+  const types = new Set(d.panels.map((p: any) => p.type));
+  for (const t of types) assert.ok(d.__requires.some((r: any) => r.type === 'panel' && r.id === t), `__requires lists panel type ${t}`);
+  const v = d.templating.list.find((x: any) => x.type === 'datasource');
+  assert.deepEqual({ name: v.name, query: v.query }, { name: 'datasource', query: 'prometheus' });
+  for (const p of d.panels) {
+    assert.deepEqual(p.datasource, { type: 'prometheus', uid: '${datasource}' }, `panel ${p.title}`);
+    for (const t of p.targets) assert.deepEqual(t.datasource, { type: 'prometheus', uid: '${datasource}' }, `panel ${p.title} ${t.refId}`);
   }
+  // Grafana refuses refresh options below its min_refresh_interval, 5 s by default.
+  const seconds = (s: string) => Number(/^(\d+)([smh])$/.exec(s)![1]) * { s: 1, m: 60, h: 3600 }[/^\d+([smh])$/.exec(s)![1] as 's' | 'm' | 'h'];
+  for (const r of [d.refresh, ...d.timepicker.refresh_intervals]) assert.ok(seconds(r) >= 5, `refresh ${r} >= 5s`);
+  assert.equal(d.editable, false);
+});
+
+test('the panels tile the grid: inside 24 columns, no two overlapping, unique ids and refIds, a title and a description each', () => {
+  const d = loadDashboard();
+  const cells = new Set<string>();
+  for (const p of d.panels) {
+    const g = p.gridPos;
+    assert.ok(g.x >= 0 && g.w > 0 && g.x + g.w <= 24 && g.h > 0 && g.y >= 0, `${p.title}: ${JSON.stringify(g)}`);
+    for (let x = g.x; x < g.x + g.w; x++) for (let y = g.y; y < g.y + g.h; y++) {
+      assert.ok(!cells.has(`${x},${y}`), `${p.title} overlaps another panel at ${x},${y}`);
+      cells.add(`${x},${y}`);
+    }
+    assert.ok(p.title && p.description, `panel ${p.id} has a title and a description`);
+    const refs = p.targets.map((t: any) => t.refId);
+    assert.equal(new Set(refs).size, refs.length, `${p.title}: unique refIds`);
+    if (p.type === 'timeseries') assert.equal(p.fieldConfig.defaults.min, 0, `${p.title}: y axis from 0`);
+  }
+  const ids = d.panels.map((p: any) => p.id);
+  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
 });
 
 test('the dashboard provider loads the folder where compose mounts dashboards/grafana/dashboards', () => {
@@ -68,11 +107,10 @@ test('the dashboard has every panel the issue asks for, each with queries on met
   assert.equal(dashboard.uid, 'comet-lab');
   const titles = dashboard.panels.map((p: any) => p.title as string);
   for (const want of ['Connections', 'Connect rate', 'Memory per component', 'Memory per connection', 'Chunks per second', 'Messages per second',
-    'Delivery latency p50 / p99', 'Errors by cause', 'Open files against the limit', 'Event-loop lag', 'Phase']) {
+    'Delivery latency p50 / p99', 'Errors by cause', 'Open files against the limit', 'Event-loop lag', 'Phase', 'Server under test',
+    'Connections by transport', 'Memory per node', 'CPU per node', 'CPU per component']) {
     assert.ok(titles.includes(want), `panel '${want}' in ${titles}`);
   }
-  const ids = dashboard.panels.map((p: any) => p.id);
-  assert.equal(new Set(ids).size, ids.length, 'panel ids are unique');
   const queries = panelQueries(dashboard);
   assert.ok(queries.length >= 20);
   for (const q of queries) {
@@ -85,6 +123,12 @@ test('the dashboard has every panel the issue asks for, each with queries on met
   }
   // Memory per connection is derived in PromQL too (a division), not only read from the exporter.
   assert.ok(queries.some((q) => q.panel === 'Memory per connection' && q.expr.includes('/')));
+  // Transports by the server's own label (chunked, sse, poll, ws), nodes by the exporter's lab_component_info.
+  assert.ok(queries.some((q) => q.panel === 'Connections by transport' && /by \(transport\)/.test(q.expr)));
+  assert.ok(queries.some((q) => q.panel === 'Memory per node' && q.expr.includes(COMPONENT_INFO_METRIC)));
+  // Threshold lines where the lab has a limit or a target.
+  const limits = dashboard.panels.filter((p: any) => p.fieldConfig?.defaults?.custom?.thresholdsStyle?.mode === 'dashed').map((p: any) => p.title);
+  assert.deepEqual(limits.sort(), ['Delivery latency p50 / p99', 'Memory per connection', 'Open files against the limit']);
 });
 
 test('both Prometheus configurations pass promtool, and the Docker one scrapes the compose server and the load generators the orchestrator lists', () => {
@@ -109,5 +153,5 @@ test('both Prometheus configurations pass promtool, and the Docker one scrapes t
 });
 
 test('the committed dashboard JSON is what dashboard-source.ts builds (regenerate it after editing the source)', () => {
-  assert.deepEqual(loadDashboard(), buildDashboard());
+  assert.deepEqual(loadDashboard(), JSON.parse(JSON.stringify(buildDashboard())));
 });

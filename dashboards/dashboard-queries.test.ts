@@ -14,7 +14,7 @@ import { resolveFloodConfig } from '../orchestrator/config/flood-config.ts';
 import { flood } from '../orchestrator/flood.ts';
 import type { FloodRun } from '../orchestrator/run/flood-run.ts';
 import type { RunSample } from '../orchestrator/run/sample.ts';
-import { startRunObservers } from '../orchestrator/live/run-observers.ts';
+import { runInfoOf, startRunObservers } from '../orchestrator/live/run-observers.ts';
 import { expandGrafanaVariables, loadDashboard, panelQueries } from './dashboard-json.ts';
 import { startPrometheus, type PrometheusProcess } from './prometheus-process.ts';
 
@@ -69,7 +69,7 @@ test('every panel query of the Grafana dashboard returns data from a real Promet
     }),
     { stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} },
     {
-      listeners: [(run) => startRunObservers(run, { backend: 'local', metricsPort: 0, targetsDir })],
+      listeners: [(run, ctx) => startRunObservers(run, { backend: 'local', metricsPort: 0, targetsDir, runInfo: runInfoOf(ctx.plan) })],
       onRun(run: FloodRun) {
         run.on('up', () => (scraped = allTargetsUp(prom, 15_000)));
         run.on('sample', (s: RunSample) => {

@@ -9,6 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import type { FloodRunEvents } from '../orchestrator/run/flood-run.ts';
+import { testSample } from '../orchestrator/run/test-sample.ts';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -61,14 +63,14 @@ test('the Docker Prometheus configuration scrapes the server by name, the load g
   const targetsDir = mkdtempSync(join(tmpdir(), 'comet-lab-targets-'));
   chmodSync(targetsDir, 0o755); // Prometheus runs as nobody
   t.after(() => rmSync(targetsDir, { recursive: true, force: true }));
-  const events = new EventEmitter();
+  const events = new EventEmitter<FloodRunEvents>();
   const observers = await startRunObservers(events, { backend: 'docker', metricsPort: 0, targetsDir });
   t.after(() => observers.close());
   events.emit('up', { components: [{ name: 'server', role: 'server', url: 'http://server:8000' }, { name: 'loadgen-1', role: 'loadgen', url: `http://${loadgenIp}:9100` }] });
   // Another Docker flood running right now would hold the port; this one then exports elsewhere (by design).
   const ownExporter = observers.exporter!.port === 9465;
   if (!ownExporter) t.diagnostic(`port 9465 is taken by another flood: the lab job scrapes that one`);
-  events.emit('sample', { atMs: Date.now(), phase: 'hold', target: 10, connections: { server: 10, client: 10 }, components: [] });
+  events.emit('sample', testSample({ startMs: Date.now(), phase: 'hold', target: 10, conns: 10 }));
 
   const promPort = await freePort();
   made.push(`${id}-prometheus`);

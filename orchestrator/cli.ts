@@ -18,6 +18,7 @@ import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import { readRunRecord } from './report/run-record.ts';
 import { writeReport } from './report/write-report.ts';
 import { summarize } from './report/summarize.ts';
+import { summaryDocument } from './report/summary-document.ts';
 import { readSamplesTable } from './report/samples-table.ts';
 import { makeTarget, TARGET_FORMS } from './targets/targets.ts';
 import { compare, compareFolders, splitTargets } from './compare/compare.ts';
@@ -121,8 +122,8 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
       }
       if (opts.regenerate) {
         const dir = resolve(opts.regenerate);
-        const summary = writeReport(dir, { updateLatest: false });
-        say(`regenerated ${join(dir, 'report.md')}\n${summaryLine(summary)}`);
+        const { document } = writeReport(dir, { updateLatest: false });
+        say(`regenerated ${join(dir, 'report.md')}\n${summaryLine(document)}`);
         return;
       }
       const link = resolve(opts.dir ?? join(io.env.LAB_OUT || 'reports', 'latest'));
@@ -130,8 +131,9 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
         throw new LabError('LAB_ERR_NO_REPORT', `no report at ${link}`, { exitCode: EXIT.usage, hint: 'run `make flood N=...` first' });
       }
       const dir = realpathSync(link);
-      const summary = summarize(readSamplesTable(dir), readRunRecord(dir));
-      say(`latest report: ${join(dir, 'report.md')} (and report.html, samples.csv, summary.json)\n${summaryLine(summary)}`);
+      const record = readRunRecord(dir);
+      const document = summaryDocument(summarize(readSamplesTable(dir), record), record);
+      say(`latest report: ${join(dir, 'report.md')} (and report.html, samples.csv, summary.json)\n${summaryLine(document)}`);
     });
 
   try {

@@ -146,7 +146,7 @@ test('a 2,000-connection flood: report figures match the test\'s own /stats, ss 
   printed.stdout.on('data', (d) => (text += d));
   assert.equal(await main(['report', '--dir', join(out, 'latest')], printed), 0);
   assert.match(text, new RegExp(`latest report: ${dir}/report.md`));
-  assert.match(text, /complete, reached 2000\/2000 \(server 2000\)/);
+  assert.match(text, /passed: 2,000 held, nothing died, reached 2,000\/2,000 \(server 2,000\)/);
 
   // Nothing left: no process the run started, no cgroup.
   assert.ok(seen.pids!.length >= 4, `pids seen during the hold: ${seen.pids}`);
@@ -202,10 +202,11 @@ test('SIGINT to the CLI during the hold: exit 130, report marked incomplete, no 
   for (const cg of cgroups) assert.ok(cg.startsWith(`${CG_ROOT}/`), cg);
   assert.deepEqual(cgroups.filter(existsSync), []);
   assert.deepEqual(cgroups.map((c) => join(c, '..')).filter(existsSync), [], 'the run folder is removed too');
-  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { event: string; summary: { complete: boolean; incomplete: string } };
+  const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as { event: string; summary: { run: { complete: boolean; incomplete: string; verdict: string } } };
   assert.equal(report.event, 'report');
-  assert.equal(report.summary.complete, false);
-  assert.match(report.summary.incomplete, /SIGINT/);
+  assert.equal(report.summary.run.complete, false);
+  assert.equal(report.summary.run.verdict, 'interrupted');
+  assert.match(report.summary.run.incomplete, /SIGINT/);
 });
 
 test('bad input exits 2 with every problem listed, and starts nothing', () => {

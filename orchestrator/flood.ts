@@ -16,13 +16,15 @@ import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
 import { progress } from './listeners/progress.ts';
 import { samplesCsv } from './listeners/samples-csv.ts';
+import { heartbeatSeconds } from './live/live-point.ts';
 import { formatPlan } from './plan/format-plan.ts';
 import { makeFloodPlan } from './plan/make-flood-plan.ts';
 import type { Plan } from './plan/plan.ts';
 import { collectEnvironment } from './report/environment.ts';
 import { writeRunRecord } from './report/run-record.ts';
-import { makeReportDir, writeReport } from './report/write-report.ts';
+import { makeReportDir, writeReport, type WrittenReport } from './report/write-report.ts';
 import type { Summary } from './report/summarize.ts';
+import type { SummaryV1 } from './report/summary-schema.ts';
 import { exitCodeFor } from './run/exit-code.ts';
 import { takeFloodLock } from './run/flood-lock.ts';
 import { FloodRun } from './run/flood-run.ts';
@@ -62,7 +64,10 @@ export interface FloodResult {
   /** The plan the backend adopted (what ran), or the plan made when the backend never came up. */
   plan: Plan;
   reportDir?: string;
+  /** The computed figures (bench/ reads these). */
   summary?: Summary;
+  /** summary.json as written (orchestrator/report/summary-schema.ts). */
+  document?: SummaryV1;
 }
 
 /** The listeners the flags ask for: the bar or the JSON lines, samples.csv, the live page and exporter. */
@@ -70,9 +75,17 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   const list: RunListenerFactory[] = [config.json ? jsonLines : progress, samplesCsv];
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
-      const { startRunObservers } = await import('./live/run-observers.ts');
+      const { runInfoOf, startRunObservers } = await import('./live/run-observers.ts');
       const targetsDir = ctx.plan.backend === 'docker' ? (await import('./backends/docker/docker-lab.ts')).labTargetsDir() : undefined;
-      const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}`, ...(targetsDir ? { targetsDir } : {}) });
+      const obs = await startRunObservers(run, {
+        backend: ctx.plan.backend,
+        livePort: config.livePort,
+        metricsPort: config.metricsPort,
+        title: `comet-lab flood: ${ctx.plan.n.toLocaleString('en-US')} ${ctx.plan.transport} connections, ${ctx.plan.backend} backend`,
+        points: { heartbeatSeconds: heartbeatSeconds(ctx.plan) },
+        runInfo: runInfoOf(ctx.plan),
+        ...(targetsDir ? { targetsDir } : {}),
+      });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
       return obs;
@@ -191,17 +204,17 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
     if (reportDir) rmSync(reportDir, { recursive: true, force: true });
     throw new LabError('LAB_ERR_TARGET_START', startError.message, { exitCode: EXIT.usage, hint: `--target ${target.name}: fix the command or the server, then run again` });
   }
-  let summary: Summary | undefined;
+  let written: WrittenReport | undefined;
   if (reportDir) {
     writeRunRecord(reportDir, { config, plan: run.plan, environment, outcome, ...targetInfo });
-    summary = writeReport(reportDir);
-    const line = summaryLine(summary);
-    if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
-    else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n${summary.thresholds ? `${formatThresholdTable(summary.thresholds)}\n` : ''}`);
+    written = writeReport(reportDir);
+    const thresholds = written.summary.thresholds;
+    if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary: written.document })}\n`);
+    else io.stdout.write(`report: ${join(reportDir, 'report.md')} (and report.html, summary.json)\n${summaryLine(written.document)}\n${thresholds ? `${formatThresholdTable(thresholds)}\n` : ''}`);
   }
-  const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
-  const exitCode = exitCodeFor({ outcome, reached, n: run.plan.n, thresholdsFailed: summary?.thresholds?.filter((t) => !t.pass).length });
-  return { exitCode, plan: run.plan, reportDir, summary };
+  const reached = written?.summary.reached.client ?? outcome.ramp?.reached ?? 0;
+  const exitCode = exitCodeFor({ outcome, reached, n: run.plan.n, thresholdsFailed: written?.summary.thresholds?.filter((t) => !t.pass).length });
+  return { exitCode, plan: run.plan, reportDir, summary: written?.summary, document: written?.document };
 }
 
 /** LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env. */
@@ -210,15 +223,29 @@ function waitFromEnv(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(s) ? s : 0;
 }
 
-/** One line for the terminal: N reached, ramp rate, KB per connection per side. */
-export function summaryLine(s: Summary): string {
-  const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
-  return [
-    ...(s.target.kind === 'comet-lab' ? [] : [`target ${s.target.name}`]),
-    s.complete ? (s.degraded?.length ? `DEGRADED (${s.degraded.join('; ')})` : 'complete') : `INCOMPLETE (${s.incomplete})`,
-    `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
-    `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
-    s.server.memoryMeasured ? `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)` : 'server memory NOT MEASURED',
-    `loadgens ${kib(s.memory.loadgen.fit?.slope)}/conn (slope; ${kib(s.memory.loadgen.holdPerConnectionBytes)} total/N)`,
-  ].join(', ');
+const fixed = (v: number, digits = 0) => v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function perConnection(m: SummaryV1['server']): string {
+  if (m.kibPerConnection === undefined) return 'n/a';
+  const method = m.perConnectionMethod === 'ramp-slope' ? `slope, R² ${m.fit!.r2.toFixed(3)}` : m.perConnectionMethod === 'growth-over-base' ? `growth over base; fit R² ${m.fit?.r2.toFixed(3) ?? 'n/a'} unreliable` : 'total/N';
+  return `${fixed(m.kibPerConnection, 2)} KiB/conn (${method})`;
+}
+
+/** One line for the terminal: the verdict, N reached, ramp rate, memory per connection per side, chunks, errors, sends, broadcast. */
+export function summaryLine(d: SummaryV1): string {
+  const c = d.connections;
+  const parts = [
+    ...(d.target.kind === 'comet-lab' ? [] : [`target ${d.target.name}`]),
+    d.run.verdictText,
+    `reached ${fixed(c.reachedClient)}/${fixed(c.asked)} (server ${fixed(c.reachedServer)})`,
+    `ramp ${c.rampRate === undefined ? 'n/a' : `${fixed(c.rampRate)}/s`}`,
+    d.server.memoryMeasured === false ? 'server memory NOT MEASURED' : `server ${perConnection(d.server)}`,
+    `loadgens ${perConnection(d.loadgen)}`,
+    d.chunks.applies ? `chunks ${d.chunks.deliveredPct === undefined ? 'n/a' : `${fixed(d.chunks.deliveredPct, 1)}%`}` : 'chunks n/a (long-poll)',
+    `errors ${fixed(d.errors.total)}`,
+  ];
+  if (d.sends) parts.push(`sends ${fixed(d.sends.sustainedRate)}/s of ${fixed(d.sends.askedRate)}/s${d.sends.delivery ? ` (delivery p99 ${fixed(d.sends.delivery.p99Ms, 1)} ms)` : ''}`);
+  if (d.broadcast) parts.push(`broadcast ${fixed(d.broadcast.receivedPct, 1)}% reached${d.broadcast.fanOutMs === undefined ? '' : ` in ${fixed(d.broadcast.fanOutMs)} ms`}`);
+  if (d.thresholds?.length) parts.push(`thresholds ${d.thresholds.filter((t) => t.passed).length}/${d.thresholds.length} passed`);
+  return parts.join(', ');
 }

@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { marked } from 'marked';
-import { renderCharts } from '../report/charts.ts';
+import { Marked } from 'marked';
+import { chartScripts, chartStyles, escapeHtml, renderXyCharts } from '../live/live-page.ts';
 import { overlayChart } from './compare-chart.ts';
 import { renderCompareMd } from './compare-md.ts';
 import { compareRow, ratiosToBest, rowLabels, type CompareRow, type LoadedRun, type RatioKey } from './compare-rows.ts';
@@ -28,7 +28,8 @@ export function buildCompareReport(runs: LoadedRun[], source: CompareReport['sou
   return { source, createdAt: new Date().toISOString(), n: Math.max(...rows.map((r) => r.n)), planText, rows, ratios: ratiosToBest(rows) };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+/** compare.md as HTML; raw HTML in it (a cmd: target's own text) is shown as text, never run. */
+const markdown = new Marked({ renderer: { html: ({ text }) => escapeHtml(text) } });
 
 export function writeCompareReport(dir: string, runs: LoadedRun[], report: CompareReport): void {
   const md = renderCompareMd(report);
@@ -37,11 +38,13 @@ export function writeCompareReport(dir: string, runs: LoadedRun[], report: Compa
   const title = `comet-lab compare: ${report.n} connections`;
   writeFileSync(join(dir, 'compare.html'), `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:20px;max-width:1200px} table{border-collapse:collapse;font-size:14px} td,th{border:1px solid #ccc;padding:4px 8px;text-align:left} .lab-chart{margin:16px 0}</style>
+<style>body{font-family:system-ui,sans-serif;margin:20px;max-width:1200px} table{border-collapse:collapse;font-size:14px} td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>
+${chartStyles()}
 </head><body>
-${marked.parse(md, { async: false })}
+${markdown.parse(md, { async: false })}
 <h2>Connections against memory, every server</h2>
-${renderCharts([overlayChart(runs, rowLabels(runs))])}
+${renderXyCharts([overlayChart(runs, rowLabels(runs))])}
+${chartScripts()}
 </body></html>
 `);
 }

@@ -58,7 +58,7 @@ test('the plan command prints the plan and starts nothing; a refused plan exits 
   assert.equal(code, 0);
   assert.match(out.text(), /server: 6 workers/);
   // How many load generators depends on the host's ephemeral port range (4 of 25,000 untuned, fewer once tuned).
-  assert.match(out.text(), /loadgen-1: \d+ connections \(ids 0\.\./);
+  assert.match(out.text(), /loadgen-1(\.\.loadgen-\d+: \d+ x)?:? [\d,]+ connections \(ids 0\.\./);
   const refused = capture();
   assert.equal(await main(['plan', '--n', '50000', '--workers', '1', '--backend', 'local'], { stdout: refused.s, stderr: new PassThrough().resume(), env: {} }), 3);
   assert.match(refused.text(), /REFUSED: 1 server workers cannot hold 50000/);

@@ -6,28 +6,31 @@ import os from 'node:os';
 import path from 'node:path';
 import { METRICS } from '../../shared/contracts.ts';
 import { freePort, startPrometheus } from '../../dashboards/prometheus-process.ts';
-import { startLabExporter, COMPONENT_UP_METRIC } from './lab-exporter.ts';
+import { startLabExporter, COMPONENT_INFO_METRIC, COMPONENT_UP_METRIC, RUN_INFO_METRIC } from './lab-exporter.ts';
 import { writeTargetsFile, removeTargetsFile } from './prometheus-targets.ts';
 import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
-import { toLabSample } from './lab-sample.ts';
+import type { FloodRunEvents } from '../run/flood-run.ts';
+import type { ComponentSample, RunSample } from '../run/sample.ts';
+import { testSample } from '../run/test-sample.ts';
 
 const MiB = 1024 * 1024;
 
-function sample(over: { conns: number; server?: Partial<Record<string, unknown>>; loadgenUp?: boolean; phase?: string; cpu?: number }) {
-  return {
-    atMs: Date.now(),
+function sample(over: { conns: number; server?: Partial<ComponentSample>; loadgenUp?: boolean; phase?: string; cpu?: number; t?: number }): RunSample {
+  return testSample({
+    t: over.t ?? 0,
     phase: over.phase ?? 'ramp',
     target: 1000,
-    connections: { server: over.conns, client: over.conns },
+    conns: over.conns,
     components: [
-      { name: 'server', role: 'server', workingSetBytes: 50 * MiB + over.conns * 4000, kernelSocketBytes: over.conns * 1000, cpuSeconds: over.cpu ?? 1, method: 'cgroup-v1', ...over.server },
+      { name: 'server', role: 'server', up: true, workingSetBytes: 50 * MiB + over.conns * 4000, kernelSocketBytes: over.conns * 1000, cpuSeconds: over.cpu ?? 1, method: 'cgroup-v1', ...over.server },
       over.loadgenUp === false
-        ? { name: 'loadgen-1', role: 'loadgen', exited: 'killed by SIGKILL' }
-        : { name: 'loadgen-1', role: 'loadgen', workingSetBytes: 40 * MiB + over.conns * 2000, method: 'cgroup-v1' },
+        ? { name: 'loadgen-1', role: 'loadgen', up: false, exited: 'killed by SIGKILL' }
+        : { name: 'loadgen-1', role: 'loadgen', up: true, workingSetBytes: 40 * MiB + over.conns * 2000, method: 'cgroup-v1' },
     ],
     kernelTcpBytes: 4096 * 10 + over.conns * 3000,
-  };
+    kernelSlabBytes: 100 * MiB + over.conns * 9000,
+  });
 }
 
 /** Parses Prometheus text into `name{labels}` -> value, enough to check what the exporter serves. */
@@ -47,9 +50,10 @@ async function scrape(url: string): Promise<Map<string, number>> {
 test('the exporter serves what the run samples, with lab_* names from shared/contracts.ts', async (t) => {
   const exporter = await startLabExporter();
   t.after(() => exporter.close());
-  const run = new EventEmitter();
+  const run = new EventEmitter<FloodRunEvents>();
   const detach = exporter.attach(run);
-  run.emit('phase', { phase: 'up' });
+  run.emit('phase', { name: 'up', atMs: Date.now(), t: 0 });
+  exporter.setRunInfo({ target: 'comet-lab', transport: 'chunked', backend: 'local', engine: '' });
   run.emit('sample', sample({ conns: 0, phase: 'up', cpu: 1 }));
   run.emit('sample', sample({ conns: 1000, phase: 'hold', cpu: 3.5 }));
   const m = await scrape(exporter.url);
@@ -62,10 +66,13 @@ test('the exporter serves what the run samples, with lab_* names from shared/con
   assert.equal(m.get(`${METRICS.lab.memory}{component="server",kind="working_set"}`), 50 * MiB + 4_000_000);
   assert.equal(m.get(`${METRICS.lab.memory}{component="server",kind="kernel_socket"}`), 1_000_000);
   assert.equal(m.get(`${METRICS.lab.memory}{component="loadgen-1",kind="working_set"}`), 40 * MiB + 2_000_000);
-  // Growth over the first sample divided by connections: 4000 + 1000 for the server, 2000 for the load generator.
+  // Growth over the first sample divided by connections: 4000 + 1000 for the server, 2000 for the load generator,
+  // 9000 of host-wide slab per server connection.
   assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="server"}`), 5000);
   assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="loadgen"}`), 2000);
-  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="kernel"}`), 3000);
+  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="kernel"}`), 9000);
+  assert.equal(m.get(`${RUN_INFO_METRIC}{target="comet-lab",transport="chunked",backend="local",engine="default"}`), 1);
+  assert.equal(m.get(`${COMPONENT_INFO_METRIC}{component="loadgen-1",role="loadgen",node="${os.hostname()}"}`), 1);
   assert.equal(m.get(METRICS.lab.kernelTcp), 40960 + 3_000_000);
   assert.equal(m.get(`${METRICS.lab.cpu}{component="server"}`), 3.5);
   assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="server",role="server"}`), 1);
@@ -80,7 +87,7 @@ test('the exporter serves what the run samples, with lab_* names from shared/con
 test('a component that dies shows as down, and its memory series go away instead of falling to zero', async (t) => {
   const exporter = await startLabExporter();
   t.after(() => exporter.close());
-  const run = new EventEmitter();
+  const run = new EventEmitter<FloodRunEvents>();
   exporter.attach(run);
   run.emit('sample', sample({ conns: 500 }));
   assert.ok((await scrape(exporter.url)).has(`${METRICS.lab.memory}{component="loadgen-1",kind="working_set"}`));
@@ -90,6 +97,26 @@ test('a component that dies shows as down, and its memory series go away instead
   assert.equal(m.get(`${COMPONENT_UP_METRIC}{component="server",role="server"}`), 1);
   assert.ok(![...m.keys()].some((k) => k.startsWith(METRICS.lab.memory) && k.includes('loadgen-1')), [...m.keys()].join('\n'));
   assert.ok(!m.has(`${METRICS.lab.memoryPerConnection}{component="loadgen"}`), 'no per-connection figure for a dead side');
+});
+
+test('memory per connection is left out, not clamped to 0, where it would mean nothing', async (t) => {
+  const exporter = await startLabExporter();
+  t.after(() => exporter.close());
+  const run = new EventEmitter<FloodRunEvents>();
+  exporter.attach(run);
+  run.emit('sample', sample({ conns: 0 }));
+  // Socket buffers that read 0 (cgroup v1 here) are not a figure: no kernel_socket series until one reads above 0.
+  let m = await scrape(exporter.url);
+  assert.equal(m.has(`${METRICS.lab.memory}{component="server",kind="kernel_socket"}`), false);
+  assert.equal(m.has(`${METRICS.lab.memory}{component="server",kind="working_set"}`), true);
+  run.emit('sample', sample({ conns: 50 })); // under 100 held: GC noise would dominate
+  m = await scrape(exporter.url);
+  assert.ok(![...m.keys()].some((k) => k.startsWith(METRICS.lab.memoryPerConnection)), [...m.keys()].join('\n'));
+  // The server's memory fell below its first reading (a GC): no figure for it, the others stay.
+  run.emit('sample', sample({ conns: 1000, server: { workingSetBytes: 40 * MiB, kernelSocketBytes: 0 } }));
+  m = await scrape(exporter.url);
+  assert.equal(m.has(`${METRICS.lab.memoryPerConnection}{component="server"}`), false);
+  assert.equal(m.get(`${METRICS.lab.memoryPerConnection}{component="loadgen"}`), 2000);
 });
 
 test('bad requests get 404 and a taken port is a LabError with a hint', async (t) => {
@@ -111,7 +138,7 @@ test('prometheus.local.yml finds the targets file a run writes, and a dead targe
 
   const exporter = await startLabExporter();
   t.after(() => exporter.close());
-  exporter.observe(toLabSample(sample({ conns: 10 })));
+  exporter.observe(sample({ conns: 10 }));
   const deadPort = await freePort();
   const file = await writeTargetsFile(path.join(root, '.lab/prometheus'), [
     { name: 'lab', role: 'lab', url: exporter.url },

@@ -5,27 +5,44 @@
  * removed, so a dead component shows as down and as a gap, never as a fall to zero.
  */
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { METRICS } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
-import { toLabSample, type LabSample, type RunEventSource } from './lab-sample.ts';
+import type { RunEventSource } from '../run/flood-run.ts';
+import type { RunSample } from '../run/sample.ts';
 import { MemoryPerConnection } from './memory-per-connection.ts';
 
 export const COMPONENT_UP_METRIC = 'lab_component_up';
+/** 1, labelled with what the run measures: `target` (the server under test), `transport`, `backend`, `engine`. */
+export const RUN_INFO_METRIC = 'lab_run_info';
+/** 1 per component, labelled with the `node` (host) it runs on: per-node figures join on it. */
+export const COMPONENT_INFO_METRIC = 'lab_component_info';
+
+/** What the run is, for lab_run_info. */
+export interface RunInfo {
+  target: string;
+  transport: string;
+  backend: string;
+  engine: string;
+}
 
 export interface LabExporterOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0: the kernel picks a free port
+  /** The node (host name) components run on unless a sample names another (default: this host's name). */
+  node?: string;
 }
 
 export interface LabExporter {
   url: string; // http://host:port/metrics
   port: number;
   registry: Registry;
-  /** Applies one sample (already adapted); the run listener calls this for every `sample` event. */
-  observe(sample: LabSample): void;
+  /** Applies one sample; the run listener calls this for every `sample` event. */
+  observe(sample: RunSample): void;
   setPhase(phase: string): void;
+  setRunInfo(info: RunInfo): void;
   /** Subscribes to a run's events; returns a function that unsubscribes. */
   attach(run: RunEventSource): () => void;
   close(): Promise<void>;
@@ -42,13 +59,17 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
   const phase = g(METRICS.lab.phase, '1 for the run phase in progress, 0 for the others.', ['phase']);
   const connections = g(METRICS.lab.connections, 'Connections held, as each side counts them.', ['side']);
   const memory = g(METRICS.lab.memory, 'Memory per component: working set (as docker stats counts it) and kernel socket buffers.', ['component', 'kind']);
-  const perConn = g(METRICS.lab.memoryPerConnection, 'Memory growth since the run started, divided by connections held (component: server, loadgen = all load generators, kernel).', ['component']);
+  const perConn = g(METRICS.lab.memoryPerConnection, 'Memory growth since the run started, divided by connections held, once 100 are held (component: server, loadgen = all load generators, kernel = host-wide slab growth per server connection); absent where negative.', ['component']);
   const kernelTcp = g(METRICS.lab.kernelTcp, 'Kernel TCP memory of the host, from /proc/net/sockstat.');
   const up = g(COMPONENT_UP_METRIC, '1 while the component runs, 0 once it has died.', ['component', 'role']);
+  const info = g(COMPONENT_INFO_METRIC, 'Always 1: the node (host) each component runs on.', ['component', 'role', 'node']);
+  const runInfo = g(RUN_INFO_METRIC, 'Always 1: the server under test (target), transport, backend and engine of the run.', ['target', 'transport', 'backend', 'engine']);
+  const node = options.node ?? os.hostname();
   const cpu = new Counter({ name: METRICS.lab.cpu, help: 'CPU time (user + system) per component.', labelNames: ['component'], registers: [registry] });
 
   const perConnection = new MemoryPerConnection();
   const lastCpu = new Map<string, number>();
+  const socketsSeen = new Set<string>();
   const phases = new Set<string>();
 
   function setPhase(p: string): void {
@@ -56,7 +77,12 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
     for (const known of phases) phase.set({ phase: known }, known === p ? 1 : 0);
   }
 
-  function observe(s: LabSample): void {
+  function setRunInfo(i: RunInfo): void {
+    runInfo.reset();
+    runInfo.set({ target: i.target, transport: i.transport, backend: i.backend, engine: i.engine || 'default' }, 1);
+  }
+
+  function observe(s: RunSample): void {
     target.set(s.target);
     setPhase(s.phase);
     for (const side of ['server', 'client'] as const) {
@@ -67,7 +93,12 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
     if (s.kernelTcpBytes !== undefined) kernelTcp.set(s.kernelTcpBytes);
     for (const c of s.components) {
       up.set({ component: c.name, role: c.role }, c.up ? 1 : 0);
-      for (const [kind, v] of [['working_set', c.workingSetBytes], ['kernel_socket', c.kernelSocketBytes]] as const) {
+      info.set({ component: c.name, role: c.role, node }, 1);
+      // Socket buffers charged to a group are exported once they have been seen above 0: cgroup v1's kmem.tcp (the
+      // local probe, and the Docker probe on v1) reads 0 whatever the sockets hold on this kernel, which is no figure.
+      if ((c.kernelSocketBytes ?? 0) > 0) socketsSeen.add(c.name);
+      const socket = socketsSeen.has(c.name) ? c.kernelSocketBytes : undefined;
+      for (const [kind, v] of [['working_set', c.workingSetBytes], ['kernel_socket', socket]] as const) {
         if (c.up && v !== undefined) memory.set({ component: c.name, kind }, v);
         else memory.remove({ component: c.name, kind });
       }
@@ -117,9 +148,10 @@ export async function startLabExporter(options: LabExporterOptions = {}): Promis
     registry,
     observe,
     setPhase,
+    setRunInfo,
     attach(run) {
-      const onSample = (raw: unknown) => observe(toLabSample(raw));
-      const onPhase = (ev: any) => setPhase(typeof ev === 'string' ? ev : String(ev?.phase ?? ev?.name ?? 'unknown'));
+      const onSample = (s: RunSample) => observe(s);
+      const onPhase = (ev: { name: string }) => setPhase(ev.name);
       const onDone = () => setPhase('done');
       run.on('sample', onSample);
       run.on('phase', onPhase);

@@ -1,19 +1,26 @@
 /**
  * samples.csv, the run's raw data, written row by row as samples arrive (a run that is killed still leaves what
  * it measured). The report is computed from this file and run.json only (report/load-run.ts reads it back).
- * Columns: the run's counters, then five per component (`<name>_ws_bytes`, `<name>_sock_bytes`, `<name>_cpu_s`,
- * `<name>_up`, `<name>_kmem_bytes`); an empty cell is a figure the component did not give, never 0.
+ * Columns: the run's counters (errors by cause as `client_err_<cause>`, delivery latency of the worst load generator
+ * and inside the server), then five per component (`<name>_ws_bytes`, `<name>_sock_bytes`, `<name>_cpu_s`,
+ * `<name>_up`, `<name>_kmem_bytes`); an empty cell is a figure the component did not give, never 0. Every field of a
+ * RunSample has a column, so report/samples-table.ts rebuilds the same samples from the file.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { ERROR_CAUSES } from '../../shared/contracts.ts';
 import type { RunSample } from '../run/sample.ts';
 import type { RunListenerFactory } from './listener.ts';
 
 export const BASE_COLUMNS = [
   't_s', 'at_ms', 'phase', 'target', 'server_connections', 'client_active', 'client_connecting', 'client_closed',
   'client_chunks', 'client_messages', 'client_errors', 'server_chunks_sent', 'server_messages_sent', 'event_loop_lag_ms',
-  'kernel_tcp_bytes', 'tcp_inuse', 'kernel_slab_bytes', 'server_reported_connections',
+  'kernel_tcp_bytes', 'tcp_inuse', 'kernel_slab_bytes',
+  'delivery_p50_ms', 'delivery_p99_ms', 'delivery_count', 'server_delivery_p50_ms', 'server_delivery_p99_ms', 'server_delivery_count',
+  'server_idle_gc_count', 'server_idle_gc_last_at_ms',
+  ...ERROR_CAUSES.map((c) => `client_err_${c}` as const),
+  'server_reported_connections',
 ] as const;
 export const COMPONENT_COLUMNS = ['ws_bytes', 'sock_bytes', 'cpu_s', 'up', 'kmem_bytes'] as const;
 
@@ -28,6 +35,10 @@ export function csvRow(s: RunSample, componentNames: string[]): string {
     s.t.toFixed(3), s.atMs, s.phase, s.target, s.connections.server, s.connections.client, s.client?.connecting,
     s.client?.closed, s.client?.chunks, s.client?.messages, s.client?.errors, s.server?.chunksSent,
     s.server?.messagesSent, s.server?.eventLoopLagMs, s.kernelTcpBytes, s.tcpInuse, s.kernelSlabBytes,
+    s.client?.latencyMs?.p50, s.client?.latencyMs?.p99, s.client?.latencyMs?.count,
+    s.server?.deliveryMs?.p50, s.server?.deliveryMs?.p99, s.server?.deliveryMs?.count,
+    s.server?.idleGc?.count, s.server?.idleGc?.lastAtMs,
+    ...ERROR_CAUSES.map((c) => s.client?.errorsByCause[c]),
     s.connections.serverReported,
   ];
   const per = componentNames.flatMap((name) => {

@@ -3,14 +3,21 @@
  * Server-Sent Events (GET /events: the whole history first, then one `sample` a second, `phase`, `run-error`, `done`)
  * and the points as JSON (GET /points.json). It keeps serving after the run ends, until closed, so the last state
  * stays readable; a dead component arrives in the samples as down and the page says which and why.
+ *
+ * Points carry the time their sample was taken and phases the time they began, both on the run's clock (`t`, seconds
+ * since its start); the page draws phase lines from the phases, never by inventing a point. (It once repeated the
+ * last sample stamped with Date.now() at a phase change: under the Docker backend, whose samples are stamped when
+ * their slower readings began, the next real sample was older than that copy, so lines ran backwards in time and
+ * every phase was marked twice.)
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LabError } from '../../shared/errors.ts';
-import { toLabSample, type LabSample, type RunEventSource } from '../exporter/lab-sample.ts';
-import { MemoryPerConnection } from '../exporter/memory-per-connection.ts';
-import { renderChartsPage } from './live-page.ts';
-import { toLivePoint, type LivePoint } from './live-point.ts';
+import type { PhaseEvent, RunEventSource } from '../run/flood-run.ts';
+import type { RunOutcome } from '../run/outcome.ts';
+import type { RunSample } from '../run/sample.ts';
+import { renderChartsPage, type PhaseMark } from './live-page.ts';
+import { LivePointBuilder, type LivePoint, type LivePointOptions } from './live-point.ts';
 
 /** An hour of one-second samples; older points are dropped (the report keeps everything in samples.csv). */
 const MAX_POINTS = 3600;
@@ -19,15 +26,25 @@ export interface LivePageOptions {
   host?: string; // default 127.0.0.1
   port?: number; // default 0: any free port
   title?: string;
+  /** How points are computed (the heartbeat for the expected chunk rate). */
+  points?: LivePointOptions;
+}
+
+/** How a run ended, as the page shows it. */
+export interface LiveDone {
+  incomplete?: boolean;
+  reason?: string;
 }
 
 export interface LivePage {
   url: string;
   port: number;
   points: readonly LivePoint[];
-  observe(sample: LabSample): void;
+  phases: readonly PhaseMark[];
+  observe(sample: RunSample): void;
+  phase(p: PhaseMark): void;
   error(message: string): void;
-  done(info?: { incomplete?: boolean; reason?: string }): void;
+  done(info?: LiveDone): void;
   /** Subscribes to a run's `sample`, `phase`, `error` and `done` events; returns a function that unsubscribes. */
   attach(run: RunEventSource): () => void;
   close(): Promise<void>;
@@ -37,19 +54,18 @@ export async function startLivePage(options: LivePageOptions = {}): Promise<Live
   const host = options.host ?? '127.0.0.1';
   const html = renderChartsPage({ title: options.title ?? 'comet-lab: live run', live: true });
   const points: LivePoint[] = [];
+  const phases: PhaseMark[] = [];
   const clients = new Set<http.ServerResponse>();
-  const perConnection = new MemoryPerConnection();
-  let finished: object | undefined;
-  let lastSample: LabSample | undefined;
+  const builder = new LivePointBuilder(options.points);
+  let finished: LiveDone | undefined;
 
   const send = (event: string, data: unknown) => {
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     for (const res of clients) res.write(frame);
   };
 
-  function observe(s: LabSample): void {
-    lastSample = s;
-    const p = toLivePoint(s, perConnection.update(s));
+  function observe(s: RunSample): void {
+    const p = builder.next(s);
     points.push(p);
     if (points.length > MAX_POINTS) points.splice(0, points.length - MAX_POINTS);
     send('sample', p);
@@ -66,11 +82,11 @@ export async function startLivePage(options: LivePageOptions = {}): Promise<Live
     } else if (path === '/' || path === '/index.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(html);
     } else if (path === '/points.json') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ points, done: finished ?? null }));
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ points, phases, done: finished ?? null }));
     } else if (path === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       // retry: how soon the browser reconnects when the orchestrator restarts the page or the connection drops.
-      res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify(points)}\n\n`);
+      res.write(`retry: 2000\nevent: history\ndata: ${JSON.stringify({ points, phases })}\n\n`);
       if (finished) res.write(`event: done\ndata: ${JSON.stringify(finished)}\n\n`);
       clients.add(res);
       res.on('close', () => clients.delete(res));
@@ -94,7 +110,12 @@ export async function startLivePage(options: LivePageOptions = {}): Promise<Live
     url: `http://${host}:${port}/`,
     port,
     points,
+    phases,
     observe,
+    phase(p) {
+      phases.push(p);
+      send('phase', p);
+    },
     error(message) {
       send('run-error', { message });
     },
@@ -102,17 +123,12 @@ export async function startLivePage(options: LivePageOptions = {}): Promise<Live
       finished = info;
       send('done', info);
     },
-    attach(run) {
-      const onSample = (raw: unknown) => observe(toLabSample(raw));
-      // A phase change between samples: repeat the last sample under the new phase so the page shows it at once.
-      const onPhase = (ev: any) => {
-        const phase = typeof ev === 'string' ? ev : String(ev?.phase ?? ev?.name ?? 'unknown');
-        if (lastSample && lastSample.phase !== phase) observe({ ...lastSample, phase, atMs: Date.now() });
-      };
-      const onError = (err: any) => page.error(String(err?.message ?? err));
+    attach(run: RunEventSource) {
+      const onSample = (s: RunSample) => observe(s);
+      const onPhase = (ev: PhaseEvent) => page.phase({ name: ev.name, t: ev.t });
+      const onError = (err: { message: string }) => page.error(err.message);
       // The run's outcome says `incomplete: <why>` when it was cut short.
-      const onDone = (ev: any) =>
-        page.done(typeof ev?.incomplete === 'string' ? { incomplete: true, reason: ev.incomplete } : { incomplete: Boolean(ev?.incomplete), reason: ev?.reason });
+      const onDone = (o: RunOutcome) => page.done(o.incomplete ? { incomplete: true, reason: o.incomplete } : { incomplete: false });
       run.on('sample', onSample);
       run.on('phase', onPhase);
       run.on('error', onError);

@@ -8,10 +8,18 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import type { LabError } from '../../shared/errors.ts';
-import { startLabExporter, type LabExporter } from '../exporter/lab-exporter.ts';
-import type { RunEventSource } from '../exporter/lab-sample.ts';
+import { startLabExporter, type LabExporter, type RunInfo } from '../exporter/lab-exporter.ts';
+import type { RunEventSource } from '../run/flood-run.ts';
+import type { ComponentRecord } from '../run/outcome.ts';
+import type { Plan } from '../plan/plan.ts';
+import type { LivePointOptions } from './live-point.ts';
 import { DEFAULT_TARGETS_DIR, removeTargetsFile, writeTargetsFile, type ScrapeTarget } from '../exporter/prometheus-targets.ts';
 import { startLivePage, type LivePage } from './live-server.ts';
+
+/** What a plan measures, as lab_run_info labels it (the lab's own server until targets name another). */
+export function runInfoOf(plan: Plan): RunInfo {
+  return { target: 'comet-lab', transport: plan.transport, backend: plan.backend, engine: plan.server.engine };
+}
 
 /** The port dashboards/prometheus/prometheus.yml (Docker lab) scrapes the orchestrator on, as host.docker.internal. */
 export const DOCKER_METRICS_PORT = 9465;
@@ -23,6 +31,10 @@ export interface RunObserversOptions {
   /** undefined: no exporter. With the docker backend, 0 means DOCKER_METRICS_PORT so the lab's Prometheus finds it. */
   metricsPort?: number;
   title?: string;
+  /** How the live page computes its points (the heartbeat behind the expected chunk rate). */
+  points?: LivePointOptions;
+  /** What the run measures, exported as lab_run_info. */
+  runInfo?: RunInfo;
   /** Where the file_sd targets file goes: default .lab/prometheus (local backend); the Docker lab's folder (docker). */
   targetsDir?: string;
 }
@@ -81,18 +93,19 @@ export async function startRunObservers(run: RunEventSource, options: RunObserve
 
   try {
     if (options.livePort !== undefined) {
-      live = await startLivePage({ port: options.livePort, title: options.title });
+      live = await startLivePage({ port: options.livePort, title: options.title, points: options.points });
       detach.push(live.attach(run));
     }
     if (options.metricsPort !== undefined) {
       const docker = options.backend === 'docker';
       exporter = docker ? await startDockerExporter(options.metricsPort) : await startLabExporter({ port: options.metricsPort });
       detach.push(exporter.attach(run));
+      if (options.runInfo) exporter.setRunInfo(options.runInfo);
       const exp = exporter;
-      const onUp = (ev: { components?: Array<{ name: string; role: 'server' | 'loadgen'; url: string }> }) => {
+      const onUp = (ev: { components: ComponentRecord[] }) => {
         const targets: ScrapeTarget[] = docker
-          ? (ev.components ?? []).filter((c) => c.role === 'loadgen')
-          : [...(ev.components ?? []), { name: 'lab', role: 'lab', url: exp.url }];
+          ? ev.components.filter((c) => c.role === 'loadgen')
+          : [...ev.components, { name: 'lab', role: 'lab', url: exp.url }];
         if (docker && !options.targetsDir) return;
         // Prometheus is optional: a targets folder that cannot be written must not fail the flood.
         writing = writeTargetsFile(options.targetsDir ?? DEFAULT_TARGETS_DIR, targets).then((f) => (targetsFile = f), () => undefined);

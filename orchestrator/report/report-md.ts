@@ -4,7 +4,7 @@
  */
 import type { LatencySummary } from '../../shared/contracts.ts';
 import type { RunRecord } from './run-record.ts';
-import type { MemoryFigures, Summary } from './summarize.ts';
+import { MIN_R2, type MemoryFigures, type Summary } from './summarize.ts';
 import { renderTargetSection } from './target-section.ts';
 
 const kib = (b: number | undefined) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
@@ -19,13 +19,14 @@ function memorySection(title: string, m: MemoryFigures): string[] {
     '',
     '| figure | value | how |',
     '| --- | --- | --- |',
-    `| per connection, ramp slope | **${kib(m.fit?.slope)}** | least-squares line through ${m.fit?.points ?? 0} samples of the ${m.fitPhases ?? 'ramp'}, R² ${m.fit ? m.fit.r2.toFixed(4) : 'n/a'} |`,
+    `| **per connection (the figure to read)** | **${kib(m.perConnection?.bytes)}** | ${m.perConnection?.how ?? 'not measured'} |`,
+    `| per connection, ramp slope | ${m.fit && m.fit.slope > 0 ? kib(m.fit.slope) : 'n/a'}${m.fit && m.fit.r2 < MIN_R2 ? ' (unreliable fit)' : ''} | least-squares line through ${m.fit?.points ?? 0} samples of the ${m.fitPhases ?? 'ramp'}, R² ${m.fit ? m.fit.r2.toFixed(4) : 'n/a'} |`,
     `| per connection, total/N at hold | ${kib(m.holdPerConnectionBytes)} | mean working set over the hold / mean connections (${num(m.holdConnections)}), base included |`,
     `| per connection above base at hold | ${kib(m.holdAboveBaselinePerConnectionBytes)} | (hold mean - first sample) / connections |`,
     `| base (first sample, no connection) | ${mib(m.baselineBytes)} | |`,
     `| total at hold | ${mib(m.holdBytes)} | mean over the hold samples |`,
     `| of which kernel memory (slab: sockets, epoll, files) | ${m.kernelPerConnectionBytes === undefined ? 'not separated by this probe' : `${kib(m.kernelPerConnectionBytes)} per connection above base, ${mib(m.kernelBytesAtHold)} at hold`} | ${m.method.includes('v1') ? 'memory.kmem.usage_in_bytes' : m.method.includes('v2') ? 'memory.stat kernel' : ''}, included in the working set |`,
-    `| kernel socket memory charged to the group | ${m.kernelSocketBytes === undefined ? 'not separated by this probe' : mib(m.kernelSocketBytes)} | ${m.method.includes('v1') ? 'memory.kmem.tcp.usage_in_bytes (v1 TCP accounting)' : m.method.includes('v2') ? 'memory.stat sock' : ''} |`,
+    ...(m.kernelSocketBytes === undefined ? [] : [`| socket buffers charged to the group | ${mib(m.kernelSocketBytes)} | ${m.method.includes('v2') ? 'memory.stat sock' : 'memory.kmem.tcp.usage_in_bytes'}, at the end of the hold |`]),
     '',
   ];
 }
@@ -69,7 +70,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     ...memorySection('Load generators (all together)', s.memory.loadgen),
     '### Kernel socket memory',
     '',
-    `- Socket buffers (queued data): ${mib(s.kernel.tcpBytesBaseline)} before the ramp, ${mib(s.kernel.tcpBytesAtHold)} at the hold (${s.kernel.method}); idle streams queue nothing, so this stays small between heartbeats.`,
+    `- Socket buffers (queued data): ${mib(s.kernel.tcpBytesBaseline)} before the ramp, ${mib(s.kernel.tcpBytesAtHold)} at the hold (${s.kernel.method}); idle streams queue nothing, so this stays small between heartbeats and is not divided per connection.`,
     `- Socket structures: host-wide slab (/proc/meminfo Slab) grew from ${mib(s.kernel.slabBytesBaseline)} to ${mib(s.kernel.slabBytesAtHold)}: **${kib(s.kernel.slabPerConnectionBytes)} per connection** (two sockets each on loopback). Under cgroups this slab is also charged to each component's working set (the "of which kernel memory" rows above), so do not add it to the figures above.`,
     `- v1 TCP buffer accounting per cgroup (memory.kmem.tcp.usage_in_bytes) is turned on for every group but reads 0 on this kernel; the host-wide figures are the kernel's share.`,
     '',
@@ -84,7 +85,9 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     ...(record.outcome?.errors.length ? ['Run events:', '', ...record.outcome.errors.map((e) => `- ${new Date(e.atMs).toISOString()} ${e.code}${e.component ? ` (${e.component})` : ''}: ${e.message}`), ''] : []),
     '## Chunks',
     '',
-    `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter).`,
+    p.transport === 'poll'
+      ? 'Long-poll streams get no heartbeat chunks (only messages answer a poll): no expected count applies.'
+      : `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter)${s.chunks.expected ? `: **${((100 * (s.chunks.received ?? 0)) / s.chunks.expected).toFixed(1)}%**` : ''}.`,
     `Whole run: server sent ${num(s.chunks.serverSentTotal)} heartbeat/message chunks (its /stats), load generators received ${num(s.chunks.clientReceivedTotal)} chunks, which also counts each stream's welcome chunk (one per connection opened).`,
     '',
     '## Messages',

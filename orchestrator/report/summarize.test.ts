@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { csvHeader, csvRow } from '../listeners/samples-csv.ts';
 import type { RunSample } from '../run/sample.ts';
+import { noErrors } from '../run/test-sample.ts';
 import type { RunRecord } from './run-record.ts';
 import { parseSamplesCsv } from './samples-table.ts';
 import { summarize } from './summarize.ts';
@@ -16,7 +17,7 @@ function sample(t: number, phase: string, conns: number, chunks: number): RunSam
   return {
     atMs: 1_700_000_000_000 + t * 1000, t, phase, target: 10000,
     connections: { server: conns, client: conns },
-    client: { connecting: 0, closed: 0, chunks, messages: 0, errors: 0 },
+    client: { connecting: 0, closed: 0, chunks, messages: 0, errors: 0, errorsByCause: noErrors() },
     server: { chunksSent: chunks, messagesSent: 0, eventLoopLagMs: 1 },
     components: [
       { name: 'server', role: 'server', up: true, workingSetBytes: 50 * MIB + 4096 * conns, kernelSocketBytes: 0, kernelBytes: 5 * MIB + 3000 * conns, cpuSeconds: t / 10, method: 'cgroup-v1' },
@@ -65,7 +66,7 @@ test('slopes, totals per connection, kernel memory and chunks come out of sample
   assert.equal(s.errors.timeout, 1);
   assert.equal(s.cpuSeconds.server, 2);
   const md = renderReportMd(s, record);
-  assert.match(md, /\| per connection, ramp slope \| \*\*4\.00 KiB\*\*/);
+  assert.match(md, /\| \*\*per connection \(the figure to read\)\*\* \| \*\*4\.00 KiB\*\* \| least-squares slope/);
   assert.match(md, /refused: 3/);
 });
 

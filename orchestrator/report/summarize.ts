@@ -1,14 +1,31 @@
 /**
- * The report's figures, computed from samples.csv and run.json only. Memory per connection is given two ways:
+ * The report's figures, computed from samples.csv and run.json only. Memory per connection is given several ways:
  * the slope of a least-squares line through (connections, memory) over the ramp, which leaves the process's fixed
- * base out, and total/N averaged over the hold, which does not. The summary says which probe measured each.
+ * base out; the growth over that base at the hold per connection; and total/N averaged over the hold. The headline
+ * (`perConnection`) is the slope when its fit is reliable (R² >= MIN_R2), else the growth over the base, else
+ * total/N, and says which and why. The summary says which probe measured each figure. Figures that would mean
+ * nothing (a negative growth, socket buffers a probe cannot see) are left out rather than shown as 0 or below.
  */
 import { ERROR_CAUSES, type ErrorCause, type LatencySummary } from '../../shared/contracts.ts';
 import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
-import { targetSummary, withThresholds, type TargetSummary } from './target-summary.ts';
+import { targetSummary, type TargetSummary } from './target-summary.ts';
+
+/**
+ * A fit explains less than this share of the variance: its slope is not shown as the headline. 0.9 is where the
+ * bench already drew the line; a 2,000-connection ramp here gives 0.99 and more, a host-noise-dominated one 0.0058.
+ */
+export const MIN_R2 = 0.9;
+
+/** The one memory-per-connection figure to read first, how it was computed, and why that way. */
+export interface PerConnectionHeadline {
+  bytes: number;
+  method: 'ramp-slope' | 'growth-over-base' | 'total-over-n';
+  /** One sentence: what the figure is, and why a fallback was used. */
+  how: string;
+}
 
 export interface MemoryFigures {
   /** Components summed into this figure. */
@@ -28,6 +45,8 @@ export interface MemoryFigures {
   /** Kernel memory (slab...) charged to the group: mean over the hold, and per connection above the first sample. */
   kernelBytesAtHold?: number;
   kernelPerConnectionBytes?: number;
+  /** The figure to read first (see PerConnectionHeadline); absent when nothing was measured. */
+  perConnection?: PerConnectionHeadline;
 }
 
 export interface Summary extends TargetSummary {
@@ -115,17 +134,45 @@ function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 
   if (out.kernelBytesAtHold !== undefined && kmemBase !== undefined && out.holdConnections) {
     out.kernelPerConnectionBytes = (out.kernelBytesAtHold - kmemBase) / out.holdConnections;
   }
+  if (out.kernelPerConnectionBytes !== undefined && out.kernelPerConnectionBytes < 0) out.kernelPerConnectionBytes = undefined;
+  if (out.holdAboveBaselinePerConnectionBytes !== undefined && out.holdAboveBaselinePerConnectionBytes < 0) out.holdAboveBaselinePerConnectionBytes = undefined;
+  // Socket buffers charged to the group: only where the probe sees them. cgroup v1's memory.kmem.tcp.usage_in_bytes
+  // reads 0 on this kernel whatever the sockets hold (README), so a column that never left 0 is not a measurement.
+  const everCharged = table.rows.some((r) => components.some((c) => (r.values.get(`${c}_sock_bytes`) ?? 0) > 0));
   const lastHold = table.rows.filter((r) => r.phase === 'hold').at(-1);
-  if (lastHold) {
+  if (lastHold && everCharged) {
     const socks = components.map((c) => lastHold.values.get(`${c}_sock_bytes`));
     if (socks.every((v) => v !== undefined)) out.kernelSocketBytes = socks.reduce((a, b) => a! + b!, 0);
   }
+  out.perConnection = headline(out);
   return out;
+}
+
+const kib = (b: number) => `${(b / 1024).toFixed(2)} KiB`;
+
+/** The slope when its fit is reliable, else the growth over the base at the hold, else total/N at the hold. */
+export function headline(m: MemoryFigures): PerConnectionHeadline | undefined {
+  const fit = m.fit;
+  if (fit && fit.r2 >= MIN_R2 && fit.slope > 0) {
+    return { bytes: fit.slope, method: 'ramp-slope', how: `least-squares slope over ${fit.points} samples of the ${m.fitPhases ?? 'ramp'}, R² ${fit.r2.toFixed(3)}` };
+  }
+  const why = !fit
+    ? 'no fit (fewer than 3 samples with memory and connections)'
+    : fit.slope <= 0
+      ? `the ramp's fit has a slope of ${kib(fit.slope)} (R² ${fit.r2.toFixed(4)}): memory did not follow the connections`
+      : `the ramp's fit is unreliable (R² ${fit.r2.toFixed(4)} < ${MIN_R2}; its slope ${kib(fit.slope)} is not shown as the figure)`;
+  if (m.holdAboveBaselinePerConnectionBytes !== undefined && m.holdAboveBaselinePerConnectionBytes > 0) {
+    return { bytes: m.holdAboveBaselinePerConnectionBytes, method: 'growth-over-base', how: `growth over the first sample at the hold / connections held, because ${why}` };
+  }
+  if (m.holdPerConnectionBytes !== undefined) {
+    return { bytes: m.holdPerConnectionBytes, method: 'total-over-n', how: `total at the hold / connections held (base included), because ${why} and no growth over the base was measured` };
+  }
+  return undefined;
 }
 
 export function summarize(table: SamplesTable, record: RunRecord): Summary {
   const base = summarizeRun(table, record);
-  return withThresholds({ ...base, ...targetSummary(base, table, record) }, record);
+  return { ...base, ...targetSummary(base, table, record) };
 }
 
 function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, keyof TargetSummary> {
@@ -142,7 +189,7 @@ function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, key
     serverSentTotal: o?.final.server?.chunksSent,
     clientReceivedTotal: Object.values(o?.final.loadgens ?? {}).reduce((a, s) => a + s.chunks, 0) || undefined,
   };
-  if (holdRows.length >= 2) {
+  if (holdRows.length >= 2 && record.plan.transport !== 'poll') {
     const first = holdRows[0]!, last = holdRows.at(-1)!;
     const seconds = last.values.get('t_s')! - first.values.get('t_s')!;
     const active = mean(holdRows.map((r) => r.values.get('client_active') ?? 0)) ?? 0;
@@ -183,11 +230,13 @@ function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, key
     kernel: {
       tcpBytesAtHold: kernelHold,
       tcpBytesBaseline: kernelBase,
-      perConnectionBytes: kernelHold !== undefined && kernelBase !== undefined && holdClients ? (kernelHold - kernelBase) / holdClients : undefined,
+      // Socket buffers queue data between heartbeats only: their growth per connection is noise around 0 (it read
+      // -97.87 bytes once); given only where it is not below 0.
+      perConnectionBytes: kernelHold !== undefined && kernelBase !== undefined && holdClients && kernelHold >= kernelBase ? (kernelHold - kernelBase) / holdClients : undefined,
       method: '/proc/net/sockstat TCP mem pages x 4096, host-wide (both ends of every loopback connection)',
       slabBytesAtHold: slabHold,
       slabBytesBaseline: slabBase,
-      slabPerConnectionBytes: slabHold !== undefined && slabBase !== undefined && holdClients ? (slabHold - slabBase) / holdClients : undefined,
+      slabPerConnectionBytes: slabHold !== undefined && slabBase !== undefined && holdClients && slabHold >= slabBase ? (slabHold - slabBase) / holdClients : undefined,
     },
     errors,
     chunks,

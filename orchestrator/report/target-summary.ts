@@ -7,7 +7,7 @@
  */
 import { TRANSPORT_NAMES } from '../../shared/contracts.ts';
 import type { TargetRecord } from '../targets/target.ts';
-import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdResult } from '../thresholds/threshold.ts';
+import { parseThreshold, type Threshold, type ThresholdResult } from '../thresholds/threshold.ts';
 import type { RunRecord } from './run-record.ts';
 import type { SamplesTable } from './samples-table.ts';
 import type { MemoryFigures, Summary } from './summarize.ts';
@@ -121,10 +121,4 @@ export function targetSummary(summary: RunSummary, table: SamplesTable, record: 
     loadgen: { kibPerConnection: kib(summary.memory.loadgen.fit?.slope), kibTotalPerConnection: kib(summary.memory.loadgen.holdPerConnectionBytes) },
   };
   return out;
-}
-
-/** Evaluates the run's thresholds on the finished summary (every other field computed). */
-export function withThresholds<S extends object>(summary: S, record: RunRecord): S & { thresholds?: ThresholdResult[] } {
-  const thresholds = recordThresholds(record);
-  return thresholds.length ? { ...summary, thresholds: evaluateThresholds(thresholds, summary) } : summary;
 }

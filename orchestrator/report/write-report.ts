@@ -9,6 +9,10 @@ import { renderReportMd } from './report-md.ts';
 import { readRunRecord } from './run-record.ts';
 import { readSamplesTable } from './samples-table.ts';
 import { summarize, type Summary } from './summarize.ts';
+import { applyThresholdVerdict, assertSummary, summaryDocument } from './summary-document.ts';
+import { recordThresholds } from './target-summary.ts';
+import { evaluateThresholds } from '../thresholds/threshold.ts';
+import type { SummaryV1 } from './summary-schema.ts';
 
 /** `reports/<UTC time>-<backend>-<N>`, e.g. reports/20261124T221500Z-local-100000. */
 export function reportDirName(startedAt: Date, backend: string, n: number): string {
@@ -29,16 +33,35 @@ export function makeReportDir(root: string, backend: string, n: number, now = ne
   }
 }
 
-export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): Summary {
+/** The figures (for code such as bench/) and summary.json's document (what the files and --json carry). */
+export interface WrittenReport {
+  summary: Summary;
+  document: SummaryV1;
+}
+
+export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): WrittenReport {
   const record = readRunRecord(dir);
   const table = readSamplesTable(dir);
   const summary = summarize(table, record);
+  const document = summaryDocument(summary, record);
+  // Thresholds name fields of summary.json itself (the document a reader and a CI job see), evaluated here so a
+  // regenerated report evaluates them again; the verdict follows them (exit code 5 in run/exit-code.ts).
+  const thresholds = recordThresholds(record);
+  if (thresholds.length) {
+    const results = evaluateThresholds(thresholds, document);
+    summary.thresholds = results;
+    document.thresholds = results.map((r) => ({
+      expression: r.text, field: r.field, op: r.op, limit: r.value, ...(r.actual !== undefined ? { actual: r.actual } : {}), passed: r.pass, ...(r.note ? { note: r.note } : {}),
+    }));
+    applyThresholdVerdict(document);
+  }
+  assertSummary(document);
   const md = renderReportMd(summary, record);
-  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(join(dir, 'report.md'), md);
-  writeFileSync(join(dir, 'report.html'), renderReportHtml(summary, table, md));
+  writeFileSync(join(dir, 'report.html'), renderReportHtml(summary, document, record, table, md));
   if (options.updateLatest !== false) pointLatest(dir);
-  return summary;
+  return { summary, document };
 }
 
 /** Atomically repoints `<parent>/latest` (relative link, so the folder can be moved or copied whole). */

@@ -20,10 +20,11 @@ import { LabError } from '../../shared/errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import { broadcastPhase } from './broadcast-phase.ts';
 import { stopLoadgen } from './control.ts';
-import type { RunOutcome } from './outcome.ts';
+import type { ComponentRecord, RunError, RunOutcome } from './outcome.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
 import { HealthWatch } from './health-watch.ts';
+import type { RunSample } from './sample.ts';
 import { takeSample, type SampleResult } from './sampler.ts';
 import { KernelConnectionCounter } from './kernel-connections.ts';
 import type { TargetMessaging } from '../targets/target.ts';
@@ -52,7 +53,28 @@ export interface RunTarget {
   hasStats: boolean;
 }
 
-export class FloodRun extends EventEmitter {
+/** A phase begins: `t` is seconds since the run started, on the same clock as every sample's `t`. */
+export interface PhaseEvent {
+  name: string;
+  atMs: number;
+  t: number;
+}
+
+/** The run's events, typed once: listeners take these payloads as they are. */
+export interface FloodRunEvents {
+  phase: [PhaseEvent];
+  up: [{ components: ComponentRecord[] }];
+  sample: [RunSample];
+  error: [RunError];
+  /** A phase the target cannot do, skipped (not failed). */
+  skip: [{ phase: string; reason: string }];
+  done: [RunOutcome];
+}
+
+/** What a listener needs of a run: to subscribe and unsubscribe (a FloodRun, or a test's own emitter). */
+export type RunEventSource = Pick<EventEmitter<FloodRunEvents>, 'on' | 'off'>;
+
+export class FloodRun extends EventEmitter<FloodRunEvents> {
   /** The plan given, then (once the backend is up) the plan the backend adopted: what the run drives and reports. */
   plan: Plan;
   readonly backend: Backend;
@@ -171,7 +193,7 @@ export class FloodRun extends EventEmitter {
   }
 
   private report(component: string | undefined, code: string, message: string): void {
-    const e = { atMs: Date.now(), ...(component ? { component } : {}), code, message };
+    const e: RunError = { atMs: Date.now(), ...(component ? { component } : {}), code, message };
     this.outcome.errors.push(e);
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }

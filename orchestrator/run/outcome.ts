@@ -70,6 +70,14 @@ export interface ComponentRecord {
   exited?: string;
 }
 
+/** Something that went wrong during a run (a component that died, a phase that failed, a missed target). */
+export interface RunError {
+  atMs: number;
+  component?: string;
+  code: string;
+  message: string;
+}
+
 export interface RunOutcome {
   startedAtMs: number;
   endedAtMs: number;
@@ -89,5 +97,5 @@ export interface RunOutcome {
   /** The run reached its end, but each of these happened on the way (a server worker died, the run stalled). */
   degraded?: string[];
   interrupted: boolean;
-  errors: Array<{ atMs: number; component?: string; code: string; message: string }>;
+  errors: RunError[];
 }

@@ -1,24 +1,68 @@
 /**
- * One sample of a run, taken once a second: both sides' connection counts, memory and CPU per component, and the
- * kernel's TCP memory. The shape is a superset of the exporter's LabSample (orchestrator/exporter/lab-sample.ts),
- * so listeners take it as is. Numbers a component did not give are absent, never 0.
+ * One sample of a run, taken once a second: both sides' connection counts, memory and CPU per component, the
+ * clients' counters (chunks, messages, errors by cause, delivery latency) and the kernel's TCP and slab memory.
+ * Every listener (progress bar, samples.csv, live page, Prometheus exporter) takes it as it is; samples.csv holds
+ * every field, so the report rebuilds the same samples from the file. Numbers a component did not give are absent,
+ * never 0.
  */
+import type { ErrorCause } from '../../shared/contracts.ts';
 import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
 
+/** One component as seen in one sample. Memory fields are absent when the probe could not read them. */
 export interface ComponentSample {
-  name: string;
+  name: string; // server, loadgen-1, ...
   role: ComponentRole;
   up: boolean;
+  /** Why the component is down (exit code, signal, OOM kill); absent while it is up. */
   exited?: string;
+  /** Usage minus inactive file cache, as `docker stats` counts it. */
   workingSetBytes?: number;
+  /** Kernel socket buffers charged to the component, where the probe separates them (see README: 0 on cgroup v1 here). */
   kernelSocketBytes?: number;
+  /** All kernel memory charged to the component (slab...), already inside workingSetBytes. */
   kernelBytes?: number;
+  /** Cumulative CPU time (user + system). */
   cpuSeconds?: number;
   method?: MemoryMethod;
 }
 
+/** Percentiles of a latency histogram, milliseconds. */
+export interface LatencyPercentiles {
+  p50: number;
+  p99: number;
+  /** Messages the histogram holds. */
+  count: number;
+}
+
+/** The load generators' counters, summed over those that answered. */
+export interface ClientCounters {
+  connecting: number;
+  closed: number;
+  chunks: number;
+  messages: number;
+  errors: number;
+  /** Failed or ended connections by cause, cumulative since the start. */
+  errorsByCause: Record<ErrorCause, number>;
+  /**
+   * Delivery latency (server send timestamp to client parse) of the load generator with the worst p99, from its HDR
+   * histogram since the last reset (the sends and broadcast phases reset it); absent while no message arrived.
+   */
+  latencyMs?: LatencyPercentiles;
+}
+
+/** The server's `/stats`, the part a sample keeps. */
+export interface ServerCounters {
+  chunksSent: number;
+  messagesSent: number;
+  eventLoopLagMs: number;
+  /** From accepting a send to writing it (all workers); absent while no message was sent. */
+  deliveryMs?: LatencyPercentiles;
+  /** The server's idle garbage collections so far and when the newest ran (epoch ms); absent where /stats has none. */
+  idleGc?: { count: number; lastAtMs: number };
+}
+
 export interface RunSample {
-  atMs: number; // epoch ms when the sample was taken
+  atMs: number; // epoch ms when the sample was taken (before its readings: a slow probe does not move it)
   t: number; // seconds since the run started
   phase: string;
   target: number; // connections asked of the load generators so far
@@ -29,10 +73,16 @@ export interface RunSample {
   connections: { server: number | undefined; client: number | undefined; serverReported?: number };
   /** How `connections.server` was counted, and how old that count is when it was reused (kernel-connections.ts). */
   serverCount?: { method: string; ageMs: number };
-  client: { connecting: number; closed: number; chunks: number; messages: number; errors: number } | undefined;
-  server: { chunksSent: number; messagesSent: number; eventLoopLagMs: number } | undefined;
+  client: ClientCounters | undefined;
+  server: ServerCounters | undefined;
   components: ComponentSample[];
-  kernelTcpBytes: number; // host-wide, /proc/net/sockstat
+  kernelTcpBytes: number; // host-wide socket buffers, /proc/net/sockstat
   tcpInuse: number; // host-wide TCP sockets in use, /proc/net/sockstat
   kernelSlabBytes?: number; // host-wide, /proc/meminfo Slab
+}
+
+/** Memory a component holds: its working set plus kernel socket buffers charged outside it, where known. */
+export function componentBytes(c: ComponentSample): number | undefined {
+  if (c.workingSetBytes === undefined) return undefined;
+  return c.workingSetBytes + (c.kernelSocketBytes ?? 0);
 }

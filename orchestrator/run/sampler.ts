@@ -4,9 +4,9 @@
  * run decides from `Component.exited()` whether it died.
  */
 import type { Component } from '../backends/backend.ts';
-import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import { ERROR_CAUSES, type ErrorCause, type LatencySummary, type LoadgenStatus, type ServerStats } from '../../shared/contracts.ts';
 import { loadgenStatus, serverStats } from './control.ts';
-import type { ComponentSample, RunSample } from './sample.ts';
+import type { ComponentSample, LatencyPercentiles, RunSample } from './sample.ts';
 import { readSlabBytes, readSockstat } from './sockstat.ts';
 import type { KernelConnectionCounter } from './kernel-connections.ts';
 
@@ -25,6 +25,12 @@ export interface SampleResult {
   sample: RunSample;
   serverStats?: ServerStats;
   loadgenStatuses: Map<string, LoadgenStatus>;
+}
+
+/** The load generator with the worst p99 (percentiles of different histograms cannot be merged). */
+function worstLatency(list: LatencySummary[]): LatencyPercentiles | undefined {
+  const worst = list.filter((l) => l.count > 0).sort((a, b) => b.p99 - a.p99)[0];
+  return worst ? { p50: worst.p50, p99: worst.p99, count: worst.count } : undefined;
 }
 
 const settle = async <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
@@ -54,6 +60,9 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, kernelBytes: m.kernelBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
     };
   });
+  const latency = worstLatency(answered.map((s) => s.latencyMs));
+  // The server's idle-GC report (`idleGc` in /stats, coming with the server's own changes): read where present.
+  const idleGc = (stats as (ServerStats & { idleGc?: { count: number; lastAtMs: number } }) | undefined)?.idleGc;
   const sock = readSockstat();
   return {
     sample: {
@@ -74,9 +83,19 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
             chunks: sum((s) => s.chunks),
             messages: sum((s) => s.messages),
             errors: sum((s) => Object.values(s.errors).reduce((a, b) => a + b, 0)),
+            errorsByCause: Object.fromEntries(ERROR_CAUSES.map((c) => [c, sum((s) => s.errors[c] ?? 0)])) as Record<ErrorCause, number>,
+            ...(latency ? { latencyMs: latency } : {}),
           }
         : undefined,
-      server: stats ? { chunksSent: stats.chunksSent, messagesSent: stats.messagesSent, eventLoopLagMs: stats.eventLoopLagMs } : undefined,
+      server: stats
+        ? {
+            chunksSent: stats.chunksSent,
+            messagesSent: stats.messagesSent,
+            eventLoopLagMs: stats.eventLoopLagMs,
+            ...(stats.deliveryMs?.count ? { deliveryMs: { p50: stats.deliveryMs.p50, p99: stats.deliveryMs.p99, count: stats.deliveryMs.count } } : {}),
+            ...(idleGc ? { idleGc: { count: idleGc.count, lastAtMs: idleGc.lastAtMs } } : {}),
+          }
+        : undefined,
       components,
       kernelTcpBytes: sock.memBytes,
       tcpInuse: sock.inuse,

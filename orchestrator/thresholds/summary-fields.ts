@@ -1,96 +1,70 @@
 /**
- * Which fields a threshold may name: every numeric field of summary.json. Known before any run by summarizing a
- * small synthetic run that has every phase (ramp, hold, sends, broadcast) through the report's own code (samples.csv
- * written and read back, summarize()), so the list follows whatever summarize() computes, with no second copy of
- * the schema to keep in step. Keys that are component names (`loadgen-1`) stand for any load generator.
+ * Which fields a threshold may name: every numeric field of summary.json, read from its schema
+ * (report/summary-schema.ts, the one definition of the document), so the list cannot drift from what a report
+ * writes. Maps keyed by name (`errors.byCause.<cause>`, `cpu.seconds.<component>`) take any key; a component name
+ * `loadgen-3` stands for any load generator in the error message's suggestions.
  */
+import type { TSchema } from '@sinclair/typebox';
 import { ERROR_CAUSES } from '../../shared/contracts.ts';
-import { csvHeader, csvRow } from '../listeners/samples-csv.ts';
-import type { RunRecord } from '../report/run-record.ts';
-import { parseSamplesCsv } from '../report/samples-table.ts';
-import { summarize } from '../report/summarize.ts';
-import type { RunSample } from '../run/sample.ts';
+import { SummarySchema } from '../report/summary-schema.ts';
 import { parseThreshold } from './threshold.ts';
 
-const NAMES = ['server', 'loadgen-1'];
-const LATENCY = { count: 10, p50: 1, p90: 2, p99: 3, max: 4 };
-
-function sample(t: number, phase: string, conns: number): RunSample {
-  return {
-    atMs: 1_700_000_000_000 + t * 1000, t, phase, target: 100,
-    connections: { server: conns, client: conns, serverReported: conns },
-    serverCount: { method: 'sock_diag (ss)', ageMs: 0 },
-    client: { connecting: 0, closed: 0, chunks: t * conns, messages: 0, errors: 0 },
-    server: { chunksSent: t * conns, messagesSent: 0, eventLoopLagMs: 1 },
-    components: NAMES.map((name, i) => ({
-      name, role: i === 0 ? 'server' : 'loadgen', up: true, workingSetBytes: 1e7 + 5000 * conns + t, kernelSocketBytes: 0,
-      kernelBytes: 1e6 + 3000 * conns + t, cpuSeconds: t / 10, method: 'cgroup-v1',
-    })),
-    kernelTcpBytes: 1000 + conns, tcpInuse: 2 * conns, kernelSlabBytes: 1e8 + 7000 * conns + t,
-  } as RunSample;
+interface SchemaNode {
+  type?: string;
+  properties?: Record<string, SchemaNode>;
+  patternProperties?: Record<string, SchemaNode>;
+  anyOf?: SchemaNode[];
 }
 
-function exampleRecord(): RunRecord {
-  const loadgen = { errors: Object.fromEntries(ERROR_CAUSES.map((c) => [c, 0])), chunks: 1, latencyMs: LATENCY };
-  return {
-    config: { thresholds: [] },
-    plan: { n: 100, backend: 'local', rampRate: 100, server: { heartbeatIntervalMs: 1000, workers: 1 }, transport: 'chunked', loadgens: [{ procs: 1 }], expectedMemory: { server: 0, loadgen: 0, kernel: 0 } },
-    environment: {},
-    outcome: {
-      startedAtMs: 1_700_000_000_000, endedAtMs: 1_700_000_010_000, phases: [], interrupted: false, errors: [], serverCount: 'kernel: sock_diag (ss)',
-      components: NAMES.map((name, i) => ({ name, role: i === 0 ? 'server' : 'loadgen', url: '', method: 'cgroup-v1' })),
-      ramp: { target: 100, reached: 100, secondsToTarget: 3, seconds: 3, endedBy: 'target', askedRate: 100 },
-      sends: {
-        askedRate: 10, connections: 1, seconds: 1, requests: 10, accepted: 10, notFound: 0, non2xx: 0, errors: 0, timeouts: 0, idsFromPlan: 0,
-        sustainedRate: 10, requestLatencyMs: { p50: 1, p90: 1, p99: 1, max: 1 }, deliveryMs: { 'loadgen-1': LATENCY }, messagesReceived: 10,
-      },
-      broadcast: { publishedAtMs: 1, expected: 100, serverDelivered: 100, answerTimeoutMs: 1, received: 100, complete: true, fanOutMs: 1, deliveryMs: { 'loadgen-1': LATENCY } },
-      final: { server: { chunksSent: 1 }, loadgens: { 'loadgen-1': loadgen } },
-    },
-  } as unknown as RunRecord;
-}
-
-/** Dotted paths to every number in `obj`, component names generalised (`loadgen-1` -> `loadgen-N`). */
-function numericPaths(obj: unknown, prefix = '', out = new Set<string>()): Set<string> {
-  if (typeof obj === 'number') out.add(prefix);
-  else if (obj && typeof obj === 'object' && !Array.isArray(obj)) {
-    for (const [k, v] of Object.entries(obj)) numericPaths(v, prefix ? `${prefix}.${generalise(k)}` : generalise(k), out);
-  }
+/** Dotted paths to every number or integer in the schema; a map's key is `*`. */
+function numericPaths(node: SchemaNode, prefix: string, out: Set<string>): Set<string> {
+  if (node.type === 'number' || node.type === 'integer') out.add(prefix);
+  for (const [k, v] of Object.entries(node.properties ?? {})) numericPaths(v, prefix ? `${prefix}.${k}` : k, out);
+  for (const v of Object.values(node.patternProperties ?? {})) numericPaths(v, `${prefix}.*`, out);
+  for (const v of node.anyOf ?? []) numericPaths(v, prefix, out);
   return out;
 }
 
-const generalise = (key: string) => key.replace(/^loadgen-\d+$/, 'loadgen-N');
+let known: string[] | undefined;
 
-let known: Set<string> | undefined;
-
-/** Every field a threshold may name, sorted. */
+/** Every field a threshold may name, sorted (`*`: any key of a map, e.g. `cpu.seconds.*`). */
 export function thresholdFields(): string[] {
-  if (!known) {
-    const rows = [sample(0, 'up', 0), ...[1, 2, 3].map((t) => sample(t, 'ramp', t * 33)), ...[4, 5, 6, 7].map((t) => sample(t, 'hold', 100))];
-    const table = parseSamplesCsv([csvHeader(NAMES), ...rows.map((r) => csvRow(r, NAMES))].join('\n'));
-    known = numericPaths(summarize(table, exampleRecord()));
-  }
-  return [...known].sort();
+  known ??= [...numericPaths(SummarySchema as TSchema as SchemaNode, '', new Set())].sort();
+  return known;
 }
 
-/** The close matches of a field that is not known, for the hint. */
+/** Whether `field` is one of the schema's numeric paths (a `*` matches any one key). */
+function isField(field: string, fields: string[]): boolean {
+  const parts = field.split('.');
+  return fields.some((f) => {
+    const fp = f.split('.');
+    return fp.length === parts.length && fp.every((p, i) => p === '*' || p === parts[i]);
+  });
+}
+
+/** The close matches of a field that is not known, for the hint: same section first, then the same last word. */
 function nearest(field: string, fields: string[]): string[] {
-  const last = field.split('.').at(-1)!.toLowerCase();
-  const head = field.split('.')[0]!;
-  return fields.filter((f) => f.toLowerCase().endsWith(`.${last}`) || f.toLowerCase() === last || f.startsWith(`${head}.`)).slice(0, 8);
+  const parts = field.split('.');
+  const head = parts[0]!, last = parts.at(-1)!.toLowerCase();
+  const expand = (f: string) => (f === 'errors.byCause.*' ? ERROR_CAUSES.map((c) => `errors.byCause.${c}`) : [f]);
+  const all = fields.flatMap(expand);
+  const tail = (f: string) => f.split('.').at(-1)!.toLowerCase();
+  const score = (f: string) =>
+    (f.startsWith(field) ? 4 : 0) + (f.startsWith(`${head}.`) ? 2 : 0) + (tail(f).startsWith(last.slice(0, 4)) ? 2 : 0) + (tail(f) === last ? 1 : 0);
+  return all.map((f) => ({ f, s: score(f) })).filter((x) => x.s >= 3).sort((a, b) => b.s - a.s).slice(0, 6).map((x) => x.f);
 }
 
 /** Every problem with a list of thresholds: those that do not parse, and those naming no numeric summary field. */
 export function thresholdProblems(texts: string[]): string[] {
   const problems: string[] = [];
+  const fields = thresholdFields();
   for (const text of texts) {
     const t = parseThreshold(text);
     if (typeof t === 'string') {
       problems.push(t);
       continue;
     }
-    const fields = thresholdFields();
-    if (!fields.includes(t.field.split('.').map(generalise).join('.'))) {
+    if (!isField(t.field, fields)) {
       const near = nearest(t.field, fields);
       problems.push(`--threshold '${text}': summary.json has no numeric field '${t.field}'${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; the fields are listed in README (Thresholds)`);
     }

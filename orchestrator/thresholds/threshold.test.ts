@@ -9,7 +9,7 @@ test('parses <field><op><number> with spaces, signs, underscores and exponents; 
   assert.deepEqual(parseThreshold('server.kibPerConnection<6'), { text: 'server.kibPerConnection<6', field: 'server.kibPerConnection', op: '<', value: 6 });
   assert.deepEqual(parseThreshold(' chunks.deliveredPct >= 99.5 '), { text: 'chunks.deliveredPct >= 99.5', field: 'chunks.deliveredPct', op: '>=', value: 99.5 });
   assert.equal((parseThreshold('reached.server==50_000') as Threshold).value, 50000);
-  assert.equal((parseThreshold('memory.server.fit.slope<=6e3') as Threshold).value, 6000);
+  assert.equal((parseThreshold('server.fit.slopeBytes<=6e3') as Threshold).value, 6000);
   assert.equal((parseThreshold('x.y!=-1') as Threshold).value, -1);
   for (const bad of ['server.kibPerConnection', '<6', 'a<<6', 'a<six', 'a=6', '6<a']) assert.match(parseThreshold(bad) as string, /does not parse/, bad);
 });
@@ -23,12 +23,12 @@ test('evaluates every operator on the summary; a field the run did not measure f
   assert.equal(fieldValue({ a: { b: 'x' } }, 'a.b'), undefined, 'only numbers');
 });
 
-test('the fields a threshold may name come from summarize() itself, and a field that is not one is refused with the near ones', () => {
+test('the fields a threshold may name come from summary.json\'s schema itself, and a field that is not one is refused with the near ones', () => {
   const fields = thresholdFields();
-  for (const f of ['server.kibPerConnection', 'server.kibTotalPerConnection', 'server.connections', 'chunks.deliveredPct', 'errors.total', 'errors.timeout', 'memory.server.fit.slope', 'broadcast.fanOutMs', 'sends.sustainedRate', 'cpuSeconds.loadgen-N', 'loadgen.kibPerConnection']) {
+  for (const f of ['server.kibPerConnection', 'server.kibTotalPerConnection', 'server.connections', 'server.cpuMicrosPerChunk', 'chunks.deliveredPct', 'errors.total', 'errors.byCause.*', 'server.fit.slopeBytes', 'broadcast.fanOutMs', 'sends.sustainedRate', 'sends.delivery.p99Ms', 'cpu.seconds.*', 'loadgen.kibPerConnection']) {
     assert.ok(fields.includes(f), f);
   }
-  assert.deepEqual(thresholdProblems(['server.kibPerConnection<6', 'cpuSeconds.loadgen-3<100', 'delivery.sends.loadgen-12.p99<50']), []);
+  assert.deepEqual(thresholdProblems(['server.kibPerConnection<6', 'cpu.seconds.loadgen-3<100', 'errors.byCause.timeout==0', 'sends.delivery.p99Ms<50']), []);
   const [p] = thresholdProblems(['server.kibPerConn<6']);
   assert.match(p!, /summary.json has no numeric field 'server.kibPerConn' \(did you mean .*server\.kibPerConnection/);
   assert.match(thresholdProblems(['target.name==1'])[0]!, /no numeric field 'target.name'/, 'a text field is not a number');
