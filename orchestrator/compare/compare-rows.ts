@@ -1,6 +1,6 @@
 /**
  * One row per run of a comparison, computed from each run's own folder (samples.csv and run.json, through the same
- * summarize() as its report), so a comparison can be rebuilt from the folders like any report. Ratios are to the
+ * computeReport() as its report, thresholds included), so a comparison can be rebuilt from the folders like any report. Ratios are to the
  * best row of each figure: for a cost (memory, CPU, fan-out time) value / lowest; for a rate (connect rate, chunks
  * delivered) highest / value; 1.00 is the best row either way, 2.00 twice the cost or half the rate.
  */
@@ -8,7 +8,8 @@ import { basename } from 'node:path';
 import { ERROR_CAUSES } from '../../shared/contracts.ts';
 import { readRunRecord } from '../report/run-record.ts';
 import { readSamplesTable, type SamplesTable } from '../report/samples-table.ts';
-import { summarize, type Summary } from '../report/summarize.ts';
+import type { Summary } from '../report/summarize.ts';
+import { computeReport } from '../report/write-report.ts';
 
 export interface CompareRow {
   /** The target's name, or the folder's for `report --compare`. */
@@ -65,7 +66,7 @@ export interface LoadedRun {
 export function loadRun(dir: string): LoadedRun {
   const record = readRunRecord(dir);
   const table = readSamplesTable(dir);
-  return { dir, summary: summarize(table, record), table };
+  return { dir, summary: computeReport(table, record).summary, table };
 }
 
 export function compareRow(run: LoadedRun, label?: string): CompareRow {

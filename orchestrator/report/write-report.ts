@@ -6,8 +6,8 @@ import { lstatSync, mkdirSync, renameSync, symlinkSync, unlinkSync, writeFileSyn
 import { basename, dirname, join } from 'node:path';
 import { renderReportHtml } from './report-html.ts';
 import { renderReportMd } from './report-md.ts';
-import { readRunRecord } from './run-record.ts';
-import { readSamplesTable } from './samples-table.ts';
+import { readRunRecord, type RunRecord } from './run-record.ts';
+import { readSamplesTable, type SamplesTable } from './samples-table.ts';
 import { summarize, type Summary } from './summarize.ts';
 import { applyThresholdVerdict, assertSummary, summaryDocument } from './summary-document.ts';
 import { recordThresholds } from './target-summary.ts';
@@ -39,13 +39,14 @@ export interface WrittenReport {
   document: SummaryV1;
 }
 
-export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): WrittenReport {
-  const record = readRunRecord(dir);
-  const table = readSamplesTable(dir);
+/**
+ * The figures and summary.json's document of a run, from its two files: summarize(), the document, and the run's
+ * thresholds evaluated on that document (they name its fields; the verdict follows them). What writeReport writes,
+ * and what a comparison reads of each run.
+ */
+export function computeReport(table: SamplesTable, record: RunRecord): WrittenReport {
   const summary = summarize(table, record);
   const document = summaryDocument(summary, record);
-  // Thresholds name fields of summary.json itself (the document a reader and a CI job see), evaluated here so a
-  // regenerated report evaluates them again; the verdict follows them (exit code 5 in run/exit-code.ts).
   const thresholds = recordThresholds(record);
   if (thresholds.length) {
     const results = evaluateThresholds(thresholds, document);
@@ -56,6 +57,13 @@ export function writeReport(dir: string, options: { updateLatest?: boolean } = {
     applyThresholdVerdict(document);
   }
   assertSummary(document);
+  return { summary, document };
+}
+
+export function writeReport(dir: string, options: { updateLatest?: boolean } = {}): WrittenReport {
+  const record = readRunRecord(dir);
+  const table = readSamplesTable(dir);
+  const { summary, document } = computeReport(table, record);
   const md = renderReportMd(summary, record);
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(document, null, 2)}\n`);
   writeFileSync(join(dir, 'report.md'), md);

@@ -102,7 +102,8 @@ test("a failing threshold: the run completes, the table says FAIL, summary.json 
   assert.match(r.stdout, /2 of 3 threshold\(s\) FAILED \(exit code 5\)/);
   const dir = join(out, readdirSync(out).find((d) => d.includes('nginx-idle'))!);
   const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-  assert.deepEqual(summary.thresholds.map((t: { pass: boolean }) => t.pass), [false, true, false]);
+  assert.deepEqual(summary.thresholds.map((t: { passed: boolean }) => t.passed), [false, true, false]);
+  assert.equal(summary.run.verdict, 'thresholds-failed');
   assert.ok(summary.thresholds[0].actual > 3, 'nginx keeps more than 3 KiB per connection (the socket alone)');
   assert.match(readFileSync(join(dir, 'report.md'), 'utf8'), /## Thresholds/);
   // Regenerated from samples.csv and run.json, the report evaluates them again.

@@ -51,7 +51,8 @@ function nearest(field: string, fields: string[]): string[] {
   const tail = (f: string) => f.split('.').at(-1)!.toLowerCase();
   const score = (f: string) =>
     (f.startsWith(field) ? 4 : 0) + (f.startsWith(`${head}.`) ? 2 : 0) + (tail(f).startsWith(last.slice(0, 4)) ? 2 : 0) + (tail(f) === last ? 1 : 0);
-  return all.map((f) => ({ f, s: score(f) })).filter((x) => x.s >= 3).sort((a, b) => b.s - a.s).slice(0, 6).map((x) => x.f);
+  const scored = all.map((f) => ({ f, s: score(f) })).filter((x) => x.s >= 2).sort((a, b) => b.s - a.s);
+  return scored.filter((x) => x.s >= Math.min(3, scored[0]?.s ?? 0)).slice(0, 6).map((x) => x.f);
 }
 
 /** Every problem with a list of thresholds: those that do not parse, and those naming no numeric summary field. */

@@ -43,16 +43,22 @@ export interface WindowedReading {
 export async function windowedDockerStats(name: string, probe: () => Promise<number>, attempts = 8, still = 0.05): Promise<WindowedReading> {
   let best: WindowedReading | undefined;
   for (let i = 0; i < attempts; i++) {
-    const seen: number[] = [await probe()];
-    let running = true;
-    const cliDone = dockerStatsCli([name]).finally(() => (running = false));
-    while (running) {
-      await new Promise((res) => setTimeout(res, 200));
-      seen.push(await probe());
+    let r: WindowedReading;
+    try {
+      const seen: number[] = [await probe()];
+      let running = true;
+      const cliDone = dockerStatsCli([name]).finally(() => (running = false));
+      while (running) {
+        await new Promise((res) => setTimeout(res, 200));
+        seen.push(await probe());
+      }
+      const cli = (await cliDone).get(name);
+      if (cli === undefined) throw new Error(`docker stats printed nothing for ${name}`);
+      r = { cli, min: Math.min(...seen), max: Math.max(...seen), readings: seen.length };
+    } catch (err) {
+      if (best) return best; // the container went away (its run ended): the steadiest window so far
+      throw err;
     }
-    const cli = (await cliDone).get(name);
-    if (cli === undefined) throw new Error(`docker stats printed nothing for ${name}`);
-    const r = { cli, min: Math.min(...seen), max: Math.max(...seen), readings: seen.length };
     if (!best || r.max / r.min < best.max / best.min) best = r;
     if (r.max / r.min - 1 <= still) break;
   }
