@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
 import { main } from './cli.ts';
 import { buildConfig } from './config.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
@@ -91,7 +91,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     const t = setInterval(() => s.write(chunk(messageChunk(nowMs(), 'tick'))), 50);
     s.on('close', () => clearInterval(t));
   });
-  const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number }>(
+  const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number; controlTokenFile: string }>(
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--start', '100', '--count', '60', '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '60', '--rate', '0'],
     'comet-lab loadgen ready ',
@@ -99,9 +99,10 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
   try {
     assert.equal(lg.info.procs, 2);
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
+    const token = controlTokenOf(lg.info);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await getJson<LoadgenStatus>(`${base}/status`)).target, 0, 'rate 0: waits to be told');
-    assert.deepEqual(await postJson(`${base}/ramp`, { target: 40, rate: 400 }), { ok: true, target: 40, rate: 400 });
+    assert.deepEqual(await postJson(`${base}/ramp`, { target: 40, rate: 400 }, token), { ok: true, target: 40, rate: 400 });
     let s!: LoadgenStatus;
     await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 10_000, 100);
     assert.equal(s.procs, 2);
@@ -109,7 +110,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     // Each child bound its own source address; the paths carry indexes from --start.
     const peers = new Set([...server.sockets].map((k) => k.remoteAddress));
     assert.deepEqual([...peers].sort(), ['127.0.0.2', '127.0.0.3']);
-    await postJson(`${base}/latency/reset`, {});
+    await postJson(`${base}/latency/reset`, {}, token);
     const reset = await getJson<LoadgenStatus>(`${base}/status`);
     assert.ok(reset.latencyMs.count < s.latencyMs.count || s.latencyMs.count === 0);
     await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, 100);
@@ -117,10 +118,10 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     assert.match(metrics, /^loadgen_active_connections 40$/m);
     assert.match(metrics, /^loadgen_errors_total\{cause="refused"\} 0$/m);
     assert.match(metrics, /^loadgen_delivery_latency_seconds\{quantile="0.99"\} [\d.e-]+$/m);
-    const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}' });
+    const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}', headers: { authorization: `Bearer ${token}` } });
     assert.equal(bad.status, 400);
     assert.equal((await fetch(`${base}/nope`)).status, 404);
-    const final = await postJson<LoadgenStatus & { activeAtStop: number }>(`${base}/stop`, {});
+    const final = await postJson<LoadgenStatus & { activeAtStop: number }>(`${base}/stop`, {}, token);
     assert.equal(final.active, 0);
     assert.equal(final.activeAtStop, 40);
     assert.ok(final.chunks >= s.chunks);

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/cgroup.ts';
 import { readSockstat } from '../../orchestrator/run/sockstat.ts';
 import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
-import { exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { MemoryBench } from '../../server/bench/memory-bench.ts';
 import type { EngineName } from '../../server/engines/engine.ts';
@@ -78,9 +78,10 @@ interface Holder {
 /** The load generator, outside the group, holding up to `n` streams of `/test/{i}` (it sends TE: chunked). */
 async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number): Promise<Holder> {
   const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s'];
-  const lg = await startWithReadyLine<{ controlPort: number }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
   const base = `http://127.0.0.1:${lg.info.controlPort}`;
-  await postJson(`${base}/ramp`, { target: n, rate });
+  const token = controlTokenOf(lg.info);
+  await postJson(`${base}/ramp`, { target: n, rate }, token);
   return {
     async held() {
       const s = await getJson<LoadgenStatus>(`${base}/status`);
@@ -89,7 +90,7 @@ async function loadgenHolder(port: number, n: number, rate: number, durationSeco
       return { held: s.active, errors: Object.values(s.errors).reduce((a, b) => a + b, 0) + s.closed, byCause };
     },
     async stop() {
-      await postJson(`${base}/stop`, {}).catch(() => undefined);
+      await postJson(`${base}/stop`, {}, token).catch(() => undefined);
       await exited(lg.proc, 5000);
     },
   };

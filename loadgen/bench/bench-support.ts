@@ -1,5 +1,6 @@
 /** Helpers the load generator's benchmarks and heavy tests share: start a process and wait for its ready line. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export const NODE = process.execPath;
@@ -55,8 +56,17 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   return (await res.json()) as T;
 }
 
-export function postJson<T>(url: string, body: unknown): Promise<T> {
-  return getJson<T>(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** POSTs JSON; `token` is a load generator's control token (its POSTs answer 401 without it). */
+export function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  return getJson<T>(url, { method: 'POST', headers, body: JSON.stringify(body) });
+}
+
+/** The control token a load generator made for itself: the file its ready line names (`controlTokenFile`). */
+export function controlTokenOf(info: { controlTokenFile?: string }): string {
+  if (info.controlTokenFile === undefined) throw new Error('the ready line names no controlTokenFile (was a token given?)');
+  return readFileSync(info.controlTokenFile, 'utf8').trim();
 }
 
 /** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (then throws with `what`). */

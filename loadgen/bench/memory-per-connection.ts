@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 const CG = `/sys/fs/cgroup/memory/comet-lab-loadgen-bench-${process.pid}`;
@@ -37,17 +37,18 @@ async function main(): Promise<void> {
   const n = Number(values.n);
   mkdirSync(CG);
   const server = await startWithReadyLine<{ port: number }>(NODE, [HERE('./hold-server.ts'), '--port', '0'], 'hold-server ready ');
-  let loadgen: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number }>>> | undefined;
+  let loadgen: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>>> | undefined;
   try {
     // Enter the cgroup before exec, so every page and socket of the load generator is charged there.
     const cli = HERE('../cli.ts');
     const args = [`--url`, `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s'];
-    loadgen = await startWithReadyLine<{ controlPort: number }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
+    loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
+    const token = controlTokenOf(loadgen.info);
     await new Promise((r) => setTimeout(r, 2000));
     const before = read();
     const t0 = Date.now();
-    await postJson(`${base}/ramp`, { target: n, rate: Number(values.rate) });
+    await postJson(`${base}/ramp`, { target: n, rate: Number(values.rate) }, token);
     let status: LoadgenStatus | undefined;
     await waitFor(`${n} active`, async () => {
       status = await getJson<LoadgenStatus>(`${base}/status`);
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
     console.log(`per connection (usage delta / N):       ${kb(d('usage') / s.active)} KB  [user ${kb((d('usage') - d('kmem')) / s.active)} KB + kernel ${kb(d('kmem') / s.active)} KB]`);
     console.log(`per connection (working-set delta / N): ${kb(d('workingSet') / s.active)} KB`);
     console.log(`per connection (total usage / N):       ${kb(after.usage / s.active)} KB (includes the Node runtime's fixed cost)`);
-    await postJson(`${base}/stop`, {});
+    await postJson(`${base}/stop`, {}, token);
     await exited(loadgen.proc);
   } finally {
     loadgen?.proc.kill('SIGKILL');

@@ -33,6 +33,8 @@ export interface Component {
   role: ComponentRole;
   /** Base URL of the HTTP API: the server's (stats, send, broadcast) or a load generator's control port. */
   url: string;
+  /** A load generator's control token, one per run (given as LOADGEN_CONTROL_TOKEN): its POSTs need it. */
+  controlToken?: string;
   probe: MemoryProbe;
   /** Set when the component has died: why (exit code, signal, OOM kill). */
   exited(): string | undefined;

@@ -28,6 +28,8 @@ export interface LoadgenContainerOptions {
   durationSeconds: number;
   /** cgroup v1: a TCP kernel-memory limit switches on the group's socket accounting (memory.kmem.tcp.*). */
   accountTcp: boolean;
+  /** The control API's token (LOADGEN_CONTROL_TOKEN in the container): its control port listens on the lab network. */
+  controlToken: string;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function createLoadgenContainer(
     name: `${lab.project}-${opts.runId}-${spec.name}`,
     Image: opts.image,
     Cmd: loadgenArgs(lab, spec, opts),
+    Env: [`LOADGEN_CONTROL_TOKEN=${opts.controlToken}`],
     Labels: {
       [LABELS.lab]: lab.project,
       [LABELS.role]: 'loadgen',

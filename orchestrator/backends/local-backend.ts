@@ -4,6 +4,7 @@
  * container's; otherwise /proc gives RSS per process tree. stop() ends every process it started (SIGTERM to each
  * process group, SIGKILL after a grace period) and removes every cgroup, on success, failure and Ctrl-C alike.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +46,8 @@ export class LocalBackend implements Backend {
   private layout: CgroupLayout | undefined;
   private readonly list: LocalComponent[] = [];
   private stopped = false;
+  /** The load generators' control token for this run (LOADGEN_CONTROL_TOKEN in their environment only). */
+  private readonly controlToken = randomBytes(24).toString('base64url');
   /** Runs of a killed orchestrator whose leftovers `up` removed. */
   reaped: string[] = [];
 
@@ -72,14 +75,16 @@ export class LocalBackend implements Backend {
     if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
     server.url = `http://127.0.0.1:${port}`;
     await Promise.all(plan.loadgens.map(async (lg) => {
-      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, loadgenArgs(plan, lg, port, this.options.lifetimeSeconds));
+      const env = { ...process.env, LOADGEN_CONTROL_TOKEN: this.controlToken };
+      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), env);
       const controlPort = c.proc!.ready.controlPort;
       if (typeof controlPort !== 'number') throw new Error(`${lg.name}'s ready line has no controlPort`);
       c.url = `http://127.0.0.1:${controlPort}`;
+      c.controlToken = this.controlToken;
     }));
   }
 
-  private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[]): Promise<LocalComponent> {
+  private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[], env?: NodeJS.ProcessEnv): Promise<LocalComponent> {
     if (this.stopped) throw new Error('backend stopped');
     const cgroup = this.layout ? new ComponentCgroup(this.layout, this.options.runId, name) : undefined;
     const entry: LocalComponent = { name, role, url: '', probe: undefined as unknown as MemoryProbe, cgroup, exited: () => undefined };
@@ -88,6 +93,7 @@ export class LocalBackend implements Backend {
     entry.proc = await spawnComponent(cgroup ? cgroup.wrapCommand(command, nofile) : command, role, {
       timeoutMs: this.options.readyTimeoutMs ?? 30_000,
       cwd: this.options.cwd,
+      env,
       logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
     });
     const pid = () => entry.proc?.child.pid;

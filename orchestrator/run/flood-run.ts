@@ -189,7 +189,7 @@ export class FloodRun extends EventEmitter {
       const exited = c?.exited();
       if (exited) rec.exited = exited;
     }
-    await Promise.all(components.filter((c) => c.role === 'loadgen' && !c.exited()).map((c) => stopLoadgen(c.url).catch(() => undefined)));
+    await Promise.all(components.filter((c) => c.role === 'loadgen' && !c.exited()).map((c) => stopLoadgen(c).catch(() => undefined)));
     try {
       await this.backend.stop();
     } catch (err) {

@@ -33,7 +33,7 @@ before(async () => {
   const [server, ...loadgens] = backend.components();
   ctx = { plan, server: server!, loadgens, signal: abort.signal, latest: () => undefined, setTarget: () => {} };
   // The ramp falls short: 200 of the 400 planned ids are connected.
-  await ramp(loadgens[0]!.url, { target: HELD, rate: 0 });
+  await ramp(loadgens[0]!, { target: HELD, rate: 0 });
   let s: LoadgenStatus | undefined;
   for (let i = 0; i < 150 && s?.active !== HELD; i++) {
     await sleep(100);

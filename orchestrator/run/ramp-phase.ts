@@ -15,7 +15,7 @@ const POLL_MS = 200;
 export async function rampPhase(ctx: PhaseContext, stallSeconds: number): Promise<RampOutcome> {
   const rates = rateShares(ctx.plan);
   const t0 = Date.now();
-  await Promise.all(ctx.loadgens.map((l, i) => ramp(l.url, { target: ctx.plan.loadgens[i]!.connections, rate: rates[i]! })));
+  await Promise.all(ctx.loadgens.map((l, i) => ramp(l, { target: ctx.plan.loadgens[i]!.connections, rate: rates[i]! })));
   ctx.setTarget(ctx.plan.n);
   const outcome: RampOutcome = { target: ctx.plan.n, reached: 0, seconds: 0, endedBy: 'aborted', askedRate: ctx.plan.rampRate };
   let lastGainAt = t0;

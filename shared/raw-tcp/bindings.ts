@@ -68,18 +68,38 @@ interface StreamWrapBinding {
 type ProcessWithBinding = { binding(name: string): unknown };
 const bindingOf = (name: string) => (process as unknown as ProcessWithBinding).binding(name);
 
-const tcp = bindingOf('tcp_wrap') as TcpWrapBinding;
-const stream = bindingOf('stream_wrap') as StreamWrapBinding;
+// Read once, without throwing: under --permission process.binding throws ERR_ACCESS_DENIED, and a runtime may drop
+// DEP0111 altogether. Then every export below is undefined; callers ask tcpBindingsAvailable() before using them.
+let tcp: TcpWrapBinding | undefined;
+let stream: StreamWrapBinding | undefined;
+let problem: string | undefined;
+try {
+  tcp = bindingOf('tcp_wrap') as TcpWrapBinding;
+  stream = bindingOf('stream_wrap') as StreamWrapBinding;
+} catch (err) {
+  tcp = stream = undefined;
+  problem = `${(err as NodeJS.ErrnoException).code ?? 'ERR'}: ${(err as Error).message}`;
+}
 
-export const TCP = tcp.TCP;
-export const TCPConnectWrap = tcp.TCPConnectWrap;
-export const TCP_CONSTANTS = tcp.constants;
-export const WriteWrap = stream.WriteWrap;
-export const ShutdownWrap = stream.ShutdownWrap;
-export const streamBaseState = stream.streamBaseState;
-export const kReadBytesOrError = stream.kReadBytesOrError;
-export const kArrayBufferOffset = stream.kArrayBufferOffset;
-export const kLastWriteWasAsync = stream.kLastWriteWasAsync;
+/** Whether Node's raw TCP bindings can be used here (false under --permission, where process.binding is denied). */
+export function tcpBindingsAvailable(): boolean {
+  return tcp !== undefined && stream !== undefined;
+}
+
+/** Why the raw TCP bindings are unavailable (undefined when they are available). */
+export function tcpBindingsProblem(): string | undefined {
+  return problem;
+}
+
+export const TCP = tcp?.TCP as TcpWrapBinding['TCP'];
+export const TCPConnectWrap = tcp?.TCPConnectWrap as TcpWrapBinding['TCPConnectWrap'];
+export const TCP_CONSTANTS = tcp?.constants as TcpWrapBinding['constants'];
+export const WriteWrap = stream?.WriteWrap as StreamWrapBinding['WriteWrap'];
+export const ShutdownWrap = stream?.ShutdownWrap as StreamWrapBinding['ShutdownWrap'];
+export const streamBaseState = stream?.streamBaseState as Int32Array;
+export const kReadBytesOrError = stream?.kReadBytesOrError as number;
+export const kArrayBufferOffset = stream?.kArrayBufferOffset as number;
+export const kLastWriteWasAsync = stream?.kLastWriteWasAsync as number;
 
 /** libuv's end-of-file status as a read result (negative errno space). */
 export const UV_EOF = -4095;
