@@ -4,7 +4,7 @@
  * base out, and total/N averaged over the hold, which does not. The summary says which probe measured each.
  */
 import { ERROR_CAUSES, type ErrorCause, type LatencySummary } from '../../shared/contracts.ts';
-import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
+import type { BroadcastOutcome, RampPace, SendsOutcome } from '../run/outcome.ts';
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
@@ -43,6 +43,8 @@ export interface Summary {
   /** Connections per second achieved: reached / time to reach it. */
   rampRate?: number;
   askedRate: number;
+  /** The load generators' closed-loop pace over the ramp (run.json's outcome.ramp.pace has the per-second timeline). */
+  rampPace?: Omit<RampPace, 'timeline'>;
   memory: { server: MemoryFigures; loadgen: MemoryFigures };
   kernel: {
     tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
@@ -164,6 +166,7 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     rampEndedBy: o?.ramp?.endedBy,
     rampRate,
     askedRate: record.plan.rampRate,
+    ...(o?.ramp?.pace ? { rampPace: (({ timeline: _, ...rest }) => rest)(o.ramp.pace) } : {}),
     memory: { server: memoryFigures(table, record, 'server'), loadgen: memoryFigures(table, record, 'loadgen') },
     kernel: {
       tcpBytesAtHold: kernelHold,

@@ -3,6 +3,7 @@
  * kernel's TCP memory. The shape is a superset of the exporter's LabSample (orchestrator/exporter/lab-sample.ts),
  * so listeners take it as is. Numbers a component did not give are absent, never 0.
  */
+import type { PaceStatus } from '../../shared/contracts.ts';
 import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
 
 export interface ComponentSample {
@@ -29,4 +30,8 @@ export interface RunSample {
   kernelTcpBytes: number; // host-wide, /proc/net/sockstat
   tcpInuse: number; // host-wide TCP sockets in use, /proc/net/sockstat
   kernelSlabBytes?: number; // host-wide, /proc/meminfo Slab
+  /** The load generators' connect pace, summed (shared/pace.ts), when they report one. */
+  pace?: PaceStatus;
+  /** What taking this sample cost the orchestrator: wall time (ms) and its own CPU time so far (s). */
+  orchestrator?: { sampleMs: number; cpuSeconds: number };
 }

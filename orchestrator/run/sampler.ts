@@ -5,6 +5,7 @@
  */
 import type { Component } from '../backends/backend.ts';
 import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import { mergePaces } from '../../shared/pace.ts';
 import { loadgenStatus, serverStats } from './control.ts';
 import type { ComponentSample, RunSample } from './sample.ts';
 import { readSlabBytes, readSockstat } from './sockstat.ts';
@@ -26,6 +27,7 @@ const settle = async <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() =>
 
 export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const atMs = Date.now();
+  const t0 = performance.now();
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
   const [stats, statuses, memories] = await Promise.all([
@@ -49,6 +51,8 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
     };
   });
   const sock = readSockstat();
+  const pace = mergePaces(answered.map((s) => s.pace));
+  const cpu = process.cpuUsage();
   return {
     sample: {
       atMs,
@@ -70,6 +74,8 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       kernelTcpBytes: sock.memBytes,
       tcpInuse: sock.inuse,
       kernelSlabBytes: readSlabBytes(),
+      ...(pace ? { pace } : {}),
+      orchestrator: { sampleMs: Math.round((performance.now() - t0) * 10) / 10, cpuSeconds: (cpu.user + cpu.system) / 1e6 },
     },
     serverStats: stats,
     loadgenStatuses: byName,
