@@ -9,7 +9,7 @@ import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
 import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
 import { main } from './cli.ts';
-import { buildConfig } from './config.ts';
+import { buildConfig, DEFAULT_RATE } from './config.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.ts';
 import { messageChunk } from '../shared/message-format.ts';
@@ -187,6 +187,38 @@ test('standalone at the seed pace: --interval opens one by one, prints the tripl
     const first = Number(/= \{(\d+),/.exec(reports[0]!)![1]);
     assert.ok(first >= 3 && first <= 7, reports[0]);
     assert.match(r.out, /final \(duration\): \{Active, Closed, Chunks\} = \{0, 0, 8\}  held at stop=8 /);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a count with no pace opens its connections at the default pace, said in the ready line; only --hold waits, and says where to ramp it', { timeout: 60_000 }, async () => {
+  const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('Welcome\n')));
+  try {
+    const url = `http://127.0.0.1:${server.port}/test/{i}`;
+    const a = await startWithReadyLine<{ control: string | null; rate: number; rateFrom: string; pacing: string; waitingFor?: string }>(
+      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], 'comet-lab loadgen ready ');
+    assert.equal(a.info.rate, DEFAULT_RATE);
+    assert.equal(a.info.rateFrom, 'default');
+    assert.equal(a.info.pacing, 'closed-loop');
+    assert.equal(a.info.control, null, 'nothing to drive: no control API is opened');
+    assert.equal(a.info.waitingFor, undefined);
+    await waitFor('300 connections without any POST /ramp', () => server.sockets.size === 300, 10_000, 50);
+    a.proc.kill('SIGINT');
+    assert.equal(await exited(a.proc), EXIT.interrupted);
+    await waitFor('closed', () => server.sockets.size === 0, 5000, 50);
+
+    const b = await startWithReadyLine<{ control: string; controlPort: number; rate: number; rateFrom: string; waitingFor?: string }>(
+      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], 'comet-lab loadgen ready ');
+    assert.equal(b.info.rate, 0);
+    assert.equal(b.info.rateFrom, '--hold');
+    assert.equal(b.info.waitingFor, 'POST /ramp');
+    assert.equal(b.info.control, `http://127.0.0.1:${b.info.controlPort}`, '--hold opens the control API on a free port and names it');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(server.sockets.size, 0, '--hold opens nothing by itself');
+    assert.equal((await getJson<LoadgenStatus>(`${b.info.control}/status`)).target, 0);
+    b.proc.kill('SIGINT');
+    assert.equal(await exited(b.proc), EXIT.interrupted);
   } finally {
     await server.close();
   }

@@ -106,6 +106,14 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
     if (c.controlPort !== undefined) {
       try {
         this.token = controlToken(c.controlToken, c.controlTokenSource);
+      } catch (err) {
+        await this.engine.stop();
+        throw new LabError('LAB_ERR_CONTROL_TOKEN', `the control API's token file could not be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          exitCode: EXIT.preflight,
+          hint: 'give the token instead: LOADGEN_CONTROL_TOKEN=<16+ characters> or --control-token-file PATH',
+        });
+      }
+      try {
         this.control = await startControlServer(this.engine, c.controlHost, c.controlPort, {
           defaultRate: c.rate,
           token: this.token.token,

@@ -10,6 +10,8 @@ export interface Started<T> {
   info: T;
   /** Every stdout line so far (the ready line included). */
   lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
 }
 
 /** Spawns `cmd args` and resolves with the JSON after `prefix` on its first stdout line that has it. */
@@ -28,7 +30,7 @@ export function startWithReadyLine<T>(cmd: string, args: string[], prefix: strin
       const at = line.indexOf(prefix);
       if (at >= 0) {
         clearTimeout(timer);
-        resolve({ proc, info: JSON.parse(line.slice(at + prefix.length)) as T, lines });
+        resolve({ proc, info: JSON.parse(line.slice(at + prefix.length)) as T, lines, stderr: () => stderr });
       }
     });
     proc.on('exit', (code, signal) => {
