@@ -114,10 +114,16 @@ export interface SamplingRecord {
   nice?: number;
   niceError?: string;
   samples: number;
-  /** Seconds between consecutive samples (asked: the sample interval). */
+  /** Ticks with no sample taken: MAX_SAMPLES_IN_FLIGHT earlier ones were still waiting for answers. */
+  skipped: number;
+  /** Seconds between consecutive samples' start (asked: the sample interval). */
   periodSeconds: { p50: number; p99: number; max: number };
-  /** Wall time to take one sample (every component's status and probe), ms. */
+  /** Wall time to take one sample (every component's status and probe), ms; and of it, the server's answer, the
+   * slowest load generator's answer and the probes' reading. */
   sampleMs: { p50: number; p99: number; max: number };
+  serverMs: { p50: number; p99: number; max: number };
+  loadgenMs: { p50: number; p99: number; max: number };
+  probesMs: { p50: number; p99: number; max: number };
   /** The orchestrator's whole CPU time while it sampled (ramp polls and listeners included), per sample (s). */
   cpuSecondsPerSample: number;
 }

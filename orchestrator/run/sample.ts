@@ -32,6 +32,9 @@ export interface RunSample {
   kernelSlabBytes?: number; // host-wide, /proc/meminfo Slab
   /** The load generators' connect pace, summed (shared/pace.ts), when they report one. */
   pace?: PaceStatus;
-  /** What taking this sample cost the orchestrator: wall time (ms) and its own CPU time so far (s). */
-  orchestrator?: { sampleMs: number; cpuSeconds: number };
+  /**
+   * What taking this sample cost the orchestrator: wall time (ms), and of it the server's answer, the slowest load
+   * generator's answer, and the probes' reading (ms); its own CPU time so far (s).
+   */
+  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; cpuSeconds: number };
 }

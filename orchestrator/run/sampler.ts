@@ -24,17 +24,25 @@ export interface SampleResult {
 }
 
 const settle = async <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
+const round = (ms: number) => Math.round(ms * 10) / 10;
 
 export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const atMs = Date.now();
   const t0 = performance.now();
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
-  const [stats, statuses, memories] = await Promise.all([
-    server && !server.exited() ? settle(serverStats(server.url)) : undefined,
-    Promise.all(loadgens.map((l) => (l.exited() ? undefined : settle(loadgenStatus(l.url))))),
-    Promise.all(ctx.components.map((c) => settle(c.probe.read()))),
-  ]);
+  // Where a sample's time goes: the server's answer, the slowest load generator's, the probes (read in turn).
+  let serverMs = 0;
+  let loadgenMs = 0;
+  const timed = <T>(p: Promise<T>, done: (ms: number) => void): Promise<T> => p.finally(() => done(performance.now() - t0));
+  const asked = [
+    server && !server.exited() ? settle(timed(serverStats(server.url), (ms) => (serverMs = ms))) : undefined,
+    Promise.all(loadgens.map((l) => (l.exited() ? undefined : settle(timed(loadgenStatus(l.url), (ms) => (loadgenMs = Math.max(loadgenMs, ms))))))),
+  ] as const;
+  const p0 = performance.now();
+  const probed = Promise.all(ctx.components.map((c) => settle(c.probe.read())));
+  const probesMs = performance.now() - p0;
+  const [stats, statuses, memories] = await Promise.all([asked[0], asked[1], probed]);
   const byName = new Map<string, LoadgenStatus>();
   statuses.forEach((s, i) => s && byName.set(loadgens[i]!.name, s));
   const answered = statuses.filter((s): s is LoadgenStatus => s !== undefined);
@@ -75,7 +83,13 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       tcpInuse: sock.inuse,
       kernelSlabBytes: readSlabBytes(),
       ...(pace ? { pace } : {}),
-      orchestrator: { sampleMs: Math.round((performance.now() - t0) * 10) / 10, cpuSeconds: (cpu.user + cpu.system) / 1e6 },
+      orchestrator: {
+        sampleMs: round(performance.now() - t0),
+        serverMs: round(serverMs),
+        loadgenMs: round(loadgenMs),
+        probesMs: round(probesMs),
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      },
     },
     serverStats: stats,
     loadgenStatuses: byName,
