@@ -4,7 +4,7 @@
  * charges it its socket structures and buffers; the figure is (usage at N - usage at 0) / N, with the totals
  * beside it. The connections go to loadgen/bench/hold-server.ts (a raw-handle server in another process).
  *
- *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/memory-per-connection.ts [--n 15000]
+ *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/memory-per-connection.ts [--n 15000] [--io raw|net]
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ function read(): Reading {
 const kb = (bytes: number) => (bytes / 1024).toFixed(2);
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { n: { type: 'string', default: '15000' }, rate: { type: 'string', default: '5000' } } });
+  const { values } = parseArgs({ options: { n: { type: 'string', default: '15000' }, rate: { type: 'string', default: '5000' }, io: { type: 'string', default: 'raw' } } });
   const n = Number(values.n);
   mkdirSync(CG);
   const server = await startWithReadyLine<{ port: number }>(NODE, [HERE('./hold-server.ts'), '--port', '0'], 'hold-server ready ');
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
   try {
     // Enter the cgroup before exec, so every page and socket of the load generator is charged there.
     const cli = HERE('../cli.ts');
-    const args = [`--url`, `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s'];
+    const args = [`--url`, `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s', '--io', values.io];
     loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
     const token = controlTokenOf(loadgen.info);
@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     const after = read();
     const s = await getJson<LoadgenStatus>(`${base}/status`);
     const d = (k: keyof Reading) => after[k] - before[k];
+    console.log(`io: ${values.io}`);
     console.log(`connections held: ${s.active} of ${n} (errors ${JSON.stringify(s.errors)}), ramp ${rampSeconds.toFixed(1)} s`);
     console.log(`cgroup v1 usage at 0:  ${kb(before.usage)} KB (kmem ${kb(before.kmem)} KB)`);
     console.log(`cgroup v1 usage at N:  ${kb(after.usage)} KB (kmem ${kb(after.kmem)} KB, tcp buffers ${kb(after.tcp)} KB)`);

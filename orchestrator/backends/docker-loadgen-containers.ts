@@ -34,7 +34,7 @@ export interface LoadgenContainerOptions {
 
 /**
  * The loadgen command line (loadgen/cli.ts; as component-commands.ts builds it for processes), the server addressed by
- * its lab address. No --rate: the load generator opens nothing until the run's POST /ramp.
+ * its lab address. --hold: the load generator opens nothing until the run's POST /ramp.
  */
 export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: LoadgenContainerOptions): string[] {
   return [
@@ -44,6 +44,7 @@ export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: Load
     `--procs=${spec.procs}`,
     `--control-port=${CONTROL_PORT}`,
     `--control-host=0.0.0.0`,
+    '--hold',
     `--transport=${opts.transport}`,
     `--duration=${Math.ceil(opts.durationSeconds)}s`,
     ...(spec.extraIps.length ? [`--source-ips=${[spec.ip, ...spec.extraIps].join(',')}`] : []),

@@ -32,6 +32,10 @@ before(async () => {
   await backend.up(plan);
   const [server, ...loadgens] = backend.components();
   ctx = { plan, server: server!, loadgens, signal: abort.signal, latest: () => undefined, setTarget: () => {} };
+  // Started by the backend, a load generator opens nothing until the run's POST /ramp.
+  await sleep(300);
+  const idle = await loadgenStatus(loadgens[0]!.url);
+  assert.equal(idle.target + idle.active + idle.connecting, 0, 'nothing opened before the ramp');
   // The ramp falls short: 200 of the 400 planned ids are connected.
   await ramp(loadgens[0]!, { target: HELD, rate: 0 });
   let s: LoadgenStatus | undefined;
