@@ -1,10 +1,10 @@
 // dashboards/prometheus/prometheus.yml for real, inside Docker as docker-compose.yml runs it (mounted at
-// /etc/prometheus, the Docker socket mounted, host.docker.internal mapped to the host gateway): its three jobs must
-// find and scrape their targets. Stand-ins answer /metrics where the lab's components would: a container named by the
-// alias `server` on :8000, a container labelled comet-lab.role=loadgen with its control port label 9100 (found through
-// Docker service discovery), and the orchestrator's exporter started as a Docker run starts it (docker0 address,
-// port 9465). The stand-ins run the offline Prometheus image (it serves /metrics on whatever port it listens on).
-// Skipped, saying why, where no Docker engine answers.
+// /etc/prometheus, the targets folder at /prometheus-targets, NO Docker socket, not root, host.docker.internal
+// mapped to the host gateway): its three jobs must find and scrape their targets. Stand-ins answer /metrics where the
+// lab's components would: a container named by the alias `server` on :8000, a load generator on :9100 written to the
+// targets folder by the orchestrator's own run observers (as a Docker flood writes it), and the orchestrator's
+// exporter started as a Docker run starts it (docker0 address, port 9465). The stand-ins run the offline Prometheus
+// image (it serves /metrics on whatever port it listens on). Skipped, saying why, where no Docker engine answers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -12,6 +12,9 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startRunObservers } from '../orchestrator/live/run-observers.ts';
 import { freePort } from './prometheus-process.ts';
 
@@ -37,7 +40,7 @@ async function engineProblem(): Promise<string | undefined> {
 
 const problem = await engineProblem();
 
-test('the Docker Prometheus configuration scrapes the server by name, labelled load generators, and the orchestrator', { skip: problem }, async (t) => {
+test('the Docker Prometheus configuration scrapes the server by name, the load generators the orchestrator lists, and the orchestrator, without the Docker socket', { skip: problem }, async (t) => {
   const id = `comet-lab-dashtest-${randomBytes(3).toString('hex')}`;
   const made: string[] = [];
   t.after(async () => {
@@ -51,12 +54,17 @@ test('the Docker Prometheus configuration scrapes the server by name, labelled l
       '--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', `--web.listen-address=:${port}`);
   };
   await stub(`${id}-server`, 8000, ['--network-alias', 'server']);
-  await stub(`${id}-loadgen`, 9100, ['--label', 'comet-lab.role=loadgen', '--label', 'comet-lab.control-port=9100', '--label', `comet-lab.run=${id}`]);
+  await stub(`${id}-loadgen`, 9100, []);
+  const loadgenIp = await docker('inspect', '-f', `{{(index .NetworkSettings.Networks "${id}").IPAddress}}`, `${id}-loadgen`);
 
-  // The orchestrator's exporter, as a Docker-backend flood starts it.
+  // The orchestrator's exporter and targets file, as a Docker-backend flood starts them.
+  const targetsDir = mkdtempSync(join(tmpdir(), 'comet-lab-targets-'));
+  chmodSync(targetsDir, 0o755); // Prometheus runs as nobody
+  t.after(() => rmSync(targetsDir, { recursive: true, force: true }));
   const events = new EventEmitter();
-  const observers = await startRunObservers(events, { backend: 'docker', metricsPort: 0 });
+  const observers = await startRunObservers(events, { backend: 'docker', metricsPort: 0, targetsDir });
   t.after(() => observers.close());
+  events.emit('up', { components: [{ name: 'server', role: 'server', url: 'http://server:8000' }, { name: 'loadgen-1', role: 'loadgen', url: `http://${loadgenIp}:9100` }] });
   // Another Docker flood running right now would hold the port; this one then exports elsewhere (by design).
   const ownExporter = observers.exporter!.port === 9465;
   if (!ownExporter) t.diagnostic(`port 9465 is taken by another flood: the lab job scrapes that one`);
@@ -64,13 +72,13 @@ test('the Docker Prometheus configuration scrapes the server by name, labelled l
 
   const promPort = await freePort();
   made.push(`${id}-prometheus`);
-  await docker('run', '-d', '--name', `${id}-prometheus`, '--network', id, '--user', 'root',
+  await docker('run', '-d', '--name', `${id}-prometheus`, '--network', id,
     '--add-host', 'host.docker.internal:host-gateway',
-    '-v', `${REPO}dashboards/prometheus:/etc/prometheus:ro`, '-v', '/var/run/docker.sock:/var/run/docker.sock:ro',
+    '-v', `${REPO}dashboards/prometheus:/etc/prometheus:ro`, '-v', `${targetsDir}:/prometheus-targets:ro`,
     '-p', `127.0.0.1:${promPort}:9090`, IMAGE,
     '--config.file=/etc/prometheus/prometheus.yml', '--storage.tsdb.path=/prometheus', '--web.listen-address=:9090');
 
-  const want = { server: 'server', loadgen: `${id}-loadgen`, lab: '' };
+  const want = { server: 'server', loadgen: 'loadgen-1', lab: '' };
   const deadline = Date.now() + 45_000;
   let seen: Record<string, { health: string; component: string; error: string }> = {};
   for (;;) {
@@ -79,8 +87,6 @@ test('the Docker Prometheus configuration scrapes the server by name, labelled l
       seen = {};
       for (const tg of res.data.activeTargets) {
         const component = tg.labels.component ?? '';
-        // Load generators of other runs may be visible through the socket: only this test's container counts.
-        if (tg.labels.job === 'loadgen' && component !== want.loadgen) continue;
         seen[tg.labels.job] = { health: tg.health, component, error: tg.lastError };
       }
       if (Object.keys(want).every((job) => seen[job]?.health === 'up')) break;

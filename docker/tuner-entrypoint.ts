@@ -1,76 +1,64 @@
 /**
- * Entrypoint of the compose service `tuner`: applies the host-wide sysctls of kernel/profiles/<profile>.conf, the ones
- * a container cannot set for itself (fs.*, vm.*, net.netfilter.nf_conntrack_max, net.ipv4.tcp_mem, ...), and exits.
- * The per-namespace net.* keys of the profile are skipped here: docker-compose.yml sets them in the server's own
+ * Entrypoint of the one-shot `tuner` container: applies the host-wide sysctls of kernel/profiles/<profile>.conf, the
+ * ones a container cannot set for itself (fs.*, vm.*, net.netfilter.nf_conntrack_max, net.ipv4.tcp_mem, ...), saving
+ * the values it replaced, or puts those values back (`restore`, which `make lab-down` runs). It is kernel/tune.ts's
+ * tune()/untune() (the same state-file semantics as `make tune`/`make untune`: the first originals are kept when
+ * lab-up runs twice, the file is rewritten after every write and removed once everything is restored).
+ * The per-namespace net.* keys of the profile are skipped: docker-compose.yml sets them in the server's own
  * namespace (`sysctls:`), and writing them from the host's namespace would retune the host's loopback instead.
- * Which keys are host-wide comes from the profile itself (kernel/profile.ts: every setting is marked `host` or `netns`).
  * Runs in the host's network namespace (network_mode: host) and writes through the host's /proc/sys, bound at
- * COMET_LAB_SYSCTL_ROOT (a container's own /proc/sys is read-only).
- *   COMET_LAB_PROFILE  profile name (default c1m)    COMET_LAB_TUNE  apply (default) | dry-run | skip
+ * COMET_LAB_SYSCTL_ROOT (a container's own /proc/sys is read-only); the state file lives on the host (a bind mount
+ * at COMET_LAB_TUNER_STATE's folder), so a node keeps its own record even when the lab spans several hosts.
+ *   COMET_LAB_PROFILE  profile name (default c1m)
+ *   COMET_LAB_TUNE     apply (default) | restore | dry-run | skip
+ *   COMET_LAB_TUNER_STATE  state file (default /lab-state/sysctl-saved.json)
  */
-import { readFileSync, writeFileSync } from 'node:fs';
 import { loadProfile } from '../kernel/profile.ts';
-import { normaliseValue } from '../kernel/sysctl.ts';
+import { readSysctl } from '../kernel/sysctl.ts';
+import { selectSettings, tune, untune, type SettingResult } from '../kernel/tune.ts';
 
-const ROOT = process.env.COMET_LAB_SYSCTL_ROOT || '/proc/sys';
-const path = (key: string) => `${ROOT}/${key.replaceAll('.', '/')}`;
+const MODES = ['apply', 'restore', 'dry-run', 'skip'];
 
-function readSysctl(key: string): string | undefined {
-  try {
-    return normaliseValue(readFileSync(path(key), 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Writes, then reads back what the kernel kept (it may clamp). */
-function writeSysctl(key: string, value: string): { ok: true; value: string } | { ok: false; detail: string } {
-  try {
-    writeFileSync(path(key), `${value}\n`);
-  } catch (err) {
-    return { ok: false, detail: (err as Error).message };
-  }
-  return { ok: true, value: readSysctl(key) ?? '?' };
+function line(r: SettingResult): string {
+  if (r.status === 'failed') return `tuner: FAILED ${r.key} = ${r.to}: ${r.reason}: ${r.detail ?? ''}`;
+  if (r.status === 'unchanged') return `tuner: ${r.key} = ${r.to} (unchanged)`;
+  return `tuner: ${r.key} = ${r.to} (was ${r.from ?? 'absent'})`;
 }
 
 function main(): number {
   const profile = process.env.COMET_LAB_PROFILE || 'c1m';
   const mode = process.env.COMET_LAB_TUNE || 'apply';
-  if (!['apply', 'dry-run', 'skip'].includes(mode)) {
-    console.error(`tuner: COMET_LAB_TUNE must be apply, dry-run or skip, got '${mode}'`);
+  const statePath = process.env.COMET_LAB_TUNER_STATE || '/lab-state/sysctl-saved.json';
+  if (!MODES.includes(mode)) {
+    console.error(`tuner: COMET_LAB_TUNE must be one of ${MODES.join(', ')}, got '${mode}'`);
     return 2;
   }
   if (mode === 'skip') {
     console.log('tuner: COMET_LAB_TUNE=skip: host sysctls left as they are');
     return 0;
   }
-  let settings;
+  if (mode === 'restore') {
+    const report = untune({ statePath, onResult: (r) => console.log(line(r).replace('(was', '(restored from')) });
+    if (report.nothingSaved) console.log(`tuner: nothing to restore (no ${statePath}: lab-up changed nothing, or it was restored already)`);
+    else console.log(`tuner: restored ${report.results.filter((r) => r.status === 'restored').length}, unchanged ${report.results.filter((r) => r.status === 'unchanged').length}, ${report.failed} failure(s)`);
+    return report.failed ? 1 : 0;
+  }
+  let p;
   try {
-    settings = loadProfile(profile).settings;
+    p = loadProfile(profile);
   } catch (err) {
     console.error(`tuner: profile ${profile}: ${(err as Error).message}`);
     return 2;
   }
-  let failures = 0;
-  for (const { key, value, scope } of settings) {
-    if (scope !== 'host') {
-      console.log(`tuner: skip ${key} (per network namespace: set in the container's own sysctls)`);
-      continue;
-    }
-    const before = readSysctl(key);
-    if (mode === 'dry-run') {
-      console.log(`tuner: would set ${key} = ${value} (now ${before ?? 'absent'})`);
-      continue;
-    }
-    const res = writeSysctl(key, value);
-    if (res.ok) console.log(`tuner: ${key} = ${res.value} (was ${before ?? 'absent'})`);
-    else {
-      failures++;
-      console.log(`tuner: FAILED ${key} = ${value}: ${res.detail}`);
-    }
+  for (const s of p.settings) if (s.scope !== 'host') console.log(`tuner: skip ${s.key} (per network namespace: set in the container's own sysctls)`);
+  if (mode === 'dry-run') {
+    for (const s of selectSettings(p, { scope: 'host' })) console.log(`tuner: would set ${s.key} = ${s.value} (now ${readSysctl(s.key) ?? 'absent'})`);
+    console.log(`tuner: profile ${profile} checked, 0 failure(s)`);
+    return 0;
   }
-  console.log(`tuner: profile ${profile} ${mode === 'dry-run' ? 'checked' : 'applied'}, ${failures} failure(s)`);
-  return failures ? 1 : 0;
+  const report = tune(p, { statePath, scope: 'host', onResult: (r) => console.log(line(r)) });
+  console.log(`tuner: profile ${profile} applied, ${report.failed} failure(s); replaced values saved in ${statePath} (make lab-down restores them)`);
+  return report.failed ? 1 : 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main();

@@ -38,6 +38,6 @@ export function renderDoctor(report: DoctorReport, color: boolean): string {
 export function renderResult(r: SettingResult, color: boolean): string {
   const c = new Chalk({ level: color ? 1 : 0 });
   const arrow = `${r.from ?? 'absent'} -> ${r.to}`;
-  if (r.status === 'failed') return `${c.red('FAILED ')} ${r.key}: ${r.reason}: ${r.detail ?? ''} (wanted ${arrow})`;
-  return `${c.green(pad(r.status, 9))}${r.key}: ${r.status === 'unchanged' ? r.to : arrow}`;
+  if (r.status === 'failed') return `${c.red(pad('FAILED', 9))} ${r.key}: ${r.reason}: ${r.detail ?? ''} (wanted ${arrow})`;
+  return `${c.green(pad(r.status, 9))} ${r.key}: ${r.status === 'unchanged' ? r.to : arrow}`;
 }

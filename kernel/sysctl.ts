@@ -4,9 +4,15 @@
  */
 import { readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 
+/**
+ * Where /proc/sys is: the Docker lab's tuner runs in a container whose own /proc/sys is read-only and reaches the
+ * host's through a bind mount (COMET_LAB_SYSCTL_ROOT=/host/proc/sys); everything else uses /proc/sys.
+ */
+const ROOT = process.env.COMET_LAB_SYSCTL_ROOT || '/proc/sys';
+
 /** `net.ipv4.tcp_mem` -> `/proc/sys/net/ipv4/tcp_mem`. */
 export function sysctlPath(key: string): string {
-  return `/proc/sys/${key.replaceAll('.', '/')}`;
+  return `${ROOT}/${key.replaceAll('.', '/')}`;
 }
 
 /** Whitespace-normalised value (`"4096\t131072"` -> `"4096 131072"`), so values compare as sysctl prints them. */

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Transport } from '../shared/contracts.ts';
-import { parseDurationMs } from '../shared/duration.ts';
+import { DURATION_HINT, parseDurationMs } from '../shared/duration.ts';
 import { configuredToken, type TokenSource } from './control-token.ts';
 import { IO_NAMES } from './io/client-io.ts';
 import type { IoChoice } from './io/choose-io.ts';
@@ -159,10 +159,10 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
     }
     return Number(v);
   };
-  const dur = (name: string, v: string | undefined, dflt: number, bare: 'ms' | 's'): number => {
+  const dur = (name: string, v: string | undefined, dflt: number): number => {
     if (v === undefined) return dflt;
-    const ms = parseDurationMs(v, bare);
-    if (Number.isNaN(ms)) problems.push(`--${name}: "${v}" is not a duration (e.g. 100ms, 10s, 5m, or a number of ${bare === 'ms' ? 'milliseconds' : 'seconds'})`);
+    const ms = parseDurationMs(v);
+    if (Number.isNaN(ms)) problems.push(`--${name}: "${v}" is not ${DURATION_HINT}`);
     return Number.isNaN(ms) ? dflt : ms;
   };
 
@@ -217,7 +217,7 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
     else rate = Number(raw.rate);
   } else if (raw.interval !== undefined) {
     rateSource = '--interval';
-    const ms = dur('interval', raw.interval, 100, 'ms');
+    const ms = dur('interval', raw.interval, 100);
     if (ms <= 0) problems.push('--interval: must be more than 0 (use --rate 0 or --hold to wait for POST /ramp)');
     else rate = 1000 / ms;
   }
@@ -227,13 +227,13 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
   }
   const pacing = raw.pacing ?? 'closed-loop';
   if (pacing !== 'closed-loop' && pacing !== 'fixed') problems.push(`--pacing: "${raw.pacing}" must be closed-loop or fixed`);
-  const paceLatencyMs = dur('pace-latency', raw.paceLatency, POOL_DEFAULTS.paceLatencyMs, 'ms');
+  const paceLatencyMs = dur('pace-latency', raw.paceLatency, POOL_DEFAULTS.paceLatencyMs);
   if (paceLatencyMs <= 0) problems.push('--pace-latency: must be more than 0 (connect latency above which a closed-loop pace slows down)');
   const connectRetries = int('connect-retries', raw.connectRetries, POOL_DEFAULTS.connectRetries, 0, 255);
   const io = (raw.io ?? 'auto') as IoChoice;
   if (io !== 'auto' && !IO_NAMES.includes(io)) problems.push(`--io: "${raw.io}" must be auto, raw or net`);
   const maxConnecting = int('max-connecting', raw.maxConnecting, 1000, 1);
-  const connectTimeoutMs = dur('connect-timeout', raw.connectTimeout, 10_000, 'ms');
+  const connectTimeoutMs = dur('connect-timeout', raw.connectTimeout, 10_000);
 
   // Addresses and ports
   let sourceAddresses: string[] = [];
@@ -272,9 +272,9 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
   }
 
   // Lifetime and control
-  const durationSeconds = dur('duration', raw.duration, 300_000, 's') / 1000;
+  const durationSeconds = dur('duration', raw.duration, 300_000) / 1000;
   if (raw.duration !== undefined && durationSeconds <= 0) problems.push('--duration: must be more than 0 (every flood stops by itself)');
-  const holdForSeconds = dur('hold-for', raw.holdFor, 0, 's') / 1000;
+  const holdForSeconds = dur('hold-for', raw.holdFor, 0) / 1000;
   // Waiting for POST /ramp needs the control API: a free port unless one is given.
   const controlPort = raw.controlPort === undefined ? (rate === 0 ? 0 : undefined) : int('control-port', raw.controlPort, 0, 0, 65535);
   const token = configuredToken(raw.controlToken, raw.controlTokenFile);
@@ -282,9 +282,9 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
   const controlHost = raw.controlHost ?? '127.0.0.1';
   const transport = (raw.transport ?? 'chunked') as Transport;
   if (!['chunked', 'sse', 'poll'].includes(transport)) problems.push(`--transport: "${raw.transport}" must be chunked, sse or poll`);
-  const backoffBaseMs = dur('backoff-base', raw.backoffBase, 100, 'ms');
-  const backoffMaxMs = dur('backoff-max', raw.backoffMax, 30_000, 'ms');
-  const reportEveryMs = dur('report-every', raw.reportEvery, 10_000, 's');
+  const backoffBaseMs = dur('backoff-base', raw.backoffBase, 100);
+  const backoffMaxMs = dur('backoff-max', raw.backoffMax, 30_000);
+  const reportEveryMs = dur('report-every', raw.reportEvery, 10_000);
   if (reportEveryMs <= 0) problems.push('--report-every: must be more than 0');
 
   if (problems.length > 0) return { problems, warnings };

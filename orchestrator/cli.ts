@@ -40,7 +40,7 @@ function toRaw(o: Record<string, unknown>): RawOptions {
     engine: s(o.engine), transport: s(o.transport), workers: s(o.workers), loadgenProcs: s(o.loadgenProcs),
     sendsRate: s(o.sendsRate), sendsSeconds: s(o.sendsDuration), sendsConnections: s(o.sendsConnections), broadcast: s(o.broadcast), force: s(o.force),
     json: s(o.json), livePort: o.live === false ? false : s(o.livePort), metricsPort: o.metrics === false ? false : s(o.metricsPort), out: s(o.out),
-    report: o.report === false ? false : undefined, sampleSeconds: s(o.sample), stallSeconds: s(o.stallTimeout),
+    report: o.report === false ? false : undefined, sampleSeconds: s(o.sample), stallSeconds: s(o.stallTimeout), busyWaitSeconds: s(o.waitBusy),
   };
 }
 
@@ -68,6 +68,7 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .option('--no-report', 'write no report folder')
     .option('--sample <duration>', 'sample interval (default 1s)')
     .option('--stall-timeout <duration>', 'end a ramp that gained nothing for this long (default 30s)')
+    .option('--wait-busy <duration>', 'wait this long for another flood on this host to end (env LAB_FLOOD_WAIT; default: refuse at once)')
     .action(async (opts: Record<string, unknown>) => {
       const config = resolveFloodConfig(toRaw(opts), io.env);
       exitCode = (await flood(config, io, hooks)).exitCode;

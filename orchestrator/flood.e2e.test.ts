@@ -71,11 +71,13 @@ function duringHold(fn: (run: FloodRun, sample: RunSample) => Promise<void> | vo
 }
 
 test('a 2,000-connection flood: report figures match the test\'s own /stats, ss and cgroup readings; nothing is left behind', async () => {
-  const seen: { stats?: ServerStats; ssClient?: number; ssServer?: number; cgServer?: number; sample?: RunSample; next?: RunSample; pids?: number[]; cgDir?: string } = {};
+  const seen: { stats?: ServerStats; ssClient?: number; ssServer?: number; sample?: RunSample; pids?: number[]; cgDir?: string } = {};
+  // Every hold sample's server memory beside the test's own cgroup reading taken as the sample arrives (the same
+  // moment, give or take a millisecond: the server's idle GC drops 12-15 MiB a few seconds after the ramp, so a
+  // reading taken a second apart may straddle it).
+  const pairs: Array<{ sampled: number; read: number }> = [];
+  const runId = { value: '' };
   const hooks = duringHold(async (run, sample) => {
-    // The reading below falls between this sample and the next: memory may move in between (the server's idle GC
-    // runs 2 s after the ramp's burst), so it must match one of the two.
-    const next = new Promise<RunSample>((resolve) => run.once('sample', resolve));
     const server = run.backend.components().find((c) => c.role === 'server')!;
     const port = Number(new URL(server.url).port);
     seen.sample = sample;
@@ -83,10 +85,17 @@ test('a 2,000-connection flood: report figures match the test\'s own /stats, ss 
     seen.cgDir = join(CG_ROOT, (run.backend as LocalBackend).options.runId);
     seen.ssClient = established(port, 'dport', cgroupPids(join(seen.cgDir, 'loadgen-1')));
     seen.ssServer = established(port, 'sport', cgroupPids(join(seen.cgDir, 'server')));
-    seen.cgServer = workingSet(join(seen.cgDir, 'server'));
     seen.pids = processTree(process.pid).map((p) => p.pid).filter((p) => p !== process.pid);
-    seen.next = await next;
   });
+  const onRun = hooks.onRun!;
+  hooks.onRun = (run) => {
+    onRun(run);
+    runId.value = (run.backend as LocalBackend).options.runId;
+    run.on('sample', (x: RunSample) => {
+      const sampled = x.components.find((c) => c.name === 'server')?.workingSetBytes;
+      if (x.phase === 'hold' && sampled !== undefined) pairs.push({ sampled, read: workingSet(join(CG_ROOT, runId.value, 'server')) });
+    });
+  };
   const result = await flood(smallFlood(), io(), hooks);
   await hooks.done();
   assert.equal(result.exitCode, 0, JSON.stringify(result.summary?.incomplete));
@@ -104,11 +113,14 @@ test('a 2,000-connection flood: report figures match the test\'s own /stats, ss 
   assert.equal(s.reached.server, 2000);
   assert.ok(s.secondsToTarget! > 0 && s.rampRate! > 0);
 
-  // Memory: the cgroup read directly, against the sample of the same second and the report's hold mean.
+  // Memory: the cgroup read directly at each hold sample, against that sample, and the report's hold mean against
+  // the mean of the direct readings. Every pair but one within 3% (a GC may fall between the two reads of a pair).
   assert.equal(s.memory.server.method, 'cgroup-v1');
-  const sampled = [seen.sample!, seen.next!].map((x) => x.components.find((c) => c.name === 'server')!.workingSetBytes!);
-  assert.ok(sampled.some((b) => Math.abs(b - seen.cgServer!) / seen.cgServer! < 0.1), `sampled ${sampled.join(' then ')} vs read ${seen.cgServer} between them`);
-  assert.ok(Math.abs(s.memory.server.holdBytes! - seen.cgServer!) / seen.cgServer! < 0.15, `hold mean ${s.memory.server.holdBytes} vs read ${seen.cgServer}`);
+  assert.ok(pairs.length >= 3, `hold samples: ${pairs.length}`);
+  const close = pairs.filter((p) => Math.abs(p.sampled - p.read) / p.read < 0.03).length;
+  assert.ok(close >= pairs.length - 1, `sampled vs read: ${JSON.stringify(pairs)}`);
+  const readMean = pairs.reduce((a, p) => a + p.read, 0) / pairs.length;
+  assert.ok(Math.abs(s.memory.server.holdBytes! - readMean) / readMean < 0.03, `hold mean ${s.memory.server.holdBytes} vs read ${readMean}`);
   assert.ok(s.memory.server.fit && s.memory.server.fit.slope > 0, 'a positive slope over the ramp');
   assert.ok(s.memory.loadgen.holdPerConnectionBytes! > 0);
 

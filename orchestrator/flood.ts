@@ -11,6 +11,7 @@ import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
 import type { Backend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local-backend.ts';
 import type { FloodConfig } from './config/flood-config.ts';
+import { parseDurationSeconds } from './config/duration.ts';
 import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
 import { progress } from './listeners/progress.ts';
@@ -22,6 +23,8 @@ import { collectEnvironment } from './report/environment.ts';
 import { writeRunRecord } from './report/run-record.ts';
 import { makeReportDir, writeReport } from './report/write-report.ts';
 import type { Summary } from './report/summarize.ts';
+import { exitCodeFor } from './run/exit-code.ts';
+import { takeFloodLock } from './run/flood-lock.ts';
 import { FloodRun } from './run/flood-run.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,7 +67,8 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
       const { startRunObservers } = await import('./live/run-observers.ts');
-      const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}` });
+      const targetsDir = ctx.plan.backend === 'docker' ? (await import('./backends/docker-lab.ts')).labTargetsDir() : undefined;
+      const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}`, ...(targetsDir ? { targetsDir } : {}) });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
       return obs;
@@ -98,6 +102,19 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
       hint: 'change what is named above, lower --n, or pass --force to run anyway',
     });
   }
+  // One flood per host: a second one refuses (or waits, --wait-busy) before anything starts or is written.
+  const lock = await takeFloodLock(
+    { backend: plan.backend, n: plan.n },
+    { waitMs: (config.busyWaitSeconds || waitFromEnv(process.env)) * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
+  );
+  try {
+    return await floodLocked(config, io, hooks, plan);
+  } finally {
+    lock.release();
+  }
+}
+
+async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, plan: Plan): Promise<FloodResult> {
   // The orchestrator's pid leads the id: a later run reaps the cgroups of one that was killed (cgroup.ts).
   const runId = `${process.pid}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   const reportDir = config.report ? makeReportDir(config.out, plan.backend, plan.n) : undefined;
@@ -145,15 +162,22 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
     if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
     else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
   }
-  const exitCode = outcome.interrupted ? EXIT.interrupted : outcome.incomplete ? EXIT.failure : EXIT.ok;
+  const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
+  const exitCode = exitCodeFor({ outcome, reached, n: plan.n });
   return { exitCode, plan, reportDir, summary };
+}
+
+/** LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env. */
+function waitFromEnv(env: NodeJS.ProcessEnv): number {
+  const s = env.LAB_FLOOD_WAIT ? parseDurationSeconds(env.LAB_FLOOD_WAIT) : 0;
+  return Number.isFinite(s) ? s : 0;
 }
 
 /** One line for the terminal: N reached, ramp rate, KB per connection per side. */
 export function summaryLine(s: Summary): string {
   const kib = (b?: number) => (b === undefined ? 'n/a' : `${(b / 1024).toFixed(2)} KiB`);
   return [
-    s.complete ? 'complete' : `INCOMPLETE (${s.incomplete})`,
+    s.complete ? (s.degraded?.length ? `DEGRADED (${s.degraded.join('; ')})` : 'complete') : `INCOMPLETE (${s.incomplete})`,
     `reached ${s.reached.client}/${s.n} (server ${s.reached.server})`,
     `ramp ${s.rampRate === undefined ? 'n/a' : Math.round(s.rampRate)}/s`,
     `server ${kib(s.memory.server.fit?.slope)}/conn (slope; ${kib(s.memory.server.holdPerConnectionBytes)} total/N)`,

@@ -6,15 +6,34 @@
 #
 # Settings (environment): COMET_LAB_PROJECT (comet-lab), COMET_LAB_SUBNET (172.28.0.0/16; server .10, Prometheus .20,
 # Grafana .30), COMET_LAB_SERVER_PORT / _PROMETHEUS_PORT / _GRAFANA_PORT (host loopback ports 18000/19090/13000),
-# COMET_WORKERS (2), COMET_NOFILE (20000), COMET_ADMIN_TOKEN, COMET_LAB_PROFILE (c1m), COMET_LAB_TUNE
-# (apply | dry-run | skip), BASE_IMAGE (node:24-bookworm-slim, else built offline), COMET_LAB_PULL_TIMEOUT (20 s),
-# COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building them).
+# COMET_WORKERS (auto), COMET_MAX_CONNECTIONS (100000; `make lab-up N=...`), COMET_NOFILE (20000), COMET_INTERVAL
+# (10s), COMET_ENGINE (raw), COMET_ADMIN_TOKEN (random per lab, kept root-only in COMET_LAB_STATE_DIR), COMET_LAB_PROFILE
+# (c1m), COMET_LAB_TUNE (apply | dry-run | skip; the values replaced are saved and `make lab-down` restores them),
+# COMET_LAB_STATE_DIR (/var/lib/comet-lab), BASE_IMAGE (node:24-bookworm-slim, else built offline),
+# COMET_LAB_PULL_TIMEOUT (20 s), COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . docker/lab-env.sh
 
 say() { echo "comet-lab: $*"; }
 fail() { echo "comet-lab: $1" >&2; [ -n "${2:-}" ] && echo "  hint: $2" >&2; exit "${3:-1}"; }
+
+# Every setting is checked before anything is built or started, and every problem is reported at once (exit 2).
+problems=()
+int_in() { [[ "$2" =~ ^[0-9]+$ ]] && [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || problems+=("$1=$2: must be a whole number from $3 to $4"); }
+int_in COMET_MAX_CONNECTIONS "${COMET_MAX_CONNECTIONS:-100000}" 1 100000000
+[[ "${COMET_WORKERS:-auto}" =~ ^(auto|[1-9][0-9]{0,3})$ ]] || problems+=("COMET_WORKERS=${COMET_WORKERS}: must be auto or a number of workers")
+int_in COMET_NOFILE "${COMET_NOFILE:-20000}" 1024 1073741816
+for v in COMET_LAB_SERVER_PORT COMET_LAB_PROMETHEUS_PORT COMET_LAB_GRAFANA_PORT; do int_in "$v" "${!v}" 1 65535; done
+[[ "$COMET_LAB_SUBNET" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/([89]|1[0-9]|2[0-4])$ ]] || problems+=("COMET_LAB_SUBNET=$COMET_LAB_SUBNET: must be an IPv4 network a.b.c.d/8 to /24")
+[[ "${COMET_INTERVAL:-10s}" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$ ]] || problems+=("COMET_INTERVAL=${COMET_INTERVAL}: must be a duration: 500ms, 10s, 2m, or bare seconds")
+[[ "${COMET_ENGINE:-raw}" =~ ^(raw|net|http|express)$ ]] || problems+=("COMET_ENGINE=${COMET_ENGINE}: must be raw, net, http or express")
+[[ "${COMET_LAB_TUNE:-apply}" =~ ^(apply|dry-run|skip)$ ]] || problems+=("COMET_LAB_TUNE=${COMET_LAB_TUNE}: must be apply, dry-run or skip")
+if [ ${#problems[@]} -gt 0 ]; then
+  printf 'comet-lab: LAB_ERR_USAGE: %s\n' "${problems[@]}" >&2
+  echo "  hint: e.g. make lab-up N=100000 (nothing was built or started)" >&2
+  exit 2
+fi
 
 [ ${#COMPOSE[@]} -gt 0 ] || fail "LAB_ERR_NO_COMPOSE: neither 'docker compose' nor 'docker-compose' is installed" \
   "bash scripts/install-system-deps.sh (as root) installs docker-compose" 3
@@ -82,6 +101,15 @@ done
 docker image prune -f --filter label=comet-lab.image >/dev/null 2>&1 || true
 docker image prune -f --filter label=comet-lab.source >/dev/null 2>&1 || true
 
+# The lab's secrets: a random admin token for the server (the orchestrator reads it back from the container), a
+# different random admin password for Grafana.
+COMET_ADMIN_TOKEN="${COMET_ADMIN_TOKEN:-$(lab_secret admin-token)}"
+COMET_LAB_GRAFANA_PASSWORD="${COMET_LAB_GRAFANA_PASSWORD:-$(lab_secret grafana-password)}"
+export COMET_ADMIN_TOKEN COMET_LAB_GRAFANA_PASSWORD
+mkdir -p "$COMET_LAB_PROJECT_STATE"
+# The folder the orchestrator writes the load generators' scrape targets to (readable by Prometheus, no secret in it).
+mkdir -p "$COMET_LAB_TARGETS_DIR" && chmod 755 "$COMET_LAB_STATE_DIR/prometheus-targets" "$COMET_LAB_TARGETS_DIR"
+
 # From here on, a failure takes down what was started. Services are named: Compose v1 would try to pull the image
 # of a service scaled to 0 (Grafana without its image) and fail offline.
 trap 'rc=$?; if [ $rc -ne 0 ]; then say "lab-up failed: removing what it started"; bash scripts/lab-down.sh >/dev/null 2>&1 || true; fi' EXIT
@@ -123,5 +151,6 @@ trap - EXIT
 say "lab '$COMET_LAB_PROJECT' is up on $COMET_LAB_SUBNET"
 say "  server      $COMET_LAB_SERVER_IP:8000 (host: http://127.0.0.1:$COMET_LAB_SERVER_PORT)"
 say "  prometheus  http://127.0.0.1:$COMET_LAB_PROMETHEUS_PORT ($prom)"
-if [ "$COMET_LAB_GRAFANA_SCALE" = 1 ]; then say "  grafana     http://127.0.0.1:$COMET_LAB_GRAFANA_PORT"; else say "  grafana     not started (no image)"; fi
+if [ "$COMET_LAB_GRAFANA_SCALE" = 1 ]; then say "  grafana     http://127.0.0.1:$COMET_LAB_GRAFANA_PORT (anonymous viewer; admin password in $COMET_LAB_PROJECT_STATE/grafana-password)"; else say "  grafana     not started (no image)"; fi
+say "  admin token for send/broadcast: $COMET_LAB_PROJECT_STATE/admin-token (root only; make flood carries it)"
 say "next: make flood N=100000 (uses these containers), make lab-down"

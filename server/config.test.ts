@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { LabError } from '../shared/errors.ts';
 import { DEFAULTS, parseDuration, resolveConfig, resolveWorkers } from './config.ts';
 
-test('durations: milliseconds or a unit', () => {
+test('durations: a unit, or bare seconds', () => {
   assert.equal(parseDuration('10s'), 10_000);
   assert.equal(parseDuration('250ms'), 250);
-  assert.equal(parseDuration('1500'), 1500);
+  assert.equal(parseDuration('15'), 15_000); // bare numbers are seconds, as in every lab CLI
   assert.equal(parseDuration('2m'), 120_000);
   assert.equal(parseDuration('10000ms'), 10_000);
   assert.ok(Number.isNaN(parseDuration('ten')));

@@ -59,9 +59,9 @@ const ENV: Record<keyof RawOptions, string> = {
   maxQueued: 'COMET_MAX_QUEUED',
 };
 
-/** `10s` -> 10000, `250ms` -> 250, `1500` -> 1500, `2m` -> 120000; NaN when not a duration. */
+/** `10s` -> 10000, `250ms` -> 250, `10` -> 10000 (bare seconds, as in every lab CLI), `2m` -> 120000; NaN when not a duration. */
 export function parseDuration(text: string): number {
-  return Math.round(parseDurationMs(text, 'ms'));
+  return Math.round(parseDurationMs(text));
 }
 
 function integer(text: string, min: number, max: number): number {
@@ -106,7 +106,7 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = proces
     const n = parseDuration(s);
     return n >= 1 && n <= 86_400_000 ? n : NaN;
   };
-  check('interval', duration, 'must be a duration like 10s, 500ms or 1500', (n) => (o.intervalMs = n));
+  check('interval', duration, 'must be a duration like 10s, 500ms or 10 (bare numbers are seconds)', (n) => (o.intervalMs = n));
   check('pollWait', duration, 'must be a duration like 30s', (n) => (o.pollWaitMs = n));
   check('headersTimeout', duration, 'must be a duration like 10s', (n) => (o.headersTimeoutMs = n));
   check('maxConnections', (s) => integer(s, 1, 100_000_000), 'must be a number of connections', (n) => (o.maxConnections = n));

@@ -33,8 +33,11 @@ export interface Component {
   role: ComponentRole;
   /** Base URL of the HTTP API: the server's (stats, send, broadcast) or a load generator's control port. */
   url: string;
-  /** A load generator's control token, one per run (given as LOADGEN_CONTROL_TOKEN): its POSTs need it. */
-  controlToken?: string;
+  /**
+   * The bearer token its control requests need (the server's admin token for send and broadcast; a load
+   * generator's control token for ramp, stop, latency reset). Held in memory only, never written to the report.
+   */
+  token?: string;
   probe: MemoryProbe;
   /** Set when the component has died: why (exit code, signal, OOM kill). */
   exited(): string | undefined;

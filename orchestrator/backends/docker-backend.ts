@@ -122,7 +122,7 @@ export class DockerBackend implements Backend {
   #components: Component[] = [];
   #stopped = false;
   /** The load generators' control token for this run (their control ports listen on the lab network). */
-  readonly controlToken = randomBytes(24).toString('base64url');
+  readonly loadgenToken = randomBytes(24).toString('base64url');
 
   constructor(options: DockerBackendOptions = {}) {
     this.options = options;
@@ -166,6 +166,7 @@ export class DockerBackend implements Backend {
         name: 'server',
         role: 'server',
         url: `http://${lab.serverIp}:${lab.serverPort}`,
+        ...(lab.adminToken ? { token: lab.adminToken } : {}),
         probe: new DockerMemoryProbe(server, { cgroupV1Dir: cgroupDir(lab.serverId) }),
         exited: () => watch.exited(lab.serverId),
       },
@@ -178,7 +179,7 @@ export class DockerBackend implements Backend {
         transport: plan.transport,
         durationSeconds: this.options.durationSeconds ?? loadgenLifetime(plan),
         accountTcp: v1,
-        controlToken: this.controlToken,
+        controlToken: this.loadgenToken,
       };
       // Created one after another (the engine serialises network attachment anyway), started together.
       const containers: Dockerode.Container[] = [];
@@ -201,7 +202,7 @@ export class DockerBackend implements Backend {
           name: spec.name,
           role: 'loadgen',
           url: `http://${spec.ip}:${CONTROL_PORT}`,
-          controlToken: this.controlToken,
+          token: this.loadgenToken,
           probe: new DockerMemoryProbe(c, { cgroupV1Dir: cgroupDir(c.id) }),
           exited: () => watch.exited(c.id),
         });

@@ -2,8 +2,14 @@
  * Watches the engine's event stream for the containers of a run (and the lab's server) and remembers why each one
  * stopped: exit code, or OOM kill (the `oom` event, or State.OOMKilled on inspection). Component.exited() answers from
  * it, so the run can stop and mark its report incomplete as soon as a container dies.
+ *
+ * The stream goes through its own client without an idle timeout: docker-modem destroys a request that has been
+ * silent for the client's `timeout` (30 s in connectDocker), and an event stream is silent for as long as nothing
+ * dies, so a hold longer than 30 s used to stop seeing deaths at all (found when a test's hold grew past 30 s).
+ * Should the stream end anyway (engine restart), it is opened again and every watched container is inspected once,
+ * so a death in the gap is not missed.
  */
-import type Dockerode from 'dockerode';
+import Dockerode from 'dockerode';
 
 interface DockerEvent {
   Type?: string;
@@ -23,12 +29,26 @@ export class DockerExitWatch {
     this.docker = docker;
   }
 
+  #stopped = false;
+
   /** Starts listening; containers are added with watch(). */
   async start(): Promise<void> {
-    const stream = (await this.docker.getEvents({ filters: { type: ['container'], event: ['die', 'oom'] } })) as NodeJS.ReadableStream & {
+    const modem = this.docker.modem as unknown as { socketPath?: string; host?: string; port?: number; protocol?: string };
+    const events = modem.socketPath ? new Dockerode({ socketPath: modem.socketPath }) : new Dockerode({ host: modem.host, port: modem.port, protocol: modem.protocol as 'http' });
+    const stream = (await events.getEvents({ filters: { type: ['container'], event: ['die', 'oom'] } })) as NodeJS.ReadableStream & {
       destroy?: () => void;
     };
     this.#stream = stream;
+    const reopen = () => {
+      if (this.#stopped || this.#stream !== stream) return;
+      this.#stream = undefined;
+      setTimeout(() => {
+        if (this.#stopped) return;
+        void this.start().then(() => Promise.all([...this.#watched].map((id) => this.refresh(id)))).catch(() => reopen());
+      }, 500).unref();
+    };
+    stream.on('end', reopen);
+    stream.on('close', reopen);
     let buf = '';
     stream.on('data', (chunk: Buffer) => {
       buf += chunk.toString('utf8');
@@ -39,7 +59,7 @@ export class DockerExitWatch {
         if (line) this.#onEvent(JSON.parse(line) as DockerEvent);
       }
     });
-    stream.on('error', () => undefined); // the engine going away shows up as failed probes and calls
+    stream.on('error', reopen); // the engine going away also shows up as failed probes and calls
   }
 
   watch(id: string): void {
@@ -65,6 +85,7 @@ export class DockerExitWatch {
   }
 
   stop(): void {
+    this.#stopped = true;
     this.#stream?.destroy?.();
     this.#stream = undefined;
   }

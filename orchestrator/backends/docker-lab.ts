@@ -12,6 +12,16 @@ export function labProject(env: NodeJS.ProcessEnv = process.env): string {
   return env.COMET_LAB_PROJECT || 'comet-lab';
 }
 
+/** The host folder the Docker lab keeps its state in (docker/lab-env.sh: COMET_LAB_STATE_DIR). */
+export function labStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.COMET_LAB_STATE_DIR || '/var/lib/comet-lab';
+}
+
+/** Where the lab's Prometheus reads the load generators to scrape (file_sd; mounted at /prometheus-targets). */
+export function labTargetsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return `${labStateDir(env)}/prometheus-targets/${labProject(env)}`;
+}
+
 /** Labels every container the orchestrator creates carries; `make lab-down` removes by `comet-lab.lab`. */
 export const LABELS = { lab: 'comet-lab.lab', role: 'comet-lab.role', run: 'comet-lab.run', controlPort: 'comet-lab.control-port' } as const;
 
@@ -31,6 +41,8 @@ export interface LabInfo {
   /** The server container's command line (its flags: --workers, --interval, --engine) and nofile limit. */
   serverCmd: string[];
   serverNofile?: number;
+  /** The server's admin token (random per lab, set by lab-up), read back from the container's environment. */
+  adminToken?: string;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -98,6 +110,7 @@ export async function findLab(docker: Dockerode, project = labProject()): Promis
     usedIps,
     serverCmd: info.Config.Cmd ?? [],
     serverNofile: info.HostConfig.Ulimits?.find((u) => u.Name === 'nofile')?.Hard,
+    adminToken: (info.Config.Env ?? []).find((e) => e.startsWith('COMET_ADMIN_TOKEN='))?.slice('COMET_ADMIN_TOKEN='.length) || undefined,
   };
 }
 

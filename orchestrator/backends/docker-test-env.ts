@@ -13,6 +13,7 @@ export function dockerTestEnv(project: string, extra: NodeJS.ProcessEnv = {}): N
     COMET_LAB_GRAFANA_PORT: '23000',
     COMET_LAB_TUNE: 'dry-run',
     COMET_LAB_PULL_TIMEOUT: '5',
+    COMET_LAB_STATE_DIR: '/tmp/comet-lab-test-state', // the lab's secrets and saved sysctls, away from a user's lab
     ...extra,
   };
 }

@@ -70,7 +70,11 @@ export class LocalBackend implements Backend {
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
     const args = serverArgs(plan, port);
     if (this.options.serverEntry) args[0] = this.options.serverEntry;
-    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args);
+    // A token of its own for every run, random, in memory and in the server's environment only (readable by root and
+    // this user, never on a command line or in the report): send, broadcast and the server's GC need it.
+    const token = randomBytes(24).toString('base64url');
+    const server = await this.start('server', 'server', plan.fdLimitPerProcess, args, { ...process.env, COMET_ADMIN_TOKEN: token });
+    server.token = token;
     const ready = server.proc!.ready;
     if (typeof ready.port === 'number' && ready.port !== port) throw new Error(`server listens on ${ready.port}, not ${port}`);
     server.url = `http://127.0.0.1:${port}`;
@@ -80,7 +84,7 @@ export class LocalBackend implements Backend {
       const controlPort = c.proc!.ready.controlPort;
       if (typeof controlPort !== 'number') throw new Error(`${lg.name}'s ready line has no controlPort`);
       c.url = `http://127.0.0.1:${controlPort}`;
-      c.controlToken = this.controlToken;
+      c.token = this.controlToken;
     }));
   }
 
@@ -95,6 +99,7 @@ export class LocalBackend implements Backend {
       cwd: this.options.cwd,
       env,
       logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
+      ...(env ? { env } : {}),
     });
     const pid = () => entry.proc?.child.pid;
     entry.probe = !cgroup

@@ -5,5 +5,5 @@
 import { parseDurationMs } from '../../shared/duration.ts';
 
 export function parseDurationSeconds(text: string): number {
-  return parseDurationMs(text, 's') / 1000;
+  return parseDurationMs(text) / 1000;
 }

@@ -44,6 +44,8 @@ export interface FloodConfig {
   stallSeconds: number;
   /** The server program the local backend starts (LAB_SERVER_ENTRY; default server/cli.ts). */
   serverEntry: string;
+  /** How long to wait for another flood on this host to end before refusing with LAB_ERR_BUSY (0: refuse at once). */
+  busyWaitSeconds: number;
 }
 
 export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
@@ -72,6 +74,7 @@ export const DEFAULTS: Omit<FloodConfig, 'n'> & { n: number } = {
   sampleSeconds: 1,
   stallSeconds: 30,
   serverEntry: '',
+  busyWaitSeconds: 0,
 };
 
 /** Raw text per option: what commander hands over, or an environment variable. */
@@ -92,6 +95,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   workers: 'LAB_WORKERS',
   loadgenProcs: 'LAB_LOADGEN_PROCS',
   serverEntry: 'LAB_SERVER_ENTRY',
+  busyWaitSeconds: 'LAB_FLOOD_WAIT',
 };
 
 const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
@@ -151,6 +155,7 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   cfg.loadgenProcs = int('loadgenProcs', '--loadgen-procs', 0, 1024) ?? cfg.loadgenProcs;
   cfg.sampleSeconds = seconds('sampleSeconds', '--sample', 0.2) ?? cfg.sampleSeconds;
   cfg.stallSeconds = seconds('stallSeconds', '--stall-timeout', 1) ?? cfg.stallSeconds;
+  cfg.busyWaitSeconds = seconds('busyWaitSeconds', '--wait-busy', 0) ?? cfg.busyWaitSeconds;
   // false (--no-live, --no-metrics) or `off` (env) turns them off.
   if (raw.livePort === false || raw.livePort === 'off') cfg.livePort = undefined;
   else if (raw.livePort !== undefined) cfg.livePort = int('livePort', '--live-port', 0, 65535);

@@ -1,7 +1,9 @@
 /**
  * Hooks the live page and the Prometheus exporter onto a flood run in one call, for the CLI: both listen on loopback
- * ports (0 = any free one), follow the run's events, and the exporter's targets file for prometheus.local.yml is
- * written as soon as the run's components answer (`up` event) and removed on close.
+ * ports (0 = any free one), follow the run's events, and a file_sd targets file is written as soon as the run's
+ * components answer (`up` event) and removed on close: for prometheus.local.yml every component and the exporter;
+ * for the Docker lab's prometheus.yml the load-generator containers only (the server and the exporter are static
+ * targets there).
  */
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -21,7 +23,7 @@ export interface RunObserversOptions {
   /** undefined: no exporter. With the docker backend, 0 means DOCKER_METRICS_PORT so the lab's Prometheus finds it. */
   metricsPort?: number;
   title?: string;
-  /** Where the file_sd targets file goes (local backend); default .lab/prometheus. */
+  /** Where the file_sd targets file goes: default .lab/prometheus (local backend); the Docker lab's folder (docker). */
   targetsDir?: string;
 }
 
@@ -86,16 +88,17 @@ export async function startRunObservers(run: RunEventSource, options: RunObserve
       const docker = options.backend === 'docker';
       exporter = docker ? await startDockerExporter(options.metricsPort) : await startLabExporter({ port: options.metricsPort });
       detach.push(exporter.attach(run));
-      if (!docker) {
-        const exp = exporter;
-        const onUp = (ev: { components?: Array<{ name: string; role: 'server' | 'loadgen'; url: string }> }) => {
-          const targets: ScrapeTarget[] = [...(ev.components ?? []), { name: 'lab', role: 'lab', url: exp.url }];
-          // Prometheus is optional: a targets folder that cannot be written must not fail the flood.
-          writing = writeTargetsFile(options.targetsDir ?? DEFAULT_TARGETS_DIR, targets).then((f) => (targetsFile = f), () => undefined);
-        };
-        run.on('up', onUp);
-        detach.push(() => run.off('up', onUp));
-      }
+      const exp = exporter;
+      const onUp = (ev: { components?: Array<{ name: string; role: 'server' | 'loadgen'; url: string }> }) => {
+        const targets: ScrapeTarget[] = docker
+          ? (ev.components ?? []).filter((c) => c.role === 'loadgen')
+          : [...(ev.components ?? []), { name: 'lab', role: 'lab', url: exp.url }];
+        if (docker && !options.targetsDir) return;
+        // Prometheus is optional: a targets folder that cannot be written must not fail the flood.
+        writing = writeTargetsFile(options.targetsDir ?? DEFAULT_TARGETS_DIR, targets).then((f) => (targetsFile = f), () => undefined);
+      };
+      run.on('up', onUp);
+      detach.push(() => run.off('up', onUp));
     }
   } catch (err) {
     await close();

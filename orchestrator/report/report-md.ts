@@ -48,6 +48,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '',
     s.complete ? `Run complete (${s.startedAt}, ${s.durationSeconds.toFixed(1)} s).` : `**INCOMPLETE**: ${s.incomplete}. The figures below are what was measured before it stopped.`,
     ...(s.targetReached ? [] : ['', `**TARGET MISSED**: ${num(s.reached.client)} of ${num(s.n)} connections were held at most (errors by cause below).`]),
+    ...(s.degraded?.length ? ['', `**DEGRADED**: ${s.degraded.join('; ')}.`] : []),
     '',
     '## Connections',
     '',

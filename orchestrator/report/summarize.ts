@@ -34,6 +34,8 @@ export interface Summary {
   backend: string;
   complete: boolean;
   incomplete?: string;
+  /** The run reached its end, but these happened on the way (a server worker died, the run stalled): DEGRADED. */
+  degraded?: string[];
   reached: { client: number; server: number };
   /** N was held on the client side at some sample; a run can be complete (nothing died) and still miss N. */
   targetReached: boolean;
@@ -159,6 +161,7 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     backend: record.plan.backend,
     complete: !o?.incomplete && o !== undefined,
     ...(o?.incomplete ? { incomplete: o.incomplete } : o ? {} : { incomplete: 'the run left no outcome (killed?)' }),
+    ...(o?.degraded?.length ? { degraded: o.degraded } : {}),
     reached,
     targetReached: reached.client >= record.plan.n,
     secondsToTarget: o?.ramp?.secondsToTarget,

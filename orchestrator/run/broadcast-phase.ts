@@ -27,7 +27,7 @@ export async function broadcastPhase(ctx: PhaseContext, timeoutSeconds: number, 
   const answerMs = answerTimeoutMs ?? broadcastAnswerTimeoutMs(active.total);
   const publishedAtMs = nowMs();
   let settledAt: number | undefined;
-  const answer: Promise<Answer> = broadcast(ctx.server.url, `broadcast from comet-lab at ${Math.round(publishedAtMs)}`, answerMs)
+  const answer: Promise<Answer> = broadcast(ctx.server.url, `broadcast from comet-lab at ${Math.round(publishedAtMs)}`, answerMs, ctx.server.token)
     .then((a): Answer => a, (err: LabError): Answer => ({ err }))
     .finally(() => (settledAt = Date.now()));
   const outcome: BroadcastOutcome = { publishedAtMs, expected: active.total, received: 0, complete: false, answerTimeoutMs: answerMs, deliveryMs: {} };

@@ -9,22 +9,21 @@ import { LabError } from '../../shared/errors.ts';
 
 const TIMEOUT_MS = 10_000;
 
-/** A load generator's control API: its base URL and the token its POSTs need (loadgen/control-token.ts). */
-export interface ControlTarget {
-  url: string;
-  controlToken?: string;
+/** Control requests carry the component's token (Component.token): the server's admin token, a load generator's. */
+function headers(body: unknown, token: string | undefined): Record<string, string> | undefined {
+  const h: Record<string, string> = {};
+  if (body !== undefined) h['content-type'] = typeof body === 'string' ? 'text/plain' : 'application/json';
+  if (token) h.authorization = `Bearer ${token}`;
+  return Object.keys(h).length ? h : undefined;
 }
 
 /** A string body goes as text/plain (the server takes a message as text); anything else as JSON. */
 async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown, timeoutMs = TIMEOUT_MS, token?: string): Promise<T> {
   let res: Response;
-  const headers: Record<string, string> = {};
-  if (body !== undefined) headers['content-type'] = typeof body === 'string' ? 'text/plain' : 'application/json';
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
   try {
     res = await fetch(url, {
       method,
-      headers,
+      headers: headers(body, token),
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
@@ -54,11 +53,11 @@ export function broadcastAnswerTimeoutMs(connections: number): number {
 }
 
 /** The server answers how many streams it delivered to. */
-export const broadcast = (base: string, message: string, timeoutMs = TIMEOUT_MS) =>
-  call<{ delivered?: number }>('POST', `${base}/broadcast`, message, timeoutMs);
+export const broadcast = (base: string, message: string, timeoutMs = TIMEOUT_MS, token?: string) =>
+  call<{ delivered?: number }>('POST', `${base}/broadcast`, message, timeoutMs, token);
 /** Up to `n` random indices (connection ids) of a load generator's connections active now, and how many are. */
 export const activeIds = (base: string, n: number) => call<{ active: number; ids: number[] }>('GET', `${base}/active-ids?n=${n}`);
 export const loadgenStatus = (base: string) => call<LoadgenStatus>('GET', `${base}/status`);
-export const ramp = (lg: ControlTarget, req: RampRequest) => call<unknown>('POST', `${lg.url}/ramp`, req, TIMEOUT_MS, lg.controlToken);
-export const resetLatency = (lg: ControlTarget) => call<unknown>('POST', `${lg.url}/latency/reset`, {}, TIMEOUT_MS, lg.controlToken);
-export const stopLoadgen = (lg: ControlTarget) => call<unknown>('POST', `${lg.url}/stop`, {}, 3000, lg.controlToken);
+export const ramp = (base: string, req: RampRequest, token?: string) => call<unknown>('POST', `${base}/ramp`, req, TIMEOUT_MS, token);
+export const resetLatency = (base: string, token?: string) => call<unknown>('POST', `${base}/latency/reset`, {}, TIMEOUT_MS, token);
+export const stopLoadgen = (base: string, token?: string) => call<unknown>('POST', `${base}/stop`, {}, 3000, token);

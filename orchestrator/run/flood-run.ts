@@ -24,6 +24,7 @@ import type { RunOutcome, SamplingRecord } from './outcome.ts';
 import type { RunSample } from './sample.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
+import { HealthWatch } from './health-watch.ts';
 import { takeSample, type SampleResult } from './sampler.ts';
 import { sendsPhase } from './sends-phase.ts';
 
@@ -58,6 +59,7 @@ export class FloodRun extends EventEmitter {
   private latest: SampleResult | undefined;
   private target = 0;
   private sampling = false;
+  private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
   private readonly sampleTimes: number[] = [];
   private skippedSamples = 0;
@@ -233,6 +235,9 @@ export class FloodRun extends EventEmitter {
     const cpu = process.cpuUsage();
     this.samplingCpu = [cpu.user, cpu.system];
     const period = this.options.sampleSeconds * 1000;
+    const server = components.find((c) => c.role === 'server');
+    this.health = new HealthWatch(period, (e) => this.report(e.kind === 'worker-died' ? 'server' : undefined, e.kind === 'worker-died' ? 'LAB_WARN_WORKER_DIED' : 'LAB_WARN_STALL', e.message));
+    this.health.start();
     let next = Date.now();
     let inFlight = 0;
     let emitted: Promise<void> = Promise.resolve();
@@ -243,6 +248,7 @@ export class FloodRun extends EventEmitter {
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
+          this.health?.sample(res.sample.atMs, res.serverStats, res.serverStats !== undefined || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {
             if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
               this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);
@@ -268,6 +274,8 @@ export class FloodRun extends EventEmitter {
     await sampler;
     const sampling = this.samplingRecord(); // the loop's samples only: the last reading below is not periodic
     if (sampling) this.outcome.sampling = sampling;
+    this.health?.stop();
+    if (this.health?.reasons.length) this.outcome.degraded = [...this.health.reasons];
     const components = this.backend.components();
     // One last reading of every counter (errors by cause, chunks, latency) before anything is stopped.
     if (components.length > 0) await this.sampleOnce(components).catch(() => undefined);
@@ -280,7 +288,7 @@ export class FloodRun extends EventEmitter {
       const exited = c?.exited();
       if (exited) rec.exited = exited;
     }
-    await Promise.all(components.filter((c) => c.role === 'loadgen' && !c.exited()).map((c) => stopLoadgen(c).catch(() => undefined)));
+    await Promise.all(components.filter((c) => c.role === 'loadgen' && !c.exited()).map((c) => stopLoadgen(c.url, c.token).catch(() => undefined)));
     try {
       await this.backend.stop();
     } catch (err) {

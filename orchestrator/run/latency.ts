@@ -13,7 +13,7 @@ export async function latencyByLoadgen(loadgens: Component[]): Promise<Record<st
 }
 
 export async function resetAllLatency(loadgens: Component[]): Promise<void> {
-  await Promise.all(loadgens.map((l) => resetLatency(l)));
+  await Promise.all(loadgens.map((l) => resetLatency(l.url, l.token)));
 }
 
 /** Sum of a status field over the load generators that answer. */

@@ -103,6 +103,8 @@ export interface RunOutcome {
   final: { server?: ServerStats; loadgens: Record<string, LoadgenStatus> };
   /** Set when the run stopped before its end: a component died, a phase failed, or it was interrupted. */
   incomplete?: string;
+  /** The run reached its end, but each of these happened on the way (a server worker died, the run stalled). */
+  degraded?: string[];
   interrupted: boolean;
   errors: Array<{ atMs: number; component?: string; code: string; message: string }>;
   /** The orchestrator's own sampling: how regular it was and what it cost (present once sampling ran). */

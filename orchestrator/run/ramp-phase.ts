@@ -26,7 +26,7 @@ export async function rampPhase(ctx: PhaseContext, stallSeconds: number): Promis
   const rates = rateShares(ctx.plan);
   const pollMs = rampPollMs(ctx.loadgens.length);
   const t0 = Date.now();
-  await Promise.all(ctx.loadgens.map((l, i) => ramp(l, { target: ctx.plan.loadgens[i]!.connections, rate: rates[i]! })));
+  await Promise.all(ctx.loadgens.map((l, i) => ramp(l.url, { target: ctx.plan.loadgens[i]!.connections, rate: rates[i]! }, l.token)));
   ctx.setTarget(ctx.plan.n);
   const outcome: RampOutcome = { target: ctx.plan.n, reached: 0, seconds: 0, endedBy: 'aborted', askedRate: ctx.plan.rampRate, pollSeconds: pollMs / 1000 };
   const pace = new PaceRecord(rates.reduce((a, b) => a + b, 0));

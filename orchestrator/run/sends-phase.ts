@@ -70,7 +70,7 @@ export async function sendsPhase(ctx: PhaseContext, rate: number, seconds: numbe
         requests: [{
           method: 'POST',
           path: '/send/0',
-          headers: { 'content-type': 'text/plain' },
+          headers: { 'content-type': 'text/plain', ...(ctx.server.token ? { authorization: `Bearer ${ctx.server.token}` } : {}) },
           body,
           setupRequest: (req) => ({ ...req, path: `/send/${pick()}` }),
         }],
