@@ -48,6 +48,8 @@ export interface RunOptions {
 
 /** Samples whose answers may be awaited at once before a tick is skipped. */
 const MAX_SAMPLES_IN_FLIGHT = 3;
+/** Share of the sample period a sample waits for the components' answers. */
+const SAMPLE_BUDGET = 0.8;
 
 export class FloodRun extends EventEmitter {
   readonly plan: Plan;
@@ -63,6 +65,8 @@ export class FloodRun extends EventEmitter {
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
   private readonly sampleTimes: number[] = [];
   private skippedSamples = 0;
+  /** Components whose last request has not been answered yet: not asked again until it is. */
+  private readonly pending = new Set<string>();
   private readonly sampleCosts: Array<NonNullable<RunSample['orchestrator']>> = [];
   private samplingCpu: [number, number] | undefined;
   private nice: { value?: number; error?: string; before?: number } = {};
@@ -209,12 +213,14 @@ export class FloodRun extends EventEmitter {
       serverMs: q(this.sampleCosts.map((c) => c.serverMs)),
       loadgenMs: q(this.sampleCosts.map((c) => c.loadgenMs)),
       probesMs: q(this.sampleCosts.map((c) => c.probesMs)),
+      samplesMissingAnswers: this.sampleCosts.filter((c) => c.missing > 0).length,
       cpuSecondsPerSample: Math.round((cpuSeconds / n) * 10000) / 10000,
     };
   }
 
-  private async sampleOnce(components: Component[]): Promise<SampleResult> {
-    const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target });
+  /** `budgetMs`: how long the sample waits for answers (the periodic ones: 80% of the period; the last one: each request's own timeout). */
+  private async sampleOnce(components: Component[], budgetMs?: number): Promise<SampleResult> {
+    const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, budgetMs, pending: this.pending });
     this.sampleTimes.push(res.sample.atMs);
     if (res.sample.orchestrator) this.sampleCosts.push(res.sample.orchestrator);
     if (!this.latest || res.sample.atMs >= this.latest.sample.atMs) this.latest = res;
@@ -244,11 +250,11 @@ export class FloodRun extends EventEmitter {
     while (this.sampling) {
       if (inFlight < MAX_SAMPLES_IN_FLIGHT) {
         inFlight++;
-        const taking = this.sampleOnce(components).finally(() => inFlight--);
+        const taking = this.sampleOnce(components, SAMPLE_BUDGET * period).finally(() => inFlight--);
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
-          this.health?.sample(res.sample.atMs, res.serverStats, res.serverStats !== undefined || !server || server.exited() !== undefined);
+          this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {
             if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
               this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);

@@ -126,6 +126,8 @@ export interface SamplingRecord {
   serverMs: { p50: number; p99: number; max: number };
   loadgenMs: { p50: number; p99: number; max: number };
   probesMs: { p50: number; p99: number; max: number };
+  /** Samples with a component's figures absent (it had not answered within the sample's budget). */
+  samplesMissingAnswers: number;
   /** The orchestrator's whole CPU time while it sampled (ramp polls and listeners included), per sample (s). */
   cpuSecondsPerSample: number;
 }

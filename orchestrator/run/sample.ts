@@ -34,7 +34,8 @@ export interface RunSample {
   pace?: PaceStatus;
   /**
    * What taking this sample cost the orchestrator: wall time (ms), and of it the server's answer, the slowest load
-   * generator's answer, and the probes' reading (ms); its own CPU time so far (s).
+   * generator's answer, and the probes' reading (ms); components that did not answer within the sample's budget
+   * (their figures are absent); its own CPU time so far (s).
    */
-  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; cpuSeconds: number };
+  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; missing: number; cpuSeconds: number };
 }

@@ -1,7 +1,12 @@
 /**
  * Takes one RunSample: asks the server and every load generator for their counts, reads every component's memory
- * probe and /proc/net/sockstat, all in parallel. A component that does not answer leaves its figures absent; the
- * run decides from `Component.exited()` whether it died.
+ * probe and /proc/net/sockstat, all at once. A sample waits at most `budgetMs` for answers, and never asks a
+ * component that has not answered the previous sample's request yet (`pending`): a slow component (the server's
+ * /stats took 5-10 s during a 1,000,000 ramp on 2 cores) leaves its figures absent in the samples it missed instead
+ * of stretching the sample period or piling requests on it. Sums over components are given only when every running
+ * component answered (a sum over some would read as a drop); the server's counts only when every worker answered
+ * (its /stats leaves out a worker that is 2 s late, and then says 0 for it). The run decides from
+ * `Component.exited()` whether a component died.
  */
 import type { Component } from '../backends/backend.ts';
 import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
@@ -15,13 +20,23 @@ export interface SampleContext {
   startedAtMs: number;
   phase: string;
   target: number;
+  /** Longest wait for the components' answers (ms); absent: each request's own timeout. */
+  budgetMs?: number;
+  /** Names of components whose previous request is still out (kept by the caller across samples). */
+  pending?: Set<string>;
 }
 
 export interface SampleResult {
   sample: RunSample;
+  /** The server's /stats when it answered in time with every worker counted. */
   serverStats?: ServerStats;
+  /** Whether the server answered in time at all (some workers may be missing from that answer). */
+  serverAnswered: boolean;
   loadgenStatuses: Map<string, LoadgenStatus>;
 }
+
+/** ServerStats as comet-lab's server gives it: how many workers answered its own 2 s round. */
+type StatsWithReady = ServerStats & { workersReady?: number };
 
 const settle = async <T>(p: Promise<T>): Promise<T | undefined> => p.catch(() => undefined);
 const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -31,22 +46,42 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const t0 = performance.now();
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
+  const pending = ctx.pending ?? new Set<string>();
+  let deadline: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    if (ctx.budgetMs !== undefined) deadline = setTimeout(() => resolve(undefined), ctx.budgetMs);
+  });
   // Where a sample's time goes: the server's answer, the slowest load generator's, the probes (read in turn).
   let serverMs = 0;
   let loadgenMs = 0;
-  const timed = <T>(p: Promise<T>, done: (ms: number) => void): Promise<T> => p.finally(() => done(performance.now() - t0));
+  /** Asks `c` unless its last request is still out; resolves with the answer, or undefined when late or failed. */
+  const ask = <T>(c: Component, call: () => Promise<T>, took: (ms: number) => void): Promise<T | undefined> => {
+    if (c.exited() || pending.has(c.name)) return Promise.resolve(undefined);
+    pending.add(c.name);
+    const answer = call().then(
+      (v) => (took(performance.now() - t0), v),
+      () => undefined,
+    );
+    void answer.finally(() => pending.delete(c.name));
+    return Promise.race([answer, late]);
+  };
   const asked = [
-    server && !server.exited() ? settle(timed(serverStats(server.url), (ms) => (serverMs = ms))) : undefined,
-    Promise.all(loadgens.map((l) => (l.exited() ? undefined : settle(timed(loadgenStatus(l.url), (ms) => (loadgenMs = Math.max(loadgenMs, ms))))))),
+    server ? ask(server, () => serverStats(server.url), (ms) => (serverMs = ms)) : undefined,
+    Promise.all(loadgens.map((l) => ask(l, () => loadgenStatus(l.url), (ms) => (loadgenMs = Math.max(loadgenMs, ms))))),
   ] as const;
   const p0 = performance.now();
   const probed = Promise.all(ctx.components.map((c) => settle(c.probe.read())));
   const probesMs = performance.now() - p0;
-  const [stats, statuses, memories] = await Promise.all([asked[0], asked[1], probed]);
+  const [answer, statuses, memories] = await Promise.all([asked[0], asked[1], probed]);
+  clearTimeout(deadline);
   const byName = new Map<string, LoadgenStatus>();
   statuses.forEach((s, i) => s && byName.set(loadgens[i]!.name, s));
   const answered = statuses.filter((s): s is LoadgenStatus => s !== undefined);
+  const running = loadgens.filter((l) => !l.exited()).length;
+  const complete = answered.length > 0 && answered.length >= running;
   const sum = (f: (s: LoadgenStatus) => number) => answered.reduce((a, s) => a + f(s), 0);
+  const ready = (answer as StatsWithReady | undefined)?.workersReady;
+  const stats = answer && (ready === undefined || ready >= answer.workers) ? answer : undefined;
   const components: ComponentSample[] = ctx.components.map((c, i) => {
     const m = memories[i];
     const exited = c.exited();
@@ -58,8 +93,9 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, kernelBytes: m.kernelBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
     };
   });
+  const missing = (server && !server.exited() && !answer ? 1 : 0) + (running - answered.length);
   const sock = readSockstat();
-  const pace = mergePaces(answered.map((s) => s.pace));
+  const pace = complete ? mergePaces(answered.map((s) => s.pace)) : undefined;
   const cpu = process.cpuUsage();
   return {
     sample: {
@@ -67,8 +103,8 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       t: (atMs - ctx.startedAtMs) / 1000,
       phase: ctx.phase,
       target: ctx.target,
-      connections: { server: stats?.open.total, client: answered.length ? sum((s) => s.active) : undefined },
-      client: answered.length
+      connections: { server: stats?.open.total, client: complete ? sum((s) => s.active) : undefined },
+      client: complete
         ? {
             connecting: sum((s) => s.connecting),
             closed: sum((s) => s.closed),
@@ -88,10 +124,12 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
         serverMs: round(serverMs),
         loadgenMs: round(loadgenMs),
         probesMs: round(probesMs),
+        missing,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
       },
     },
     serverStats: stats,
+    serverAnswered: answer !== undefined,
     loadgenStatuses: byName,
   };
 }
