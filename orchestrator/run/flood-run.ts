@@ -46,10 +46,14 @@ export interface RunOptions {
   orchestratorNice?: number;
 }
 
-/** Samples whose answers may be awaited at once before a tick is skipped. */
-const MAX_SAMPLES_IN_FLIGHT = 3;
-/** Share of the sample period a sample waits for the components' answers. */
-const SAMPLE_BUDGET = 0.8;
+/** Samples whose answers may be awaited at once before a tick is skipped (each waits at most SAMPLE_WAIT_PERIODS). */
+const MAX_SAMPLES_IN_FLIGHT = 4;
+/**
+ * How long a sample waits for answers, in periods: samples are emitted in order, so this is also how late one can
+ * be (the health watch calls 5 s without a sample a stall). The server's /stats answered in about 1-2 s while a
+ * 1,000,000 were held on 2 cores; a later answer leaves the server's figures out of that sample.
+ */
+const SAMPLE_WAIT_PERIODS = 2.5;
 
 export class FloodRun extends EventEmitter {
   readonly plan: Plan;
@@ -218,7 +222,7 @@ export class FloodRun extends EventEmitter {
     };
   }
 
-  /** `budgetMs`: how long the sample waits for answers (the periodic ones: 80% of the period; the last one: each request's own timeout). */
+  /** `budgetMs`: longest wait for answers (the last reading before teardown waits for each request's own timeout). */
   private async sampleOnce(components: Component[], budgetMs?: number): Promise<SampleResult> {
     const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, budgetMs, pending: this.pending });
     this.sampleTimes.push(res.sample.atMs);
@@ -231,10 +235,11 @@ export class FloodRun extends EventEmitter {
 
   /**
    * Starts a sample every period on the clock without waiting for the previous one's answers: a component slow to
-   * answer (the server's /stats took 120-400 ms at 100,000 connections, more with more workers) must not stretch the
-   * period. Each sample holds what the components answered to the requests made at its time; samples are emitted
-   * in the order they were started. At most MAX_SAMPLES_IN_FLIGHT are out at once; a tick beyond that is skipped
-   * and counted (`sampling.skipped` in run.json).
+   * answer (the server's /stats took 120-400 ms at 100,000 connections and 1-10 s during a 1,000,000 ramp) must not
+   * stretch the period. Each sample holds what the components answered to the requests made at its time; a
+   * component still answering an earlier sample is not asked again (its figures are absent from the samples in
+   * between). Samples are emitted in the order they were started. At most MAX_SAMPLES_IN_FLIGHT are out at once; a
+   * tick beyond that is skipped and counted (`sampling.skipped` in run.json).
    */
   private async sampleLoop(components: Component[]): Promise<void> {
     this.sampling = true;
@@ -250,11 +255,12 @@ export class FloodRun extends EventEmitter {
     while (this.sampling) {
       if (inFlight < MAX_SAMPLES_IN_FLIGHT) {
         inFlight++;
-        const taking = this.sampleOnce(components, SAMPLE_BUDGET * period).finally(() => inFlight--);
+        const taking = this.sampleOnce(components, SAMPLE_WAIT_PERIODS * period).finally(() => inFlight--);
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
-          this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered || !server || server.exited() !== undefined);
+          // Not asked (still answering an earlier sample) is no new silence; late or failed is.
+          this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered !== false || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {
             if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
               this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);

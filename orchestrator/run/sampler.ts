@@ -1,12 +1,11 @@
 /**
  * Takes one RunSample: asks the server and every load generator for their counts, reads every component's memory
- * probe and /proc/net/sockstat, all at once. A sample waits at most `budgetMs` for answers, and never asks a
- * component that has not answered the previous sample's request yet (`pending`): a slow component (the server's
- * /stats took 5-10 s during a 1,000,000 ramp on 2 cores) leaves its figures absent in the samples it missed instead
- * of stretching the sample period or piling requests on it. Sums over components are given only when every running
- * component answered (a sum over some would read as a drop); the server's counts only when every worker answered
- * (its /stats leaves out a worker that is 2 s late, and then says 0 for it). The run decides from
- * `Component.exited()` whether a component died.
+ * probe and /proc/net/sockstat, all at once. It never asks a component that has not answered an earlier sample's
+ * request yet (`pending`): a slow component (the server's /stats took 1-10 s during a 1,000,000 ramp on 2 cores)
+ * leaves its figures absent from the samples taken meanwhile instead of piling requests on it; `budgetMs` bounds the
+ * wait where a caller needs that. Sums over components are given only when every running component answered (a sum
+ * over some would read as a drop); the server's counts only when every worker answered (its /stats leaves out a
+ * worker that is 2 s late, and then says 0 for it). The run decides from `Component.exited()` whether one died.
  */
 import type { Component } from '../backends/backend.ts';
 import type { LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
@@ -30,8 +29,8 @@ export interface SampleResult {
   sample: RunSample;
   /** The server's /stats when it answered in time with every worker counted. */
   serverStats?: ServerStats;
-  /** Whether the server answered in time at all (some workers may be missing from that answer). */
-  serverAnswered: boolean;
+  /** Whether the server answered in time (some workers may be missing from it); undefined: not asked (still busy). */
+  serverAnswered: boolean | undefined;
   loadgenStatuses: Map<string, LoadgenStatus>;
 }
 
@@ -47,6 +46,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
   const pending = ctx.pending ?? new Set<string>();
+  const serverBusy = server !== undefined && pending.has(server.name);
   let deadline: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
     if (ctx.budgetMs !== undefined) deadline = setTimeout(() => resolve(undefined), ctx.budgetMs);
@@ -129,7 +129,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       },
     },
     serverStats: stats,
-    serverAnswered: answer !== undefined,
+    serverAnswered: !server || server.exited() || serverBusy ? undefined : answer !== undefined,
     loadgenStatuses: byName,
   };
 }
