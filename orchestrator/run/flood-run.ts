@@ -69,6 +69,7 @@ export class FloodRun extends EventEmitter {
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
   private readonly sampleTimes: number[] = [];
   private skippedSamples = 0;
+  private serverLate = 0;
   /** Components whose last request has not been answered yet: not asked again until it is. */
   private readonly pending = new Set<string>();
   private readonly sampleCosts: Array<NonNullable<RunSample['orchestrator']>> = [];
@@ -218,6 +219,8 @@ export class FloodRun extends EventEmitter {
       loadgenMs: q(this.sampleCosts.map((c) => c.loadgenMs)),
       probesMs: q(this.sampleCosts.map((c) => c.probesMs)),
       samplesMissingAnswers: this.sampleCosts.filter((c) => c.missing > 0).length,
+      serverPartial: this.sampleCosts.filter((c) => c.serverPartial).length,
+      serverLate: this.serverLate,
       cpuSecondsPerSample: Math.round((cpuSeconds / n) * 10000) / 10000,
     };
   }
@@ -259,6 +262,7 @@ export class FloodRun extends EventEmitter {
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
+          if (res.serverAnswered === false) this.serverLate++;
           // Not asked (still answering an earlier sample) is no new silence; late or failed is.
           this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered !== false || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {

@@ -128,6 +128,10 @@ export interface SamplingRecord {
   probesMs: { p50: number; p99: number; max: number };
   /** Samples with a component's figures absent (it had not answered within the sample's budget). */
   samplesMissingAnswers: number;
+  /** Samples whose server answer left out workers (late to its own 2 s round): its counts are absent there. */
+  serverPartial: number;
+  /** Samples in which the server was asked and did not answer within the budget. */
+  serverLate: number;
   /** The orchestrator's whole CPU time while it sampled (ramp polls and listeners included), per sample (s). */
   cpuSecondsPerSample: number;
 }

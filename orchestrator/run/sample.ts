@@ -37,5 +37,5 @@ export interface RunSample {
    * generator's answer, and the probes' reading (ms); components that did not answer within the sample's budget
    * (their figures are absent); its own CPU time so far (s).
    */
-  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; missing: number; cpuSeconds: number };
+  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; missing: number; serverPartial?: boolean; cpuSeconds: number };
 }

@@ -125,6 +125,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
         loadgenMs: round(loadgenMs),
         probesMs: round(probesMs),
         missing,
+        ...(answer && !stats ? { serverPartial: true } : {}),
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
       },
     },
