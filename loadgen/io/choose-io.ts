@@ -20,7 +20,7 @@ export function resolveIo(asked: IoChoice): { io: IoName; warning?: string } {
   if (asked === 'raw') {
     throw new LabError('LAB_ERR_RAW_TCP_UNAVAILABLE', `--io raw: Node's raw TCP bindings (process.binding('tcp_wrap'), DEP0111) cannot be used here: ${why}`, {
       exitCode: EXIT.preflight,
-      hint: 'use --io net (net.Socket, about 1 KB more per connection) or --io auto; the bindings are denied under --permission',
+      hint: 'use --io net (net.Socket, about 1.8 KB more per connection) or --io auto; the bindings are denied under --permission',
     });
   }
   return { io: 'net', warning: `LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable (${why}); using --io net (net.Socket)` };
