@@ -37,6 +37,7 @@ function program(io: CliIo): Command {
     .option('--hold <duration>', 'how long each flood holds N (default 30s)')
     .option('--rate <n>', 'connections per second asked of the load generators (default 10000)')
     .option('--engine <name>', "the floods' server engine (default: the server's)")
+    .option('--transport <name>', "the floods' transport: chunked, sse, poll or ws (default chunked)")
     .option('--sends-rate <n>', 'routed sends per second (default 20000)')
     .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
     .option('--port-drain <duration>', 'longest wait before each memory target for TIME_WAIT sockets to expire (default 65s)')
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const o = cmd.opts<Record<string, string | undefined>>();
   const raw: RawBenchOptions = {
     only: o.only, n: o.n, memoryN: o.memoryN, engines: o.engines, references: o.references, interval: o.interval, hold: o.hold,
-    rate: o.rate, engine: o.engine, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, portDrain: o.portDrain, timeLimit: o.timeLimit,
+    rate: o.rate, engine: o.engine, transport: o.transport, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, portDrain: o.portDrain, timeLimit: o.timeLimit,
     force: o.force ? 'true' : undefined, resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
   };
   const config = resolveBenchConfig(raw, io.env);

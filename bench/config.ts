@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ENGINE_NAMES } from '../server/engines/engine.ts';
 import { parseDurationSeconds } from '../orchestrator/config/duration.ts';
 import { usageError } from '../shared/errors.ts';
+import { TRANSPORT_NAMES, type Transport } from '../shared/contracts.ts';
 
 export const STAGES = ['memory', 'flood', 'fanout', 'sends'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -30,6 +31,8 @@ export interface BenchConfig {
   rate: number;
   /** Engine of the flood's server; empty = the server's default. */
   floodEngine: string;
+  /** What the floods' connections speak (the targets are judged on chunked floods, the seed's transport). */
+  floodTransport: Transport;
   sendsRate: number;
   sendsSeconds: number;
   /** Longest wait before each memory target for TIME_WAIT sockets (which hold client ports) to expire. */
@@ -56,6 +59,7 @@ export const DEFAULTS: BenchConfig = {
   holdSeconds: 30,
   rate: 10_000,
   floodEngine: '',
+  floodTransport: 'chunked',
   sendsRate: 20_000,
   sendsSeconds: 10,
   portDrainSeconds: 65,
@@ -68,7 +72,7 @@ export const DEFAULTS: BenchConfig = {
 };
 
 export type RawBenchOptions = Partial<Record<
-  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'force' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
+  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'transport' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'force' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
   string
 >>;
 
@@ -82,6 +86,7 @@ export const ENV_NAMES: Record<keyof RawBenchOptions, string> = {
   hold: 'BENCH_HOLD',
   rate: 'BENCH_RATE',
   engine: 'BENCH_ENGINE',
+  transport: 'BENCH_TRANSPORT',
   sendsRate: 'BENCH_SENDS_RATE',
   sendsDuration: 'BENCH_SENDS_DURATION',
   portDrain: 'BENCH_PORT_DRAIN',
@@ -145,6 +150,10 @@ export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEn
   if (raw.engine !== undefined) {
     if (raw.engine === '' || (ENGINE_NAMES as readonly string[]).includes(raw.engine)) cfg.floodEngine = raw.engine;
     else problems.push(`--engine must be one of ${ENGINE_NAMES.join(', ')}, got '${raw.engine}'`);
+  }
+  if (raw.transport !== undefined) {
+    if ((TRANSPORT_NAMES as readonly string[]).includes(raw.transport)) cfg.floodTransport = raw.transport as Transport;
+    else problems.push(`--transport must be one of ${TRANSPORT_NAMES.join(', ')}, got '${raw.transport}'`);
   }
   if (raw.sendsRate !== undefined) cfg.sendsRate = int(raw.sendsRate, '--sends-rate', 1, 1_000_000) ?? cfg.sendsRate;
   if (raw.sendsDuration !== undefined) cfg.sendsSeconds = seconds(raw.sendsDuration, '--sends-duration', 1) ?? cfg.sendsSeconds;

@@ -133,6 +133,7 @@ export class BenchRun extends EventEmitter {
           holdSeconds: cfg.holdSeconds,
           intervalSeconds: cfg.intervalSeconds,
           engine: cfg.floodEngine,
+          transport: cfg.floodTransport,
           broadcast: cfg.stages.includes('fanout'),
           sendsRate: cfg.stages.includes('sends') ? cfg.sendsRate : 0,
           sendsSeconds: cfg.sendsSeconds,

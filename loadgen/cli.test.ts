@@ -46,6 +46,13 @@ test('more connections per process than the file limit: refused for a fixed --pr
   assert.equal(env.config?.rate, 10);
 });
 
+test('ws:// URLs choose the WebSocket transport; another transport with them is a usage problem', () => {
+  assert.equal(buildConfig({ url: 'ws://127.0.0.1:1/ws/{i}', count: '5' }).config?.transport, 'ws');
+  assert.equal(buildConfig({ url: 'http://127.0.0.1:1/ws/{i}', count: '5', transport: 'ws' }).config?.transport, 'ws');
+  assert.match(buildConfig({ url: 'ws://127.0.0.1:1/ws/{i}', count: '5', transport: 'sse' }).problems.join('\n'), /ws:\/\/ URLs are WebSocket/);
+  assert.match(buildConfig({ url: 'wss://127.0.0.1:1/ws/{i}', count: '5' }).problems.join('\n'), /scheme wss is not supported/);
+});
+
 test('source addresses: lists, ranges and CIDRs', () => {
   assert.deepEqual(parseSourceAddresses('127.0.0.2, 127.0.0.3').addresses, ['127.0.0.2', '127.0.0.3']);
   assert.equal(parseSourceAddresses('127.0.0.2-127.0.0.40').addresses.length, 39);
@@ -115,7 +122,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     assert.ok(reset.latencyMs.count < s.latencyMs.count || s.latencyMs.count === 0);
     await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, 100);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /^loadgen_active_connections 40$/m);
+    assert.match(metrics, /^loadgen_active_connections\{transport="chunked"\} 40$/m);
     assert.match(metrics, /^loadgen_errors_total\{cause="refused"\} 0$/m);
     assert.match(metrics, /^loadgen_delivery_latency_seconds\{quantile="0.99"\} [\d.e-]+$/m);
     const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}', headers: { authorization: `Bearer ${token}` } });

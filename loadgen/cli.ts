@@ -40,7 +40,7 @@ function program(io: CliIo): Command {
     .option('--control-port <port>', 'serve the control API on this port (0: a free one)')
     .option('--control-host <host>', 'control API address (default 127.0.0.1)')
     .option('--control-token-file <path>', 'token POSTs must carry (else LOADGEN_CONTROL_TOKEN, else a new one: see the ready line)')
-    .option('--transport <name>', 'chunked | sse | poll (default chunked)')
+    .option('--transport <name>', 'chunked | sse | poll | ws (default chunked; ws for ws:// URLs)')
     .option('--reconnect', 'reopen closed connections with jittered exponential backoff')
     .option('--backoff-base <duration>', 'first reconnect delay (default 100ms)')
     .option('--backoff-max <duration>', 'longest reconnect delay (default 30s)')

@@ -75,7 +75,7 @@ test('closed loop: backs off while the server is slow to accept, retries timed-o
     // Nothing lost: timed-out connects were retried and every connection is held.
     assert.ok(s.connectRetries! > 0, 'some connects timed out and were tried again');
     assert.equal(s.errors.timeout, 0, 'no connection given up to a timeout');
-    assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Object.values(s.errors).filter((v) => v !== 0), [], JSON.stringify(s.errors));
     f.server.proc.stdin!.write('count\n');
     await waitFor('the server holds them all', () => f.server.lines.includes(`open ${N}`), 5000, 50, () => f.server.lines.slice(-3));
   } finally {

@@ -1,4 +1,4 @@
-/** The load generator against comet-lab's own server (server/cli.ts): chunked, SSE and long-poll; restart survived. */
+/** The load generator against comet-lab's own server (server/cli.ts): chunked, SSE, long-poll, WebSocket; restart survived. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { createPool } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
 
 async function pool(port: number, transport: Transport, capacity: number, reconnect = false, sourceAddresses: string[] = []): Promise<ConnectionPool> {
-  const path = { chunked: 'test', sse: 'sse', poll: 'poll' }[transport];
+  const path = { chunked: 'test', sse: 'sse', poll: 'poll', ws: 'ws' }[transport];
   return createPool({
     template: `http://127.0.0.1:${port}/${path}/lg{i}`,
     firstIndex: 0,
@@ -119,4 +119,48 @@ test('with --reconnect, a server restart on the same port is survived', { timeou
       p.stop();
     }
   });
+});
+
+test('WebSocket: counts agree with /stats and ss; heartbeat frames are units; a shutdown is close 1001; --reconnect comes back', { timeout: 60_000 }, async () => {
+  let port = 0;
+  const p = await (async () => {
+    const server = await startServerProcess(['--workers', '2', '--interval', '300ms']);
+    port = server.port;
+    const wsPool = await pool(port, 'ws', 300, true, ['127.0.0.3']);
+    try {
+      wsPool.ramp(300, 3000);
+      await until(wsPool, '300 active', (s) => s.active === 300);
+      const stats = await getJson<ServerStats>(`${server.url}/stats`);
+      assert.equal(stats.open.ws, 300);
+      assert.equal(stats.open.total, 300);
+      assert.equal(ssEstablished(port, '127.0.0.3'), 300);
+      const before = wsPool.status().chunks;
+      await until(wsPool, 'heartbeat frames', (s) => s.chunks >= before + 600);
+      wsPool.resetLatency();
+      assert.equal((await postJson<{ delivered: number }>(`${server.url}/broadcast`, 'hello ws')).delivered, 300);
+      await until(wsPool, '300 messages', (s) => s.messages === 300);
+      assert.ok(wsPool.status().latencyMs.max < 2000, JSON.stringify(wsPool.status().latencyMs));
+      await server.stop();
+      await until(wsPool, '300 closed by 1001', (s) => s.closed === 300);
+      const s = wsPool.status() as LoadgenStatus & { wsCloseCodes: Record<string, number> };
+      assert.deepEqual(s.wsCloseCodes, { 1001: 300 });
+      assert.equal(s.errors.ws_close, 0, 'going away is a clean end');
+      return wsPool;
+    } catch (err) {
+      wsPool.stop();
+      await server.stop();
+      throw err;
+    }
+  })();
+  try {
+    const again = await startServerProcess(['--workers', '1', '--interval', '1s', '--port', String(port)]);
+    try {
+      await until(p, '300 active again', (s) => s.active === 300, 15_000);
+      assert.equal((await getJson<ServerStats>(`${again.url}/stats`)).open.ws, 300);
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    p.stop();
+  }
 });

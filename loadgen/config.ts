@@ -3,7 +3,7 @@
  * is reported at once. Flags arrive as strings (from commander or a test) so validation lives in one place.
  */
 import { readFileSync } from 'node:fs';
-import type { Transport } from '../shared/contracts.ts';
+import { TRANSPORT_NAMES, type Transport } from '../shared/contracts.ts';
 import { DURATION_HINT, parseDurationMs } from '../shared/duration.ts';
 import { configuredToken, type TokenSource } from './control-token.ts';
 import { IO_NAMES } from './io/client-io.ts';
@@ -280,8 +280,11 @@ export function buildConfig(raw: RawOptions, perProcess = connectionsPerProcess(
   const token = configuredToken(raw.controlToken, raw.controlTokenFile);
   problems.push(...token.problems);
   const controlHost = raw.controlHost ?? '127.0.0.1';
-  const transport = (raw.transport ?? 'chunked') as Transport;
-  if (!['chunked', 'sse', 'poll'].includes(transport)) problems.push(`--transport: "${raw.transport}" must be chunked, sse or poll`);
+  // ws:// URLs are WebSocket: the transport follows unless given
+  const wsUrls = (template !== undefined && template.startsWith('ws:')) || (urls ?? []).some((u) => u.startsWith('ws:'));
+  const transport = (raw.transport ?? (wsUrls ? 'ws' : 'chunked')) as Transport;
+  if (!TRANSPORT_NAMES.includes(transport)) problems.push(`--transport: "${raw.transport}" must be ${TRANSPORT_NAMES.join(', ')}`);
+  else if (wsUrls && transport !== 'ws') problems.push(`--transport ${transport}: ws:// URLs are WebSocket (use --transport ws, or http:// URLs)`);
   const backoffBaseMs = dur('backoff-base', raw.backoffBase, 100);
   const backoffMaxMs = dur('backoff-max', raw.backoffMax, 30_000);
   const reportEveryMs = dur('report-every', raw.reportEvery, 10_000);

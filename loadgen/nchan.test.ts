@@ -1,6 +1,7 @@
 /**
  * The load generator against a comet server that is not ours: nginx with the nchan module, `http-chunked`
- * subscribers (nchan answers 403 unless the request carries `TE: chunked`, as a streaming client's does).
+ * subscribers (nchan answers 403 unless the request carries `TE: chunked`, as a streaming client's does) and
+ * `websocket` subscribers (nchan pings every second here: the connections must answer and stay up).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowMs } from '../shared/clock.ts';
+import type { Transport } from '../shared/contracts.ts';
 import { messageChunk } from '../shared/message-format.ts';
 import { waitFor, exited } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
@@ -53,6 +55,7 @@ http {
   server {
     listen 127.0.0.1:${port};
     location ~ ^/sub/(\\w+)$ { nchan_subscriber http-chunked; nchan_channel_id $1; }
+    location ~ ^/ws/(\\w+)$ { nchan_subscriber websocket; nchan_channel_id $1; nchan_websocket_ping_interval 1; }
     location ~ ^/pub/(\\w+)$ { nchan_publisher; nchan_channel_id $1; }
   }
 }
@@ -70,19 +73,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function subscribers(channel: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/pub/${channel}`, { headers: { accept: 'text/json' } });
-  if (res.status === 404) return 0;
-  return ((await res.json()) as { subscribers: number }).subscribers;
-}
-
-test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', { timeout: 60_000 }, async () => {
-  const n = 30;
-  const pool = await createPool({
-    template: `http://127.0.0.1:${port}/sub/ch{i}`,
+/** The load generator's pool of `n` subscribers, one channel each (`{i}` in the template). */
+function subscriberPool(template: string, transport: Transport, n: number) {
+  return createPool({
+    template,
     firstIndex: 0,
     capacity: n,
-    transport: 'chunked',
+    transport,
     sourceAddresses: [],
     portRange: [32768, 60999],
     maxConnecting: 100,
@@ -91,6 +88,18 @@ test('nchan http-chunked subscribers: all held, counted by nchan, published mess
     backoffBaseMs: 100,
     backoffMaxMs: 1000,
   });
+}
+
+async function subscribers(channel: string): Promise<number> {
+  // nchan updates its channel info a little after a subscriber's head went out: callers poll
+  const res = await fetch(`http://127.0.0.1:${port}/pub/${channel}`, { headers: { accept: 'text/json' } });
+  if (res.status === 404) return 0;
+  return ((await res.json()) as { subscribers: number }).subscribers;
+}
+
+test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', { timeout: 60_000 }, async () => {
+  const n = 30;
+  const pool = await subscriberPool(`http://127.0.0.1:${port}/sub/ch{i}`, 'chunked', n);
   try {
     pool.ramp(n, 0);
     await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
@@ -109,6 +118,35 @@ test('nchan http-chunked subscribers: all held, counted by nchan, published mess
     await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
     const s = pool.status();
     assert.equal(s.chunks, 10);
+    assert.ok(s.latencyMs.max > 0 && s.latencyMs.max < 5000, `latency ${JSON.stringify(s.latencyMs)}`);
+  } finally {
+    pool.stop();
+  }
+});
+
+test('nchan websocket subscribers: held through its pings, counted by nchan, published messages arrive as frames with latency', { timeout: 60_000 }, async () => {
+  const n = 30;
+  const pool = await subscriberPool(`ws://127.0.0.1:${port}/ws/wsch{i}`, 'ws', n);
+  try {
+    pool.ramp(n, 0);
+    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
+    let total = 0;
+    await waitFor('nchan to count as many subscribers as we hold', async () => {
+      total = 0;
+      for (let i = 0; i < n; i++) total += await subscribers(`wsch${i}`);
+      return total === n;
+    }, 10_000, 100, () => total);
+    // two of nchan's 1 s pings, answered: every connection is still up and nothing was a protocol error
+    await new Promise((r) => setTimeout(r, 2500));
+    for (let i = 0; i < n; i += 3) {
+      const res = await fetch(`http://127.0.0.1:${port}/pub/wsch${i}`, { method: 'POST', body: messageChunk(nowMs(), `hello ${i}`) });
+      assert.ok(res.status === 201 || res.status === 202, `publish ${res.status}`);
+    }
+    await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
+    const s = pool.status();
+    assert.equal(s.active, n);
+    assert.equal(s.chunks, 10, 'one message each, nothing else counted');
+    assert.equal(s.errors.protocol + s.errors.handshake + s.errors.ws_close, 0, JSON.stringify(s.errors));
     assert.ok(s.latencyMs.max > 0 && s.latencyMs.max < 5000, `latency ${JSON.stringify(s.latencyMs)}`);
   } finally {
     pool.stop();

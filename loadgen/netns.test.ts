@@ -76,7 +76,7 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
   ask(`${base}/ramp`, { target: 2500, rate: 0 });
   await waitFor('2,500 active', () => ask(`${base}/status`).active === 2500, 20_000, 200, () => ask(`${base}/status`));
   s = ask(`${base}/status`);
-  assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
   const lines = establishedInNs(server.info.port);
   assert.equal(lines.length, 2500, 'ss in the namespace agrees');
   const bySource = new Map<string, number>();

@@ -65,7 +65,7 @@ test('held connections agree with the server count and with ss; chunks are count
       assert.equal(s.messages, 300);
       assert.equal(s.closed, 0);
       assert.ok(s.rampDone);
-      assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+      assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
     });
     await waitFor('sockets closed', () => ssEstablished(server.port) === 0, 5000);
   } finally {

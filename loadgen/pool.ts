@@ -144,8 +144,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
     this.portTries = new Uint8Array(n);
     this.time = new Float64Array(n);
     this.sink = options.transport.createSink(n, this);
-    this.parser = new HttpResponseParser(n, this.sink, options.transport.captureHeader);
-    this.sink.parser = this.parser;
+    this.parser = new HttpResponseParser(n, this.sink);
     this.io = options.io(n, this);
     this.pace = new PaceController({ closedLoop: options.closedLoop, latencyTargetMs: options.paceLatencyMs });
     if (options.sourceAddresses.length > 0) {
@@ -201,6 +200,8 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
       procs: 1,
       rampDone: this.nextSlot >= this.target && this.retryWaiting === 0,
       uptimeSeconds: (now - this.startedAt) / 1000,
+      transport: this.o.transport.name,
+      ...(this.o.transport.name === 'ws' ? { wsCloseCodes: { ...c.wsCloseCodes } } : {}),
       opened: c.opened,
       reconnecting: this.inBackoff,
       connectsPerSecond: this.connectsLastSecond,
@@ -370,7 +371,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
   onData(slot: number, buf: Buffer, len: number): void {
     if (this.parser.feed(slot, buf, 0, len)) return;
     const problem = this.parser.problem;
-    if (problem === undefined) return; // the sink already closed the slot (non-2xx status)
+    if (problem === undefined) return; // the sink paused: it already ended the slot (a refusal, a close frame)
     const c = this.counters;
     c.protocolProblems[problem] = (c.protocolProblems[problem] ?? 0) + 1;
     this.endSlot(slot, 'protocol');
@@ -386,19 +387,31 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
   }
 
   private isOpen(slot: number): boolean {
-    const s = this.state[slot];
-    return s === S_CONNECTING || s === S_WAITING || s === S_ACTIVE;
+    const st = this.state[slot];
+    return st === S_CONNECTING || st === S_WAITING || st === S_ACTIVE;
   }
 
-  onHead(slot: number, status: number): boolean {
-    if (status >= 200 && status < 300) {
-      if (this.state[slot] === S_WAITING) this.becomeActive(slot);
-      return true;
+  onOpen(slot: number): void {
+    if (this.state[slot] === S_WAITING) this.becomeActive(slot);
+  }
+
+  onRefused(slot: number, cause: 'http_status' | 'handshake', status: number): void {
+    if (cause === 'http_status') {
+      const c = this.counters;
+      c.httpStatuses[status] = (c.httpStatuses[status] ?? 0) + 1;
     }
+    this.endSlot(slot, cause);
+  }
+
+  onWsClose(slot: number, code: number): void {
     const c = this.counters;
-    c.httpStatuses[status] = (c.httpStatuses[status] ?? 0) + 1;
-    this.endSlot(slot, 'http_status');
-    return false;
+    c.wsCloseCodes[code] = (c.wsCloseCodes[code] ?? 0) + 1;
+    // the server's going away (1001, a shutdown) or a normal close is a clean end, as a terminating chunk is
+    this.endSlot(slot, code === 1000 || code === 1001 ? undefined : 'ws_close');
+  }
+
+  write(slot: number, bytes: Uint8Array): boolean {
+    return this.isOpen(slot) && this.io.write(slot, bytes) === 0;
   }
 
   onUnit(_slot: number, sentAtMs: number): void {

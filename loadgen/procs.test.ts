@@ -55,7 +55,7 @@ test(`--procs 2 holds ${N} connections, above one process's file limit; the pare
     let s!: LoadgenStatus;
     await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, 500, () => s);
     assert.equal(s.procs, 2);
-    assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
     const stats = await getJson<ServerStats>(`${server.url}/stats`);
     assert.equal(stats.open.total, N, 'the server counts as many');
     assert.equal(established(server.port), N, 'ss on the host counts as many');

@@ -40,6 +40,8 @@ export class LoadgenCounters {
   readonly protocolProblems: Record<string, number> = {};
   /** Non-2xx answers by status code: the `http_status` cause broken down. */
   readonly httpStatuses: Record<string, number> = {};
+  /** WebSocket close frames from the server by code: `ws_close` (and the clean 1000/1001 ends) broken down. */
+  readonly wsCloseCodes: Record<string, number> = {};
   latency = newLatencyHistogram();
 
   /** A unit arrived at `nowMs`; `sentAtMs` is NaN when it carried no send timestamp. */
@@ -118,6 +120,7 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
   const problems: Record<string, number> = {};
   const statuses: Record<string, number> = {};
   const paces: Array<PaceStatus | undefined> = [];
+  const closeCodes: Record<string, number> = {};
   for (const { status, histogram } of parts) {
     out.target += status.target;
     out.connecting += status.connecting;
@@ -137,6 +140,7 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     opened.n += (s.opened as number) ?? 0;
     addInto(problems, s.protocolProblems as Record<string, number> | undefined);
     addInto(statuses, s.httpStatuses as Record<string, number> | undefined);
+    addInto(closeCodes, status.wsCloseCodes);
     const h = hdr.decodeFromCompressedBase64(histogram);
     merged.add(h);
   }
@@ -146,6 +150,9 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
   extra.opened = opened.n;
   extra.protocolProblems = problems;
   extra.httpStatuses = statuses;
+  const transport = parts.find((p) => p.status.transport !== undefined)?.status.transport;
+  if (transport !== undefined) out.transport = transport;
+  if (parts.some((p) => p.status.wsCloseCodes !== undefined)) out.wsCloseCodes = closeCodes;
   return out;
 }
 

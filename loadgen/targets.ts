@@ -1,6 +1,6 @@
 /**
- * Where connections go: a URL template (`http://host:8000/test/{i}`, `{i}` replaced by the connection's index) or a
- * file of URLs, one per line (the seed's /tmp/mochi-urls.txt). Hosts are resolved once, at start: the raw TCP layer
+ * Where connections go: a URL template (`http://host:8000/test/{i}`, `{i}` replaced by the connection's index;
+ * `ws://host:8000/ws/{i}` for WebSocket) or a file of URLs, one per line (the seed's /tmp/mochi-urls.txt). Hosts are resolved once, at start: the raw TCP layer
  * connects to addresses. Connection index `i` uses the template with `i`, or line `i` of the file (wrapping around).
  */
 import { lookup } from 'node:dns/promises';
@@ -41,7 +41,7 @@ export function urlProblem(text: string): string | undefined {
   } catch {
     return 'not a URL';
   }
-  if (url.protocol !== 'http:') return `scheme ${url.protocol.replace(':', '')} is not supported (plain http only)`;
+  if (url.protocol !== 'http:' && url.protocol !== 'ws:') return `scheme ${url.protocol.replace(':', '')} is not supported (plain http and ws only)`;
   if (url.hostname === '') return 'no host';
   return undefined;
 }

@@ -28,7 +28,7 @@ function floodOptions(cmd: Command): Command {
     .option('--hold <duration>', 'how long to hold N (default 30s)')
     .option('--interval <duration>', 'server heartbeat interval (default 10s)')
     .option('--engine <name>', "server engine (default: the server's)")
-    .option('--transport <name>', 'chunked | sse | poll (default chunked)')
+    .option('--transport <name>', 'chunked | sse | poll | ws (default chunked)')
     .option('--workers <n>', 'server workers (default: planned from the file limit)')
     .option('--loadgen-procs <n>', 'load-generator processes in all (default: planned)');
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { EXIT } from '../shared/errors.ts';
-import type { LocalBackend } from './backends/local-backend.ts';
+import type { LocalBackend } from './backends/local/local-backend.ts';
 import { resolveFloodConfig } from './config/flood-config.ts';
 import { flood, type FloodHooks } from './flood.ts';
 import type { FloodRun } from './run/flood-run.ts';

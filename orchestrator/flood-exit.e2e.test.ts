@@ -54,7 +54,8 @@ test('a run that holds fewer than N exits 4 (target missed), and its report says
 test('a second flood while one runs refuses at once (exit 3, names the first), starts nothing; a dead owner\'s lock is taken over', async () => {
   const outA = join(out, 'a');
   const outB = join(out, 'b');
-  const env = { ...process.env, LAB_FLOOD_LOCK: LOCK };
+  // LAB_FLOOD_WAIT from the caller's environment would make the second flood wait instead of refusing.
+  const env = { ...process.env, LAB_FLOOD_LOCK: LOCK, LAB_FLOOD_WAIT: '' };
   const first = spawn(process.execPath, ['orchestrator/cli.ts', 'flood', '--n', '200', '--backend', 'local', '--hold', '20s', '--interval', '1s', '--no-live', '--no-metrics', '--out', outA], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let text = '';

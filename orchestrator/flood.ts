@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
 import type { Backend } from './backends/backend.ts';
-import { LocalBackend } from './backends/local-backend.ts';
+import { LocalBackend } from './backends/local/local-backend.ts';
 import type { FloodConfig } from './config/flood-config.ts';
 import { parseDurationSeconds } from './config/duration.ts';
 import { jsonLines } from './listeners/json-lines.ts';
@@ -56,6 +56,7 @@ export interface FloodHooks {
 
 export interface FloodResult {
   exitCode: ExitCode;
+  /** The plan the backend adopted (what ran), or the plan made when the backend never came up. */
   plan: Plan;
   reportDir?: string;
   summary?: Summary;
@@ -67,7 +68,7 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   if (config.livePort !== undefined || config.metricsPort !== undefined) {
     list.push(async (run, ctx) => {
       const { startRunObservers } = await import('./live/run-observers.ts');
-      const targetsDir = ctx.plan.backend === 'docker' ? (await import('./backends/docker-lab.ts')).labTargetsDir() : undefined;
+      const targetsDir = ctx.plan.backend === 'docker' ? (await import('./backends/docker/docker-lab.ts')).labTargetsDir() : undefined;
       const obs = await startRunObservers(run, { backend: ctx.plan.backend, livePort: config.livePort, metricsPort: config.metricsPort, title: `comet-lab flood ${ctx.plan.n}`, ...(targetsDir ? { targetsDir } : {}) });
       if (obs.live) ctx.stderr.write(`live page: ${obs.live.url}\n`);
       if (obs.exporter) ctx.stderr.write(`metrics: ${obs.exporter.url}\n`);
@@ -79,13 +80,13 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
 
 async function chooseBackend(config: FloodConfig): Promise<'local' | 'docker'> {
   if (config.backend !== 'auto') return config.backend;
-  const { isDockerLabUp } = await import('./backends/docker-lab.ts');
+  const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
   return (await isDockerLabUp()) ? 'docker' : 'local';
 }
 
 async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined): Promise<Backend> {
   if (plan.backend === 'docker') {
-    const { DockerBackend } = await import('./backends/docker-backend.ts');
+    const { DockerBackend } = await import('./backends/docker/docker-backend.ts');
     return new DockerBackend({ runId });
   }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
@@ -156,15 +157,15 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
   }
   let summary: Summary | undefined;
   if (reportDir) {
-    writeRunRecord(reportDir, { config, plan, environment, outcome });
+    writeRunRecord(reportDir, { config, plan: run.plan, environment, outcome });
     summary = writeReport(reportDir);
     const line = summaryLine(summary);
     if (config.json) io.stdout.write(`${JSON.stringify({ event: 'report', dir: reportDir, summary })}\n`);
     else io.stdout.write(`report: ${join(reportDir, 'report.md')}\n${line}\n`);
   }
   const reached = summary?.reached.client ?? outcome.ramp?.reached ?? 0;
-  const exitCode = exitCodeFor({ outcome, reached, n: plan.n });
-  return { exitCode, plan, reportDir, summary };
+  const exitCode = exitCodeFor({ outcome, reached, n: run.plan.n });
+  return { exitCode, plan: run.plan, reportDir, summary };
 }
 
 /** LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env. */

@@ -26,8 +26,8 @@ export type ToSupervisor =
 export interface WorkerStats {
   pid: number;
   worker: number;
-  open: [chunked: number, sse: number, poll: number];
-  opened: [chunked: number, sse: number, poll: number];
+  open: [chunked: number, sse: number, poll: number, ws: number];
+  opened: [chunked: number, sse: number, poll: number, ws: number];
   closed: Record<string, number>; // "<transport>:<reason>" -> count
   rejected: Record<string, number>; // HTTP status -> count (bad requests answered by the worker)
   chunksSent: number;

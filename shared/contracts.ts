@@ -4,10 +4,15 @@
  * Metric names (Prometheus) are listed here too, so the dashboards and the tests that check them share one spelling.
  */
 
-export type Transport = 'chunked' | 'sse' | 'poll';
+export const TRANSPORT_NAMES = ['chunked', 'sse', 'poll', 'ws'] as const;
+export type Transport = (typeof TRANSPORT_NAMES)[number];
 
-/** Why a load-generator connection failed or ended; `protocol` covers bad status lines, chunk sizes, SSE fields. */
-export const ERROR_CAUSES = ['refused', 'reset', 'timeout', 'addrnotavail', 'emfile', 'protocol', 'http_status', 'other'] as const;
+/**
+ * Why a load-generator connection failed or ended; `protocol` covers bad status lines, chunk sizes, SSE fields and
+ * WebSocket frames; `handshake` a WebSocket upgrade answered without a valid 101; `ws_close` a WebSocket the server
+ * closed with a code other than 1000/1001 (every close code is also counted by code: `wsCloseCodes`).
+ */
+export const ERROR_CAUSES = ['refused', 'reset', 'timeout', 'addrnotavail', 'emfile', 'protocol', 'http_status', 'handshake', 'ws_close', 'other'] as const;
 export type ErrorCause = (typeof ERROR_CAUSES)[number];
 
 export interface LatencySummary {
@@ -68,6 +73,8 @@ export interface LoadgenStatus {
   connectRetries?: number; // connects tried again after a timeout (each retry once)
   retryWaiting?: number; // timed-out connects queued to be tried again now
   io?: 'raw' | 'net'; // raw libuv handles or net.Socket
+  transport?: Transport; // what the connections speak (one per load generator)
+  wsCloseCodes?: Record<string, number>; // WebSocket close frames from the server, by code (ws only)
 }
 
 /** `POST /ramp` body: raise (or lower) the target, paced at `rate` connections per second. */
@@ -80,7 +87,7 @@ export interface RampRequest {
 export interface ServerStats {
   workers: number;
   engine: string;
-  open: Record<Transport, number> & { total: number };
+  open: Record<Transport, number> & { total: number }; // held streams by transport (ws: upgraded WebSockets)
   opened: number;
   closed: Record<string, number>; // by reason: client, timeout, error, shutdown, ...
   chunksSent: number;
@@ -107,11 +114,12 @@ export const METRICS = {
   loadgen: {
     target: 'loadgen_target_connections', // gauge
     connecting: 'loadgen_connecting_connections', // gauge
-    active: 'loadgen_active_connections', // gauge
+    active: 'loadgen_active_connections', // gauge {transport}
     closed: 'loadgen_closed_connections_total', // counter
-    chunks: 'loadgen_chunks_received_total', // counter
-    messages: 'loadgen_messages_received_total', // counter
+    chunks: 'loadgen_chunks_received_total', // counter {transport}: HTTP chunks, SSE events, poll answers, WebSocket messages
+    messages: 'loadgen_messages_received_total', // counter {transport}
     errors: 'loadgen_errors_total', // counter {cause}
+    wsCloses: 'loadgen_ws_close_total', // counter {code}: WebSocket close frames from the server
     latency: 'loadgen_delivery_latency_seconds', // gauge {quantile="0.5"|"0.9"|"0.99"|"1"}
   },
   lab: {

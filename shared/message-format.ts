@@ -8,21 +8,36 @@
  * `sentAtMs` is epoch milliseconds with microsecond decimals (e.g. `@1764022175123.456`), taken by the server when it
  * accepted the send, so a client on the same host measures end-to-end delivery latency by subtracting it from its own
  * clock. A chunk that does not start with `@` is not a message (a heartbeat, the welcome, or another server's data).
+ * WebSocket frames carry the same lines without the trailing newline (`*Line` below).
  */
 
 export const MESSAGE_MARK = 0x40; // '@'
 
 export function welcomeChunk(id: string): string {
-  return `Welcome to comet-lab, ${id}\n`;
+  return `${welcomeLine(id)}\n`;
 }
 
 export function heartbeatChunk(n: number, id: string): string {
-  return `Chunk ${n} for ID ${id}\n`;
+  return `${heartbeatLine(n, id)}\n`;
 }
 
 /** `body` must not contain a newline-terminated prefix the parser could mistake; it is carried as is. */
 export function messageChunk(sentAtMs: number, body: string): string {
-  return `@${sentAtMs.toFixed(3)} ${body}\n`;
+  return `${messageLine(sentAtMs, body)}\n`;
+}
+
+// The same lines without the newline, for framings that delimit each payload themselves (WebSocket frames).
+
+export function welcomeLine(id: string): string {
+  return `Welcome to comet-lab, ${id}`;
+}
+
+export function heartbeatLine(n: number, id: string): string {
+  return `Chunk ${n} for ID ${id}`;
+}
+
+export function messageLine(sentAtMs: number, body: string): string {
+  return `@${sentAtMs.toFixed(3)} ${body}`;
 }
 
 /**

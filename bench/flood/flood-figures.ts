@@ -36,6 +36,8 @@ export interface SideMemory {
 
 export interface FloodFigures {
   nAsked: number;
+  /** What the connections spoke (absent in results from before WebSocket: chunked). */
+  transport?: string;
   n: number;
   capacity: { maxN: number; limitedBy: string; fits: boolean; planRefusal?: string };
   complete: boolean;
@@ -210,6 +212,7 @@ export function floodFigures(input: FiguresInput): FloodFigures {
   const ratio = chunks.expected ? (chunks.received ?? 0) / chunks.expected : undefined;
   const out: FloodFigures = {
     nAsked: input.capacity.asked,
+    transport: plan.transport,
     n: plan.n,
     capacity: { maxN: input.capacity.maxN, limitedBy: input.capacity.limitedBy, fits: input.capacity.fits, ...(input.capacity.planRefusal ? { planRefusal: input.capacity.planRefusal } : {}) },
     // The orchestrator calls a run complete when every phase ran, even if the ramp stopped short of N; here a

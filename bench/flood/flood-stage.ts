@@ -9,11 +9,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { readHostLimits, assessCapacity } from '../../kernel/index.ts';
-import { LocalBackend } from '../../orchestrator/backends/local-backend.ts';
+import { LocalBackend } from '../../orchestrator/backends/local/local-backend.ts';
 import { resolveFloodConfig } from '../../orchestrator/config/flood-config.ts';
 import { flood, REPO_ROOT } from '../../orchestrator/flood.ts';
 import type { FloodRun } from '../../orchestrator/run/flood-run.ts';
 import type { RunSample } from '../../orchestrator/run/sample.ts';
+import type { Transport } from '../../shared/contracts.ts';
 import { LabError } from '../../shared/errors.ts';
 import { floodCapture } from './flood-capture.ts';
 import { floodFigures, type FloodFigures } from './flood-figures.ts';
@@ -24,6 +25,8 @@ export interface FloodStageOptions {
   holdSeconds: number;
   intervalSeconds: number;
   engine: string;
+  /** What the connections speak (default chunked). */
+  transport?: Transport;
   broadcast: boolean;
   /** Routed sends per second; 0 = no sends phase. */
   sendsRate: number;
@@ -69,6 +72,7 @@ export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures>
     holdSeconds: `${opts.holdSeconds}s`,
     intervalSeconds: `${opts.intervalSeconds}s`,
     engine: opts.engine,
+    transport: opts.transport ?? 'chunked',
     broadcast: opts.broadcast,
     sendsRate: String(opts.sendsRate),
     sendsSeconds: `${Math.max(1, opts.sendsSeconds)}s`,

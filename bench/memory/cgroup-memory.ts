@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseMemoryStat } from '../../orchestrator/backends/memory-stat.ts';
+import { parseMemoryStat } from '../../orchestrator/backends/probes/memory-stat.ts';
 
 export interface CgroupMemory {
   usage: number;

@@ -8,9 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/cgroup.ts';
+import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/local/cgroup.ts';
 import { readSockstat } from '../../orchestrator/run/sockstat.ts';
-import { freePortBelow } from '../../orchestrator/backends/free-port.ts';
+import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
 import { controlTokenOf, exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { MemoryBench } from '../../server/bench/memory-bench.ts';

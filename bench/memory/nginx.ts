@@ -1,7 +1,8 @@
 /**
  * The two C references of the memory stage, as nginx processes in a memory cgroup of their own:
  * - `nchan`: Debian's nginx-light + libnginx-mod-nchan, `GET /test/<id>` is an http-chunked subscriber of channel
- *   <id> (nchan answers 403 unless the request carries `TE: chunked`, which the load generator sends).
+ *   <id> (nchan answers 403 unless the request carries `TE: chunked`, which the load generator sends), and
+ *   `GET /ws/<id>` (with an Upgrade) a websocket subscriber of it, as comet-lab's server serves both.
  * - `floor`: plain nginx answering `GET /` and keeping the connection alive and idle: the least a C event loop
  *   spends per held connection.
  * One worker process, as the server engines are measured with one worker; master + worker are both in the group.
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LabError, EXIT } from '../../shared/errors.ts';
-import type { ComponentCgroup } from '../../orchestrator/backends/cgroup.ts';
+import type { ComponentCgroup } from '../../orchestrator/backends/local/cgroup.ts';
 
 export type NginxKind = 'nchan' | 'floor';
 
@@ -40,6 +41,7 @@ export function nginxConf(kind: NginxKind, dir: string, port: number, connection
   const location =
     kind === 'nchan'
       ? `location ~ ^/test/([A-Za-z0-9_-]+)$ { nchan_subscriber http-chunked; nchan_channel_id $1; }
+    location ~ ^/ws/([A-Za-z0-9_-]+)$ { nchan_subscriber websocket; nchan_channel_id $1; }
     location ~ ^/pub/([A-Za-z0-9_-]+)$ { nchan_publisher; nchan_channel_id $1; }`
       : `location / { return 200 "ok\\n"; }`;
   return `${kind === 'nchan' ? `load_module ${nchanModulePath()};\n` : ''}daemon off;
@@ -68,7 +70,8 @@ http {
 `;
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => {
       s.destroy();

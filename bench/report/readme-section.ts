@@ -84,6 +84,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     'make bench ARGS="--only memory"                     # stage 1 only: every engine, nginx floor, nginx + nchan',
     'make bench ARGS="--only flood,fanout,sends --n 100000 --interval 10s"',
     'make bench ARGS="--only flood,fanout --n 1000000 --interval 120s --rate 2000 --hold 120s --time-limit 16m --force"',
+    'make bench ARGS="--only flood,fanout,sends --n 100000 --transport ws"   # WebSocket floods: their own rows; targets stay chunked',
     '```',
     '',
     'Run it under `flock /tmp/comet-lab-heavy.lock` (the Makefile target does). Stages: **memory** (15,000 idle',
@@ -119,7 +120,9 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
   }
   // One row per N and heartbeat: a run at a longer heartbeat never replaces the headline 10 s row of the same N.
   const byN = new Map<string, { file: string; f: BenchResults['floods'][number] }>();
-  for (const l of all) for (const f of l.results.floods) if (!byN.has(`${f.nAsked}@${f.chunks.intervalSeconds}`)) byN.set(`${f.nAsked}@${f.chunks.intervalSeconds}`, { file: l.file, f });
+  // ... and per transport: a WebSocket flood never replaces the chunked row either
+  const key = (f: BenchResults['floods'][number]) => `${f.nAsked}@${f.chunks.intervalSeconds}/${f.transport ?? 'chunked'}`;
+  for (const l of all) for (const f of l.results.floods) if (!byN.has(key(f))) byN.set(key(f), { file: l.file, f });
   if (byN.size > 0) {
     lines.push(`**Floods** (server and load generators on this one machine, local backend; one row per N and heartbeat, the issue's headline is ${HEADLINE_INTERVAL_SECONDS} s):`, '');
     lines.push('| N asked | heartbeat | held (server) | time to N | server KB/conn (slope, total/N) | loadgen KB/conn (slope) | chunks received of expected (rate) | CPU µs/chunk (server + loadgen) | broadcast: last, p50, p99 | routed sends/s, p99 | results |');
@@ -130,7 +133,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
       const forced = f.n === f.nAsked && !f.capacity.fits ? ' (--force: past the doctor\'s estimate)' : '';
       lines.push([
         '',
-        fmtInt(f.nAsked),
+        `${fmtInt(f.nAsked)}${(f.transport ?? 'chunked') === 'chunked' ? '' : ` (${f.transport})`}`,
         `${k.intervalSeconds} s`,
         `${fmtInt(f.reached.server)}${f.complete || f.reached.client < f.n ? '' : ' (incomplete)'}${f.n !== f.nAsked ? ` of ${fmtInt(f.n)} run` : ''}${forced}`,
         f.secondsToTarget === undefined ? 'not reached' : `${f.secondsToTarget.toFixed(1)} s`,

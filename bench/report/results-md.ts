@@ -42,7 +42,7 @@ function holdCpu(f: FloodFigures): string {
 function floodSection(f: FloodFigures): string[] {
   const c = f.cpu;
   const lines = [
-    `## Flood at ${fmtInt(f.nAsked)}, ${f.chunks.intervalSeconds} s heartbeat${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : !f.capacity.fits ? ` (--force: run as asked past the doctor's estimate of at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy})` : ''}`,
+    `## Flood at ${fmtInt(f.nAsked)}${(f.transport ?? 'chunked') === 'chunked' ? '' : ` (${f.transport})`}, ${f.chunks.intervalSeconds} s heartbeat${f.n !== f.nAsked ? ` (run at ${fmtInt(f.n)}: ${f.capacity.planRefusal ? `the planner refused ${fmtInt(f.nAsked)}: ${f.capacity.planRefusal}` : `the doctor holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`})` : !f.capacity.fits ? ` (--force: run as asked past the doctor's estimate of at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy})` : ''}`,
     '',
     `${f.complete && f.reached.client >= f.n ? 'Complete.' : `**Incomplete**: ${f.incomplete ?? (f.reached.client < f.n ? `N not reached: ${fmtInt(f.reached.client)} of ${fmtInt(f.n)} held (ramp ended by ${f.rampEndedBy ?? 'n/a'})` : f.timedOut ? 'time bound' : 'see report')}.`} Orchestrator report: \`${f.reportDir}\`.`,
     '',

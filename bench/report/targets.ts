@@ -60,8 +60,9 @@ function perConnection(side: FloodFigures['loadgen']): { v: number | undefined; 
   return { v: side.slopeBytes, basis: `fit slope, R² ${r2?.toFixed(2) ?? 'n/a'}` };
 }
 
-/** The flood at exactly N (the 1 M targets), else the largest one that ran. */
-function floodFor(floods: FloodFigures[], n: number): FloodFigures | undefined {
+/** The flood at exactly N (the 1 M targets), else the largest one that ran; chunked only (the seed's transport). */
+function floodFor(all: FloodFigures[], n: number): FloodFigures | undefined {
+  const floods = all.filter((f) => (f.transport ?? 'chunked') === 'chunked');
   return floods.find((f) => f.nAsked === n) ?? [...floods].sort((a, b) => b.n - a.n)[0];
 }
 

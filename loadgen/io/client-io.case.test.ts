@@ -65,7 +65,7 @@ for (const io of IO_NAMES) {
           assert.equal(server.sockets.size, 300);
           assert.equal(ssEstablished(server.port), 300);
           assert.equal(pool.status().io, io);
-          assert.deepEqual(Object.values(pool.status().errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+          assert.deepEqual(Object.values(pool.status().errors).filter((v) => v !== 0), [], JSON.stringify(pool.status().errors));
         });
         await waitFor('sockets closed after stop', () => ssEstablished(server.port) === 0, 5000);
       } finally {

@@ -29,8 +29,8 @@ export interface ClientIo {
   connect(slot: number, address: string, port: number, localAddress: string | undefined, localPort: number): number;
   /** Starts reading a connected slot into the shared buffer; 0 or a negative errno. */
   startReading(slot: number): number;
-  /** Writes latin1 bytes; 0 when accepted (written or queued), else a negative errno. */
-  write(slot: number, data: string): number;
+  /** Writes a latin1 string or bytes; 0 when accepted (written or queued), else a negative errno. */
+  write(slot: number, data: string | Uint8Array): number;
   /** Closes the slot's connection (pending connect included) without any callback; safe on a closed slot. */
   close(slot: number): void;
 }

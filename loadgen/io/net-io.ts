@@ -75,10 +75,11 @@ export class NetIo implements ClientIo {
     return 0; // net reads as soon as it is connected (into the shared onread buffer)
   }
 
-  write(slot: number, data: string): number {
+  write(slot: number, data: string | Uint8Array): number {
     const s = this.sockets[slot];
     if (s === undefined || s.destroyed) return -32; // EPIPE
-    s.write(data, 'latin1');
+    if (typeof data === 'string') s.write(data, 'latin1');
+    else s.write(data);
     return 0;
   }
 

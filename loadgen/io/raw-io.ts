@@ -43,7 +43,7 @@ export class RawIo implements ClientIo {
     return this.reader.start(this.handles[slot]!);
   }
 
-  write(slot: number, data: string): number {
+  write(slot: number, data: string | Uint8Array): number {
     const h = this.handles[slot];
     return h === undefined ? -9 /* EBADF */ : writeRaw(h, data);
   }

@@ -40,7 +40,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     await waitFor('400 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 400, 20_000, 100, () => s);
     assert.equal(s.io, 'net');
     assert.equal(s.chunks, 400);
-    assert.deepEqual(Object.values(s.errors), [0, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Object.values(s.errors).filter((v) => v !== 0), [], JSON.stringify(s.errors));
     assert.equal(server.sockets.size, 400, 'the server holds as many');
     assert.equal(ssEstablished(server.port), 400, 'ss counts as many');
     await postJson(`${base}/stop`, {}, TOKEN);

@@ -3,42 +3,32 @@ import assert from 'node:assert/strict';
 import { HttpResponseParser } from './http-response-parser.ts';
 import { TRANSPORTS } from '../transports/transports.ts';
 import type { UnitListener } from '../transports/transport.ts';
+import { feedSplit } from '../testing/feed-split.ts';
 
 const HEAD = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n';
 const chunk = (s: string) => `${Buffer.byteLength(s, 'latin1').toString(16)}\r\n${s}\r\n`;
 
 interface Seen {
-  heads: number[];
+  opens: number;
+  refused: number[];
   units: number[];
   ends: number;
 }
 
 /** A parser + transport sink on 4 slots, recording what the pool would hear. */
-function harness(transport: 'chunked' | 'sse' | 'poll', accept = (status: number) => status < 300) {
-  const seen: Seen = { heads: [], units: [], ends: 0 };
+function harness(transport: 'chunked' | 'sse' | 'poll') {
+  const seen: Seen = { opens: 0, refused: [], units: [], ends: 0 };
   const listener: UnitListener = {
-    onHead: (_slot, status) => (seen.heads.push(status), accept(status)),
+    onOpen: () => void seen.opens++,
+    onRefused: (_slot, _cause, status) => void seen.refused.push(status),
     onUnit: (_slot, sentAt) => void seen.units.push(sentAt),
     onResponseEnd: () => void seen.ends++,
+    onWsClose: () => assert.fail('no WebSocket here'),
+    write: () => assert.fail('an HTTP transport writes nothing'),
   };
   const sink = TRANSPORTS[transport].createSink(4, listener);
-  const parser = new HttpResponseParser(4, sink, TRANSPORTS[transport].captureHeader);
-  sink.parser = parser;
+  const parser = new HttpResponseParser(4, sink);
   return { parser, seen };
-}
-
-/** Feeds `text` to slot 1 cut at the given offsets; returns whether every feed succeeded. */
-function feedSplit(parser: HttpResponseParser, text: string, cuts: number[]): boolean {
-  const bytes = Buffer.from(text, 'latin1');
-  let from = 0;
-  for (const cut of [...cuts, bytes.length]) {
-    // Copy into a larger buffer at an offset, as a shared read buffer would hold it.
-    const buf = Buffer.alloc(cut - from + 8, 0x7e);
-    bytes.copy(buf, 3, from, cut);
-    if (!parser.feed(1, buf, 3, 3 + cut - from)) return false;
-    from = cut;
-  }
-  return true;
 }
 
 const STREAM = HEAD + chunk('Welcome to comet-lab, 7\n') + chunk('@1700000000123.250 hello\n') + chunk('Chunk 1 for ID 7\n') + chunk('@1700000000456.5 x\n');
@@ -47,7 +37,7 @@ test('chunks are counted from the framing whatever the reads: every single split
   for (let cut = 0; cut <= STREAM.length; cut++) {
     const { parser, seen } = harness('chunked');
     assert.ok(feedSplit(parser, STREAM, cut === 0 ? [] : [cut]), `cut ${cut}`);
-    assert.deepEqual(seen.heads, [200], `cut ${cut}`);
+    assert.equal(seen.opens, 1, `cut ${cut}`);
     assert.equal(seen.units.length, 4, `cut ${cut}`);
     assert.deepEqual(seen.units.filter((u) => !Number.isNaN(u)), [1700000000123.25, 1700000000456.5], `cut ${cut}`);
   }
@@ -89,11 +79,19 @@ test('malformed heads and chunk sizes are protocol problems with a stable name',
   }
 });
 
-test('a non-2xx status stops the slot without a protocol problem', () => {
+test('a non-2xx status stops the slot without a protocol problem (the sink pauses the parser)', () => {
   const { parser, seen } = harness('chunked');
   assert.equal(feedSplit(parser, 'HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno!', []), false);
   assert.equal(parser.problem, undefined);
-  assert.deepEqual(seen.heads, [403]);
+  assert.deepEqual(seen.refused, [403]);
+  assert.equal(seen.opens, 0);
+});
+
+test('an interim 100 Continue is skipped: the final answer after it opens the stream', () => {
+  const { parser, seen } = harness('chunked');
+  assert.ok(feedSplit(parser, 'HTTP/1.1 100 Continue\r\n\r\n' + STREAM, [10, 30]));
+  assert.equal(seen.opens, 1);
+  assert.equal(seen.units.length, 4);
 });
 
 const SSE =
@@ -132,7 +130,7 @@ test('long-poll: 200 answers are units, 204 is not, and the next answer on the s
   for (let cut = 0; cut <= text.length; cut += 7) {
     const { parser, seen } = harness('poll');
     assert.ok(feedSplit(parser, text, cut === 0 ? [] : [cut]));
-    assert.deepEqual(seen.heads, [200, 204, 200]);
+    assert.equal(seen.opens, 3, 'two 200s and a 204');
     assert.deepEqual(seen.units, [1700000000009.75, 1700000000010]);
     assert.equal(seen.ends, 3);
   }

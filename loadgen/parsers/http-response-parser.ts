@@ -3,32 +3,29 @@
  * connection slot, so a held connection costs a few bytes here and no closure. Bytes arrive as they were read (a
  * response head, a chunk-size line or a chunk body may be split across reads, or several may share one read); the
  * parser decodes the body framing (chunked, Content-Length, or until close) and hands the payload to a sink, which
- * makes what it wants of it (count chunks, SSE events, poll answers).
+ * makes what it wants of it (count chunks, SSE events, poll answers, WebSocket frames after a 101).
+ *
+ * The sink answers every callback with a verdict, as llhttp's callbacks answer with a return code (undici's
+ * parser): go on, pause (the sink ended the connection: parsing this slot stops until `reset`), or a protocol
+ * problem. The sink holds no reference to the parser.
  */
+import { CONTINUE, PAUSE, problemOf, type ProtocolProblem, type Verdict } from './verdict.ts';
 
 /** Where the parser delivers what it decoded. `slot` is the connection; byte ranges are `buf[start, end)`. */
 export interface BodySink {
-  /** The status line and headers were read; the body framing is known. */
-  onHead(slot: number, status: number): void;
+  /** One header line of a final response head (`name` lower case, `value` trimmed), before onHead. */
+  onHeader(slot: number, name: string, value: string): Verdict;
+  /** The status line and headers were read; the body framing is known. After a 101, every byte is onData. */
+  onHead(slot: number, status: number): Verdict;
   /** A chunk of chunked framing begins (chunk-size line read, size > 0). Not called for other framings. */
-  onChunkStart(slot: number): void;
-  /** Payload bytes, de-framed. For chunked framing, within the current chunk. */
-  onData(slot: number, buf: Uint8Array, start: number, end: number): void;
+  onChunkStart(slot: number): Verdict;
+  /** Payload bytes, de-framed (after a 101: the upgraded protocol's bytes). For chunked framing, within one chunk. */
+  onData(slot: number, buf: Uint8Array, start: number, end: number): Verdict;
   /** The current chunk's payload ended. */
-  onChunkEnd(slot: number): void;
+  onChunkEnd(slot: number): Verdict;
   /** The whole response was read (last chunk, Content-Length reached, or EOF for a close-delimited body). */
-  onResponseEnd(slot: number, status: number): void;
+  onResponseEnd(slot: number, status: number): Verdict;
 }
-
-/** Why `feed` stopped: a stable detail for the protocol error (shown in logs, the cause counted is `protocol`). */
-export type ProtocolProblem =
-  | 'bad-status-line'
-  | 'head-too-large'
-  | 'bad-header'
-  | 'bad-chunk-size'
-  | 'chunk-size-too-large'
-  | 'bad-chunk-end'
-  | 'bad-sse-field';
 
 const P_HEAD = 0;
 const P_SIZE = 1; // reading chunk-size hex digits
@@ -43,7 +40,8 @@ const P_TRAILER_LF = 9;
 const P_LENGTH = 10; // Content-Length body
 const P_UNTIL_CLOSE = 11;
 const P_DONE = 12; // response complete: the next byte starts a new head (poll re-uses the connection)
-const P_FAILED = 13;
+const P_FAILED = 13; // stopped: a protocol problem, or the sink paused (ended the connection)
+const P_UPGRADED = 14; // after 101 Switching Protocols: every byte goes to the sink as it is
 
 const MAX_HEAD_BYTES = 16 * 1024;
 const MAX_SIZE_DIGITS = 8; // 4 GiB chunks and more are treated as malformed rather than trusted
@@ -64,16 +62,10 @@ export class HttpResponseParser {
   /** Partial response heads: rare (a head split across reads), so a map rather than a buffer per connection. */
   private readonly headCarry = new Map<number, Buffer>();
   private readonly sink: BodySink;
-  /** Numeric value of the `captureHeader` header in the last head read (NaN when absent). */
-  private readonly captured: Float64Array | undefined;
-  private readonly captureHeader: string | undefined;
-  /** Set when `feed` returns false. */
+  /** Set when `feed` returns false because of a protocol problem (undefined when the sink paused). */
   problem: ProtocolProblem | undefined;
 
-  /** `captureHeader` (lower case): a numeric response header the sink wants, e.g. long-poll's `comet-event-id`. */
-  constructor(capacity: number, sink: BodySink, captureHeader?: string) {
-    this.captureHeader = captureHeader;
-    this.captured = captureHeader === undefined ? undefined : new Float64Array(capacity).fill(NaN);
+  constructor(capacity: number, sink: BodySink) {
     this.phase = new Uint8Array(capacity);
     this.digits = new Uint8Array(capacity);
     this.status = new Uint16Array(capacity);
@@ -89,11 +81,6 @@ export class HttpResponseParser {
     this.headCarry.delete(slot);
   }
 
-  /** The captured header's value in the last head read on `slot`, or NaN. */
-  capturedValue(slot: number): number {
-    return this.captured?.[slot] ?? NaN;
-  }
-
   /** True once a head was read and the response is still streaming or complete. */
   headRead(slot: number): boolean {
     const p = this.phase[slot]!;
@@ -104,7 +91,7 @@ export class HttpResponseParser {
   end(slot: number): boolean {
     if (this.phase[slot] === P_UNTIL_CLOSE) {
       this.phase[slot] = P_DONE;
-      this.sink.onResponseEnd(slot, this.status[slot]!);
+      this.verdict(slot, this.sink.onResponseEnd(slot, this.status[slot]!));
       return true;
     }
     return this.phase[slot] === P_DONE;
@@ -126,25 +113,25 @@ export class HttpResponseParser {
       }
       if (phase === P_DATA) {
         const take = Math.min(this.remaining[slot]!, end - i);
-        this.sink.onData(slot, buf, i, i + take);
+        if (!this.verdict(slot, this.sink.onData(slot, buf, i, i + take))) return false;
         i += take;
         this.remaining[slot]! -= take;
         if (this.remaining[slot] === 0) {
           this.phase[slot] = P_DATA_CR;
-          this.sink.onChunkEnd(slot);
+          if (!this.verdict(slot, this.sink.onChunkEnd(slot))) return false;
         }
         continue;
       }
       if (phase === P_LENGTH) {
         const take = Math.min(this.remaining[slot]!, end - i);
-        this.sink.onData(slot, buf, i, i + take);
+        if (!this.verdict(slot, this.sink.onData(slot, buf, i, i + take))) return false;
         i += take;
         this.remaining[slot]! -= take;
-        if (this.remaining[slot] === 0) this.finish(slot);
+        if (this.remaining[slot] === 0 && !this.finish(slot)) return false;
         continue;
       }
-      if (phase === P_UNTIL_CLOSE) {
-        this.sink.onData(slot, buf, i, end);
+      if (phase === P_UNTIL_CLOSE || phase === P_UPGRADED) {
+        if (!this.verdict(slot, this.sink.onData(slot, buf, i, end))) return false;
         break;
       }
       if (phase === P_FAILED) return false;
@@ -166,19 +153,18 @@ export class HttpResponseParser {
         }
         if (this.digits[slot] === 0) return this.fail(slot, 'bad-chunk-size');
         if (c === CR) this.phase[slot] = P_SIZE_LF;
-        else if (c === LF) this.sizeDone(slot);
+        else if (c === LF) return this.sizeDone(slot);
         else if (c === 0x3b || c === 0x20 || c === 0x09) this.phase[slot] = P_SIZE_REST;
         else return this.fail(slot, 'bad-chunk-size');
         return true;
       }
       case P_SIZE_REST:
         if (c === CR) this.phase[slot] = P_SIZE_LF;
-        else if (c === LF) this.sizeDone(slot);
+        else if (c === LF) return this.sizeDone(slot);
         return true;
       case P_SIZE_LF:
         if (c !== LF) return this.fail(slot, 'bad-chunk-size');
-        this.sizeDone(slot);
-        return true;
+        return this.sizeDone(slot);
       case P_DATA_CR:
         if (c === CR) this.phase[slot] = P_DATA_LF;
         else if (c === LF) this.nextSize(slot);
@@ -190,7 +176,7 @@ export class HttpResponseParser {
         return true;
       case P_TRAILER_START:
         if (c === CR) this.phase[slot] = P_TRAILER_LF;
-        else if (c === LF) this.finish(slot);
+        else if (c === LF) return this.finish(slot);
         else this.phase[slot] = P_TRAILER_LINE;
         return true;
       case P_TRAILER_LINE:
@@ -198,8 +184,7 @@ export class HttpResponseParser {
         return true;
       case P_TRAILER_LF:
         if (c !== LF) return this.fail(slot, 'bad-chunk-end');
-        this.finish(slot);
-        return true;
+        return this.finish(slot);
     }
     return this.fail(slot, 'bad-chunk-size');
   }
@@ -210,22 +195,31 @@ export class HttpResponseParser {
     this.remaining[slot] = 0;
   }
 
-  private sizeDone(slot: number): void {
+  private sizeDone(slot: number): boolean {
     if (this.remaining[slot] === 0) {
       this.phase[slot] = P_TRAILER_START;
-      return;
+      return true;
     }
     this.phase[slot] = P_DATA;
-    this.sink.onChunkStart(slot);
+    return this.verdict(slot, this.sink.onChunkStart(slot));
   }
 
-  private finish(slot: number): void {
+  private finish(slot: number): boolean {
     this.phase[slot] = P_DONE;
-    this.sink.onResponseEnd(slot, this.status[slot]!);
+    return this.verdict(slot, this.sink.onResponseEnd(slot, this.status[slot]!));
   }
 
-  /** Marks a slot as failed with a protocol problem; a sink calls it when the payload is malformed. */
-  fail(slot: number, problem: ProtocolProblem): false {
+  /** Acts on a sink's verdict: true to go on; false when the slot stopped (paused, or a protocol problem). */
+  private verdict(slot: number, v: Verdict): boolean {
+    if (v === CONTINUE) return true;
+    if (v === PAUSE) {
+      this.stop(slot);
+      return false;
+    }
+    return this.fail(slot, problemOf(v));
+  }
+
+  private fail(slot: number, problem: ProtocolProblem): false {
     this.phase[slot] = P_FAILED;
     this.problem = problem;
     this.headCarry.delete(slot);
@@ -237,7 +231,7 @@ export class HttpResponseParser {
     return -1;
   }
 
-  /** Stops parsing a slot without a protocol problem (the sink decided to close it, e.g. on a 4xx status). */
+  /** Stops parsing a slot without a protocol problem (its connection is being closed). */
   stop(slot: number): void {
     this.phase[slot] = P_FAILED;
     this.headCarry.delete(slot);
@@ -279,9 +273,10 @@ export class HttpResponseParser {
     const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0]!);
     if (m === null) return this.fail(slot, 'bad-status-line');
     const status = Number(m[1]);
+    // an interim answer (100 Continue, 103 Early Hints): its head is skipped, the final one follows
+    const interim = status >= 100 && status < 200 && status !== 101;
     let chunked = false;
     let length = -1;
-    if (this.captured !== undefined) this.captured[slot] = NaN;
     for (let k = 1; k < lines.length; k++) {
       const line = lines[k]!;
       if (line === '') continue;
@@ -293,23 +288,26 @@ export class HttpResponseParser {
       else if (name === 'content-length') {
         if (!/^\d+$/.test(value)) return this.fail(slot, 'bad-header');
         length = Number(value);
-      } else if (name === this.captureHeader && this.captured !== undefined && /^\d+$/.test(value)) {
-        this.captured[slot] = Number(value);
       }
+      if (!interim && !this.verdict(slot, this.sink.onHeader(slot, name, value))) return false;
+    }
+    if (interim) {
+      this.phase[slot] = P_HEAD;
+      return true;
     }
     this.status[slot] = status;
-    this.sink.onHead(slot, status);
-    if (this.phase[slot] === P_FAILED) return false;
-    // 1xx, 204 and 304 have no body; a HEAD-less client never asks for one.
-    if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
-      if (status >= 200) this.finish(slot);
-      else this.phase[slot] = P_HEAD;
+    if (!this.verdict(slot, this.sink.onHead(slot, status))) return false;
+    // 204 and 304 have no body; a HEAD-less client never asks for one. After 101 the bytes are another protocol's.
+    if (status === 101) {
+      this.phase[slot] = P_UPGRADED;
+    } else if (status === 204 || status === 304) {
+      return this.finish(slot);
     } else if (chunked) {
       this.nextSize(slot);
     } else if (length >= 0) {
       this.remaining[slot] = length;
       this.phase[slot] = P_LENGTH;
-      if (length === 0) this.finish(slot);
+      if (length === 0) return this.finish(slot);
     } else {
       this.phase[slot] = P_UNTIL_CLOSE;
     }

@@ -1,10 +1,9 @@
 /** Chunked streaming (`GET /test/{i}`, the seed's transport): every HTTP chunk is a unit, counted from the framing. */
 import { TimestampReader } from '../parsers/timestamp-reader.ts';
-import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
-import { streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+import { CONTINUE, type Verdict } from '../parsers/verdict.ts';
+import { ignored, openOnSuccess, streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
 
 class ChunkedSink implements TransportSink {
-  parser: HttpResponseParser | undefined;
   private readonly timestamps: TimestampReader;
   private readonly listener: UnitListener;
 
@@ -13,20 +12,25 @@ class ChunkedSink implements TransportSink {
     this.listener = listener;
   }
 
-  onHead(slot: number, status: number): void {
-    if (!this.listener.onHead(slot, status)) this.parser?.stop(slot);
+  onHeader = ignored;
+  onHead(slot: number, status: number): Verdict {
+    return openOnSuccess(this.listener, slot, status);
   }
-  onChunkStart(slot: number): void {
+  onChunkStart(slot: number): Verdict {
     this.timestamps.begin(slot);
+    return CONTINUE;
   }
-  onData(slot: number, buf: Uint8Array, start: number, end: number): void {
+  onData(slot: number, buf: Uint8Array, start: number, end: number): Verdict {
     this.timestamps.data(slot, buf, start, end);
+    return CONTINUE;
   }
-  onChunkEnd(slot: number): void {
+  onChunkEnd(slot: number): Verdict {
     this.listener.onUnit(slot, this.timestamps.finish(slot));
+    return CONTINUE;
   }
-  onResponseEnd(slot: number, status: number): void {
+  onResponseEnd(slot: number, status: number): Verdict {
     this.listener.onResponseEnd(slot, status);
+    return CONTINUE;
   }
   clear(slot: number): void {
     this.timestamps.clear(slot);

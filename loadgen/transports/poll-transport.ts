@@ -5,40 +5,51 @@
  * first line's timestamp gives the latency.
  */
 import { TimestampReader } from '../parsers/timestamp-reader.ts';
-import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
-import { lastEventIdHeader, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+import { CONTINUE, type Verdict } from '../parsers/verdict.ts';
+import { ignored, lastEventIdHeader, openOnSuccess, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
 
 class PollSink implements TransportSink {
-  parser: HttpResponseParser | undefined;
   private readonly timestamps: TimestampReader;
   private readonly listener: UnitListener;
   /** Kept across reconnections: a new connection resumes where the last answer ended. */
   private readonly lastEventId: Float64Array;
+  /** The `Comet-Event-Id` of the answer being read (NaN when it has none). */
+  private readonly answerId: Float64Array;
 
   constructor(capacity: number, listener: UnitListener) {
     this.timestamps = new TimestampReader(capacity);
     this.listener = listener;
     this.lastEventId = new Float64Array(capacity).fill(NaN);
+    this.answerId = new Float64Array(capacity).fill(NaN);
   }
 
-  onHead(slot: number, status: number): void {
-    if (!this.listener.onHead(slot, status)) this.parser?.stop(slot);
-    else this.timestamps.begin(slot);
+  onHeader(slot: number, name: string, value: string): Verdict {
+    if (name === 'comet-event-id' && /^\d{1,15}$/.test(value)) this.answerId[slot] = Number(value);
+    return CONTINUE;
   }
-  onChunkStart(): void {}
-  onData(slot: number, buf: Uint8Array, start: number, end: number): void {
+  onHead(slot: number, status: number): Verdict {
+    const v = openOnSuccess(this.listener, slot, status);
+    if (v === CONTINUE) this.timestamps.begin(slot);
+    return v;
+  }
+  onChunkStart = ignored;
+  onData(slot: number, buf: Uint8Array, start: number, end: number): Verdict {
     this.timestamps.data(slot, buf, start, end);
+    return CONTINUE;
   }
-  onChunkEnd(): void {}
-  onResponseEnd(slot: number, status: number): void {
+  onChunkEnd = ignored;
+  onResponseEnd(slot: number, status: number): Verdict {
     const sentAt = this.timestamps.finish(slot);
-    const id = this.parser?.capturedValue(slot) ?? NaN;
+    const id = this.answerId[slot]!;
+    this.answerId[slot] = NaN;
     if (!Number.isNaN(id)) this.lastEventId[slot] = id;
     if (status === 200) this.listener.onUnit(slot, sentAt);
     this.listener.onResponseEnd(slot, status);
+    return CONTINUE;
   }
   clear(slot: number): void {
     this.timestamps.clear(slot);
+    this.answerId[slot] = NaN;
   }
   extraHeaders(slot: number): string {
     return lastEventIdHeader(this.lastEventId[slot]!);
@@ -49,7 +60,6 @@ export const pollTransport: TransportCodec = {
   name: 'poll',
   defaultPath: '/poll/{i}',
   activeOnConnect: true,
-  captureHeader: 'comet-event-id',
   request: (path, host, extra) =>
     `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: comet-lab-loadgen\r\nAccept: */*\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n${extra}\r\n`,
   createSink: (capacity, listener) => new PollSink(capacity, listener),

@@ -4,8 +4,8 @@
  * Comments (`:` lines) are ignored; an unknown field name counts as a protocol error (`bad-sse-field`).
  */
 import { parseSentAtMs } from '../../shared/message-format.ts';
-import type { HttpResponseParser } from '../parsers/http-response-parser.ts';
-import { lastEventIdHeader, streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
+import { CONTINUE, failWith, type Verdict } from '../parsers/verdict.ts';
+import { ignored, lastEventIdHeader, openOnSuccess, streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
 
 const LINE_START = 0;
 const CARRYING = 1; // a partial line is in the carry map
@@ -15,8 +15,9 @@ const MAX_CARRY = 96; // field name + timestamp fit; longer lines are handled on
 
 const FIELDS = ['data', 'id', 'event', 'retry'].map((f) => Buffer.from(f, 'latin1'));
 
+const BAD_FIELD = failWith('bad-sse-field');
+
 class SseSink implements TransportSink {
-  parser: HttpResponseParser | undefined;
   private readonly lineState: Uint8Array;
   private readonly hasFields: Uint8Array;
   private readonly sentAt: Float64Array;
@@ -33,13 +34,15 @@ class SseSink implements TransportSink {
     this.listener = listener;
   }
 
-  onHead(slot: number, status: number): void {
-    if (!this.listener.onHead(slot, status)) this.parser?.stop(slot);
+  onHeader = ignored;
+  onHead(slot: number, status: number): Verdict {
+    return openOnSuccess(this.listener, slot, status);
   }
-  onChunkStart(): void {}
-  onChunkEnd(): void {}
-  onResponseEnd(slot: number, status: number): void {
+  onChunkStart = ignored;
+  onChunkEnd = ignored;
+  onResponseEnd(slot: number, status: number): Verdict {
     this.listener.onResponseEnd(slot, status);
+    return CONTINUE;
   }
   clear(slot: number): void {
     this.lineState[slot] = LINE_START;
@@ -51,7 +54,7 @@ class SseSink implements TransportSink {
     return lastEventIdHeader(this.lastEventId[slot]!);
   }
 
-  onData(slot: number, buf: Uint8Array, start: number, end: number): void {
+  onData(slot: number, buf: Uint8Array, start: number, end: number): Verdict {
     let i = start;
     while (i < end) {
       const lf = buf.indexOf(0x0a, i);
@@ -64,13 +67,13 @@ class SseSink implements TransportSink {
         const joined = Buffer.concat([this.carry.get(slot)!, buf.subarray(i, lineEnd)]);
         if (complete || joined.length >= MAX_CARRY) {
           this.carry.delete(slot);
-          if (!this.line(slot, joined, 0, joined.length)) return;
+          if (!this.line(slot, joined, 0, joined.length)) return BAD_FIELD;
           this.lineState[slot] = complete ? LINE_START : SKIPPING;
         } else {
           this.carry.set(slot, joined);
         }
       } else if (complete || lineEnd - i >= MAX_CARRY) {
-        if (!this.line(slot, buf, i, lineEnd)) return;
+        if (!this.line(slot, buf, i, lineEnd)) return BAD_FIELD;
         if (!complete) this.lineState[slot] = SKIPPING;
       } else {
         this.carry.set(slot, Buffer.from(buf.subarray(i, lineEnd)));
@@ -78,6 +81,7 @@ class SseSink implements TransportSink {
       }
       i = complete ? lineEnd + 1 : end;
     }
+    return CONTINUE;
   }
 
   private readId(slot: number, buf: Uint8Array, start: number, end: number): void {
@@ -85,7 +89,7 @@ class SseSink implements TransportSink {
     if (!Number.isNaN(id)) this.lastEventId[slot] = id;
   }
 
-  /** One line (without its LF; a trailing CR is dropped). Returns false after a protocol error. */
+  /** One line (without its LF; a trailing CR is dropped). Returns false for a malformed field (bad-sse-field). */
   private line(slot: number, buf: Uint8Array, start: number, end: number): boolean {
     if (end > start && buf[end - 1] === 0x0d) end--;
     if (end === start) {
@@ -99,7 +103,6 @@ class SseSink implements TransportSink {
     if (colon < 0 || colon > end) colon = end;
     const field = fieldIndex(buf, start, colon);
     if (field < 0) {
-      this.parser?.fail(slot, 'bad-sse-field');
       this.clear(slot);
       return false;
     }

@@ -1,6 +1,7 @@
 /**
- * What the orchestrator needs from wherever the lab runs. One file per way (local processes, Docker containers);
- * both must pass orchestrator/backends/backend.case.test.ts (the shared suite).
+ * What the orchestrator needs from wherever the lab runs. One folder per way (local/: processes on this host,
+ * docker/: containers on one engine), memory probes in probes/; every backend passes
+ * orchestrator/backends/backend.case.test.ts (the shared suite), each listing what it skips and why.
  */
 import type { Plan } from '../plan/plan.ts';
 
@@ -45,8 +46,13 @@ export interface Component {
 
 export interface Backend {
   readonly name: 'local' | 'docker';
-  /** Starts the server and load generators of the plan; resolves when every one answers on its API. */
-  up(plan: Plan): Promise<void>;
+  /**
+   * Starts the server and load generators of the plan; resolves when every one answers on its API, with the plan it
+   * adopted: what really runs (the server's port, workers and heartbeat, the load generators as laid out), which the
+   * run drives and the report describes. `plan.loadgens[i]` of the result is the component of the same name. The
+   * plan given is left as it was.
+   */
+  up(plan: Plan): Promise<Plan>;
   components(): Component[];
   /** Stops and removes everything `up` made (processes, cgroups, containers, networks). Safe to call twice. */
   stop(): Promise<void>;

@@ -6,7 +6,7 @@ import type { Transport } from '../../shared/contracts.ts';
 import type { LoadgenPlan, Plan } from '../plan/plan.ts';
 
 /** Stream path prefix of each transport on the server (server/http/routes.ts). */
-export const STREAM_PREFIX: Record<Transport, string> = { chunked: 'test', sse: 'sse', poll: 'poll' };
+export const STREAM_PREFIX: Record<Transport, string> = { chunked: 'test', sse: 'sse', poll: 'poll', ws: 'ws' };
 
 export function serverArgs(plan: Plan, port: number): string[] {
   return [

@@ -18,13 +18,19 @@ test('defaults, then env, then flags', () => {
 
 test('every problem is reported at once, as a usage error (exit 2)', () => {
   try {
-    resolveFloodConfig({ n: '0', backend: 'k8s', rate: '0', holdSeconds: 'soon', transport: 'ws' }, {}, false);
+    resolveFloodConfig({ n: '0', backend: 'k8s', rate: '0', holdSeconds: 'soon', transport: 'pigeon' }, {}, false);
     assert.fail('should throw');
   } catch (err) {
     assert.ok(err instanceof LabError);
     assert.equal(err.exitCode, 2);
     assert.equal(err.message.split('\n').length, 5, err.message);
   }
+});
+
+test('--transport ws (or LAB_TRANSPORT=ws) is WebSocket', () => {
+  assert.equal(resolveFloodConfig({ n: '10', transport: 'ws' }, {}, false).transport, 'ws');
+  assert.equal(resolveFloodConfig({ n: '10' }, { LAB_TRANSPORT: 'ws' }, false).transport, 'ws');
+  assert.throws(() => resolveFloodConfig({ n: '10', transport: 'wss' }, {}, false), /--transport must be one of chunked, sse, poll, ws/);
 });
 
 test('--sends-connections: 64 by default (room for >= 20,000 sends/s), a flag sets it, nonsense is a usage error', () => {

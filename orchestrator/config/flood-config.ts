@@ -6,7 +6,7 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { usageError } from '../../shared/errors.ts';
-import type { Transport } from '../../shared/contracts.ts';
+import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { parseDurationSeconds } from './duration.ts';
 
 export type BackendChoice = 'auto' | 'local' | 'docker';
@@ -99,7 +99,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
 };
 
 const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
-const TRANSPORTS: Transport[] = ['chunked', 'sse', 'poll'];
+const TRANSPORTS: readonly Transport[] = TRANSPORT_NAMES;
 
 /**
  * Layers defaults, env and flags, validates everything and returns the config, or throws one LAB_ERR_USAGE

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { processTree } from '../backends/process-tree.ts';
+import { processTree } from '../backends/probes/process-tree.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const ARTIFACTS = path.join(REPO, 'test-artifacts');

@@ -1,5 +1,5 @@
 /** The plan as a person reads it before anything starts (the `plan` command, and the head of every flood). */
-import { previewDockerPlan } from '../backends/docker-backend.ts';
+import { previewDockerPlan } from '../backends/docker/docker-backend.ts';
 import type { Plan } from './plan.ts';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;

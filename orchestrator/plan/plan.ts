@@ -1,3 +1,5 @@
+import type { Transport } from '../../shared/contracts.ts';
+
 /**
  * A plan is everything a backend needs to start a run, worked out before anything starts so that it can be printed
  * and refused. The planner (orchestrator/plan/planner.ts) makes it from the flood options and the host's limits.
@@ -27,7 +29,7 @@ export interface Plan {
     heartbeatIntervalMs: number;
   };
   loadgens: LoadgenPlan[];
-  transport: 'chunked' | 'sse' | 'poll';
+  transport: Transport;
   rampRate: number; // connections per second, all load generators together
   holdSeconds: number;
   /** Open files a process may hold here (hard `nofile`); every process count above derives from it. */

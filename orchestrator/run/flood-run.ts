@@ -56,7 +56,8 @@ const MAX_SAMPLES_IN_FLIGHT = 4;
 const SAMPLE_WAIT_PERIODS = 2.5;
 
 export class FloodRun extends EventEmitter {
-  readonly plan: Plan;
+  /** The plan given, then (once the backend is up) the plan the backend adopted: what the run drives and reports. */
+  plan: Plan;
   readonly backend: Backend;
   readonly options: RunOptions;
   phase = 'init';
@@ -103,7 +104,7 @@ export class FloodRun extends EventEmitter {
     let sampler: Promise<void> | undefined;
     try {
       this.enter('up');
-      await this.backend.up(this.plan);
+      this.plan = await this.backend.up(this.plan);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));

@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { LocalBackend } from '../backends/local-backend.ts';
+import { LocalBackend } from '../backends/local/local-backend.ts';
 import { REPO_ROOT } from '../flood.ts';
 import { makePlan } from '../plan/planner.ts';
 import { broadcastPhase } from './broadcast-phase.ts';

@@ -1,6 +1,7 @@
 /**
- * Memory per idle stream, per engine: one worker holds N streams (clients in other processes, outside the
- * server's memory cgroup), and the growth of the server's whole memory is divided by N. Whole memory is the cgroup's
+ * Memory per idle stream, per engine and transport: one worker holds N streams (clients in other processes, outside
+ * the server's memory cgroup), and the growth of the server's whole memory is divided by N. The same measure applies
+ * to nginx + nchan (one worker process, `nchan:chunked` or `nchan:ws`), the C reference, minus the forced GC. Whole memory is the cgroup's
  * working set (usage - inactive_file: user space plus kernel objects charged to it, socket structs included) plus
  * its kernel TCP buffer memory; RSS of the server's processes and /proc/net/sockstat are printed as cross-checks.
  * Both readings follow a full GC in every server process (GET /stats?gc=1 with --expose-gc), so garbage left by
@@ -9,15 +10,29 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canConnect, nginxConf } from '../../bench/memory/nginx.ts';
+import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
+import type { Transport } from '../../shared/contracts.ts';
 import type { EngineName } from '../engines/engine.ts';
 import { MemoryCgroup, rssBytes, sockstatTcpPages } from './cgroup-v1.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 const HOLD = fileURLToPath(new URL('./hold-streams.ts', import.meta.url));
 
+/** What holds the streams: a comet-lab engine, or nginx + nchan; and what the streams speak. */
+export interface MemoryBenchTarget {
+  server: EngineName | 'nchan';
+  transport: Transport;
+}
+
 export interface MemoryBenchOptions {
-  engines: EngineName[];
+  /** Engines measured with chunked streams (the original figure); `targets` adds any other pairing. */
+  engines?: EngineName[];
+  targets?: MemoryBenchTarget[];
   connections: number;
   clients: number;
   settleMs: number;
@@ -33,7 +48,8 @@ export interface MemoryFigures {
 }
 
 export interface EngineMemoryResult {
-  engine: EngineName;
+  engine: EngineName | 'nchan';
+  transport: Transport;
   held: number;
   before: MemoryFigures;
   after: MemoryFigures;
@@ -79,8 +95,9 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
 
   async run(options: MemoryBenchOptions): Promise<EngineMemoryResult[]> {
     const results: EngineMemoryResult[] = [];
+    const targets: MemoryBenchTarget[] = [...(options.engines ?? []).map((server) => ({ server, transport: 'chunked' as const })), ...(options.targets ?? [])];
     try {
-      for (const engine of options.engines) results.push(await this.measure(engine, options));
+      for (const target of targets) results.push(await this.measure(target, options));
     } finally {
       await this.cleanup();
     }
@@ -115,50 +132,90 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     };
   }
 
-  private async measure(engine: EngineName, options: MemoryBenchOptions): Promise<EngineMemoryResult> {
-    const group = new MemoryCgroup(`comet-lab-bench-${process.pid}-${engine}`);
+  /** Starts nginx + nchan (one worker) in `group`; resolves with its port and a stop function. */
+  private async startNchan(group: MemoryCgroup, connections: number): Promise<{ port: number; stop(): Promise<void> }> {
+    const dir = mkdtempSync(join(tmpdir(), 'comet-bench-nchan-'));
+    chmodSync(dir, 0o755);
+    mkdirSync(join(dir, 'tmp'));
+    const port = await freePortBelow(32768);
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf('nchan', dir, port, connections));
+    const proc = this.spawn(group.wrap(['nginx', '-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]));
+    const until = Date.now() + 10_000;
+    while (!(await canConnect(port))) {
+      if (proc.exitCode !== null || Date.now() > until) throw new Error(`nginx + nchan did not start on ${port} (see ${dir}/error.log)`);
+      await sleep(50);
+    }
+    return {
+      port,
+      stop: async () => {
+        proc.kill('SIGQUIT');
+        for (let i = 0; i < 100 && proc.exitCode === null && proc.signalCode === null; i++) await sleep(50);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+
+  private async measure(target: MemoryBenchTarget, options: MemoryBenchOptions): Promise<EngineMemoryResult> {
+    const { server: engine, transport } = target;
+    const label = `${engine}/${transport}`;
+    const nchan = engine === 'nchan';
+    const group = new MemoryCgroup(`comet-lab-bench-${process.pid}-${engine}-${transport}`);
     this.groups.add(group);
-    this.emit('phase', engine, 'starting server');
-    const server = this.spawn(
-      // the supervisor gets the workers' 1 MB young generation too (see README: run it the same way in production)
-      group.wrap([process.execPath, ...(options.explicitGc ? ['--expose-gc'] : []), '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--max-connections', String(options.connections)]),
-      { COMET_WORKER_NODE_FLAGS: options.explicitGc ? '--expose-gc' : '', COMET_ADMIN_TOKEN: '' },
-    );
-    const ready = await waitForLine(server, /comet-lab server ready (\{.*\})\n/, 20_000, 'server');
-    const port = (JSON.parse(ready[1]!) as { port: number }).port;
+    this.emit('phase', label, 'starting server');
+    let port: number;
+    let stopServer: () => Promise<void>;
+    if (nchan) {
+      ({ port, stop: stopServer } = await this.startNchan(group, options.connections));
+    } else {
+      const server = this.spawn(
+        // the supervisor gets the workers' 1 MB young generation too (see README: run it the same way in production)
+        group.wrap([process.execPath, ...(options.explicitGc ? ['--expose-gc'] : []), '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--poll-wait', '3600s', '--max-connections', String(options.connections)]),
+        { COMET_WORKER_NODE_FLAGS: options.explicitGc ? '--expose-gc' : '', COMET_ADMIN_TOKEN: '' },
+      );
+      const ready = await waitForLine(server, /comet-lab server ready (\{.*\})\n/, 20_000, 'server');
+      port = (JSON.parse(ready[1]!) as { port: number }).port;
+      stopServer = async () => {
+        server.kill('SIGTERM');
+        if (server.exitCode === null && server.signalCode === null) await new Promise((r) => server.once('exit', r));
+      };
+    }
+    // streams the server counts (nginx has no such count: the clients' is used)
+    const open = async (gc: boolean) => (nchan ? -1 : (await stats(port, gc)).open.total);
     // warm-up: page in the code paths of accepting and holding a stream once, so the baseline does not charge
     // one-time costs (code pages touched, maps and tables first sized) to the streams being measured
-    this.emit('phase', engine, `warm-up: ${WARM_UP} streams opened and closed`);
-    const warm = this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(WARM_UP), 'warm', '127.0.0.9']);
+    this.emit('phase', label, `warm-up: ${WARM_UP} streams opened and closed`);
+    const warm = this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(WARM_UP), 'warm', '127.0.0.9', transport]);
     await waitForLine(warm, /held (\d+) failed (\d+)\n/, 60_000, 'warm-up client');
     warm.kill('SIGTERM');
-    for (let i = 0; i < 100 && (await stats(port, false)).open.total > 0; i++) await sleep(100);
-    await sleep(500);
-    await stats(port, options.explicitGc);
+    for (let i = 0; i < 100 && (await open(false)) > 0; i++) await sleep(100);
+    await sleep(nchan ? 1000 : 500);
+    await open(options.explicitGc);
     await sleep(300);
     const before = this.figures(group);
 
-    this.emit('phase', engine, `opening ${options.connections} streams`);
+    this.emit('phase', label, `opening ${options.connections} streams`);
     const clients: ChildProcess[] = [];
     const share = Math.ceil(options.connections / options.clients);
     for (let c = 0; c < options.clients; c++) {
       const n = Math.min(share, options.connections - c * share);
-      clients.push(this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(n), `bench${c}`, `127.0.0.${c + 2}`]));
+      clients.push(this.spawn([process.execPath, HOLD, '127.0.0.1', String(port), String(n), `bench${c}`, `127.0.0.${c + 2}`, transport]));
     }
     const helds = await Promise.all(clients.map((p, c) => waitForLine(p, /held (\d+) failed (\d+)\n/, 120_000, `client ${c}`)));
     const held = helds.reduce((sum, m) => sum + Number(m[1]), 0);
+    // a long-poll counts as held once asked: wait until the server has read every request
+    for (let i = 0; i < 100 && !nchan && (await open(false)) < held; i++) await sleep(100);
 
-    this.emit('phase', engine, `holding ${held}, settling`);
+    this.emit('phase', label, `holding ${held}, settling`);
     await sleep(options.settleMs);
-    const s = await stats(port, options.explicitGc);
+    const serverOpen = await open(options.explicitGc);
     await sleep(300);
     const after = this.figures(group);
-    if (s.open.total !== held) this.emit('phase', engine, `warning: server counts ${s.open.total} open, clients hold ${held}`);
+    if (!nchan && serverOpen !== held) this.emit('phase', label, `warning: server counts ${serverOpen} open, clients hold ${held}`);
 
-    this.emit('phase', engine, 'stopping');
+    this.emit('phase', label, 'stopping');
     for (const p of clients) p.kill('SIGTERM');
-    server.kill('SIGTERM');
-    await Promise.all([server, ...clients].map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once('exit', r)))));
+    await stopServer();
+    await Promise.all(clients.map((p) => (p.exitCode !== null || p.signalCode !== null ? null : new Promise((r) => p.once('exit', r)))));
     await group.remove();
     this.groups.delete(group);
 
@@ -167,6 +224,7 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     const tcp = per(before.tcpBytes, after.tcpBytes);
     const result: EngineMemoryResult = {
       engine,
+      transport,
       held,
       before,
       after,

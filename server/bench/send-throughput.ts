@@ -20,8 +20,9 @@ const program = new Command('send-throughput')
   .option('--connections <n>', 'autocannon keep-alive connections', '20')
   .option('--duration <s>', 'seconds of sends', '10')
   .option('--broadcasts <n>', 'broadcasts to time', '5')
+  .option('--transport <name>', 'what the held streams speak: chunked, sse, poll or ws', 'chunked')
   .parse();
-const o = program.opts<{ streams: string; workers: string; engine: string; connections: string; duration: string; broadcasts: string }>();
+const o = program.opts<{ streams: string; workers: string; engine: string; connections: string; duration: string; broadcasts: string; transport: string }>();
 const streams = Number(o.streams);
 const children: ChildProcess[] = [];
 const cleanup = () => children.forEach((c) => c.kill('SIGTERM'));
@@ -51,7 +52,7 @@ try {
   const port = Number((await line(server, /"port":(\d+)/))[1]);
   const clients = Math.max(1, Math.ceil(streams / 15000));
   const per = Math.ceil(streams / clients);
-  const holders = Array.from({ length: clients }, (_, c) => spawn(process.execPath, [HOLD, '127.0.0.1', String(port), String(per), `bench${c}`, `127.0.0.${c + 2}`], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const holders = Array.from({ length: clients }, (_, c) => spawn(process.execPath, [HOLD, '127.0.0.1', String(port), String(per), `bench${c}`, `127.0.0.${c + 2}`, o.transport], { stdio: ['pipe', 'pipe', 'inherit'] }));
   children.push(...holders);
   await Promise.all(holders.map((h) => line(h, /held (\d+)/)));
   const ids = Array.from({ length: clients * per }, (_, i) => `bench${Math.floor(i / per)}-${i % per}`);

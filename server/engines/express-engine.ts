@@ -14,9 +14,11 @@ export function createExpressEngine(options: EngineOptions): Engine {
   app.get('/test/:id', streams.handle);
   app.get('/sse/:id', streams.handle);
   app.get('/poll/:id', streams.handle);
+  app.get('/ws/:id', streams.handle); // a /ws/ request that is not an upgrade (upgrades go to `upgrade`)
   // everything else (API proxying, 400/404/501 answers) takes the same decisions as every other engine
   app.use(streams.handle);
   const server = createLimitedServer(options, app);
+  server.on('upgrade', streams.upgrade);
   return {
     hub: streams.hub,
     listen: () => listenShared(server, options),

@@ -2,33 +2,94 @@
  * Comet streams on node:http responses, shared by the `http` and `express` engines: the request handler and the
  * StreamIO the hub writes through. API requests are proxied to the supervisor's express app over its Unix socket
  * (these engines parse with llhttp, so the connection cannot be handed over mid-request as the lean engines do).
+ * WebSocket streams (`/ws/:id`) are the `ws` library's WebSocket objects, after the same handshake checks as the
+ * lean engines' (transports/ws-frame.ts), so every engine refuses a bad upgrade with the same status.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import { errorCode, SERVER_NAME } from '../http/responses.ts';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { errorCode, errorResponse, SERVER_NAME } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
 import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
+import { CLOSE } from '../../shared/websocket.ts';
+import { refuseHandshake, type HandshakeRefusal } from '../transports/ws-frame.ts';
 import { Hub, type CometStream, type StreamIO } from '../worker/hub.ts';
 import type { EngineOptions } from './engine.ts';
+import { MAX_CLIENT_MESSAGE } from './lean-ws.ts';
 
 type ResStream = ServerResponse & CometStream;
+type WsStream = WebSocket & CometStream;
+type HttpStream = ResStream | WsStream;
 
-function sendError(res: ServerResponse, status: number, message: string): void {
+const WS = TRANSPORT_CODE.ws;
+const isWs = (s: HttpStream): s is WsStream => s.tr === WS;
+
+function sendError(res: ServerResponse, status: number, message: string, headers: http.OutgoingHttpHeaders = {}): void {
   const body = JSON.stringify({ error: errorCode(status), message });
   res.shouldKeepAlive = false;
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Server: SERVER_NAME });
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Server: SERVER_NAME, ...headers });
   res.end(body);
 }
 
-export class HttpStreams implements StreamIO<ResStream> {
-  readonly hub: Hub<ResStream>;
+/** `Name: value\r\n` lines as an object for writeHead. */
+function headerObject(lines: string): http.OutgoingHttpHeaders {
+  const out: http.OutgoingHttpHeaders = {};
+  for (const line of lines.split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) out[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  return out;
+}
+
+const upgradeHeaders = (req: IncomingMessage) => ({
+  upgrade: req.headers.upgrade,
+  connection: req.headers.connection,
+  key: req.headers['sec-websocket-key'],
+  version: req.headers['sec-websocket-version'],
+});
+
+export class HttpStreams implements StreamIO<HttpStream> {
+  readonly hub: Hub<HttpStream>;
   private readonly options: EngineOptions;
   private readonly agent = new http.Agent({ keepAlive: true });
+  // no compression, no tracking set (the hub holds the streams), the lean engines' limit on client messages
+  private readonly wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: MAX_CLIENT_MESSAGE });
   open = 0;
 
   constructor(options: EngineOptions) {
     this.options = options;
-    this.hub = new Hub<ResStream>(this, options.counters, options);
+    this.hub = new Hub<HttpStream>(this, options.counters, options);
   }
+
+  /** The server's `upgrade` handler: `/ws/:id` becomes a WebSocket stream; anything else is refused. */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const r = route(req.method ?? 'GET', req.url ?? '/');
+    let refusal: HandshakeRefusal | { status: number; message: string; headers: string } | undefined;
+    if (r.kind === 'error') refusal = { ...r, headers: '' };
+    else if (r.kind !== 'stream' || r.transport !== 'ws') refusal = { status: 400, message: 'only /ws/:id upgrades', headers: '' };
+    else refusal = refuseHandshake(upgradeHeaders(req), req.httpVersion === '1.1');
+    if (refusal !== undefined || r.kind !== 'stream') {
+      const { status, message, headers } = refusal!;
+      this.options.counters.reject(status);
+      socket.end(errorResponse(status, message, headers));
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const s = ws as WsStream;
+      s.sl = -1;
+      this.open++;
+      // the library answers pings, client closes and bad frames itself (1002, 1007, 1009); it reports a bad frame
+      // as an 'error' before closing
+      let reason = 'client';
+      s.on('error', () => (reason = 'protocol'));
+      s.on('close', () => {
+        this.open--;
+        this.hub.closed(s, reason);
+      });
+      this.hub.open(s, r.id, WS, eventCursor(r.lastEventId));
+    });
+  };
 
   /** The request handler for every request (express mounts it on the stream routes). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -38,6 +99,12 @@ export class HttpStreams implements StreamIO<ResStream> {
     if (r.kind === 'error') {
       this.options.counters.reject(r.status);
       return sendError(res, r.status, r.message);
+    }
+    if (r.transport === 'ws') {
+      // an upgrade request reaches `upgrade` instead: this one is not a valid one
+      const refusal = refuseHandshake(upgradeHeaders(req), req.httpVersion === '1.1') ?? { status: 400, message: 'not an upgrade request', headers: '' };
+      this.options.counters.reject(refusal.status);
+      return sendError(res, refusal.status, refusal.message, headerObject(refusal.headers));
     }
     const framing = TRANSPORTS[TRANSPORT_CODE[r.transport]]!;
     if (r.head) {
@@ -55,7 +122,11 @@ export class HttpStreams implements StreamIO<ResStream> {
     this.hub.open(s, r.id, TRANSPORT_CODE[r.transport], eventCursor(r.lastEventId));
   };
 
-  begin(s: ResStream, framing: TransportFraming): boolean {
+  begin(s: HttpStream, framing: TransportFraming): boolean {
+    if (isWs(s)) {
+      s.send(framing.welcome(s.id)!);
+      return s.readyState === 1;
+    }
     s.writeHead(200, this.headers(framing));
     const welcome = framing.welcome(s.id);
     if (welcome !== undefined) s.write(welcome);
@@ -63,7 +134,17 @@ export class HttpStreams implements StreamIO<ResStream> {
     return !s.destroyed;
   }
 
-  event(s: ResStream, payload: string): boolean {
+  event(s: HttpStream, payload: string): boolean {
+    if (isWs(s)) {
+      if (s.readyState !== 1) return false;
+      if (s.bufferedAmount > this.options.maxQueuedBytes) {
+        this.hub.closed(s, 'slow');
+        s.terminate();
+        return false;
+      }
+      s.send(payload);
+      return true;
+    }
     if (s.destroyed) return false;
     if (s.writableLength > this.options.maxQueuedBytes) {
       this.hub.closed(s, 'slow');
@@ -74,8 +155,8 @@ export class HttpStreams implements StreamIO<ResStream> {
     return true;
   }
 
-  pollAnswer(s: ResStream, body: string | undefined, lastSeq: number): void {
-    if (s.destroyed) return;
+  pollAnswer(s: HttpStream, body: string | undefined, lastSeq: number): void {
+    if (isWs(s) || s.destroyed) return;
     if (body === undefined) {
       s.writeHead(204, { Server: SERVER_NAME, 'Cache-Control': 'no-cache' });
       s.end();
@@ -85,7 +166,11 @@ export class HttpStreams implements StreamIO<ResStream> {
     s.end(body);
   }
 
-  end(s: ResStream): void {
+  end(s: HttpStream): void {
+    if (isWs(s)) {
+      s.close(CLOSE.goingAway);
+      return;
+    }
     s.shouldKeepAlive = false;
     s.end();
   }

@@ -4,11 +4,14 @@
  * express API. Per connection it keeps only a few fields on the engine's own connection object; the functions here
  * are shared by all connections.
  */
-import { MAX_HEAD_BYTES, headEnd, parseHead } from '../http/request-head.ts';
+import { MAX_HEAD_BYTES, headEnd, parseHead, type RequestHead } from '../http/request-head.ts';
 import { LAST_CHUNK, chunk, errorResponse, fullResponse, noContent, streamHead } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
 import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
+import { CLOSE, OP_PONG, OP_TEXT } from '../../shared/websocket.ts';
+import { closeFrame, refuseHandshake, serverFrame, switchingProtocols } from '../transports/ws-frame.ts';
 import type { EngineOptions } from './engine.ts';
+import { ClientFrames } from './lean-ws.ts';
 import { Hub, type CometStream, type StreamIO } from '../worker/hub.ts';
 
 /** Connection phases. */
@@ -21,13 +24,13 @@ const HANDED_OFF = 4;
 export interface LeanConn extends CometStream {
   cs: number; // phase
   hb: Buffer | undefined; // bytes of an unfinished request head (or pipelined bytes after a poll)
-  fm: number; // 1: chunked framing (HTTP/1.1), 2: keep-alive
+  fm: number; // 1: chunked framing (HTTP/1.1), 2: keep-alive; WebSocket: lean-ws.ts's FM_FRAGMENTED
 }
 
 /** The primitives an engine gives the state machine. */
 export interface ConnOps<C extends LeanConn> {
-  /** Writes; false when the connection failed (the state machine then drops it). */
-  write(c: C, data: string): boolean;
+  /** Writes a string (UTF-8) or bytes; false when the connection failed (the state machine then drops it). */
+  write(c: C, data: string | Uint8Array): boolean;
   /** Bytes waiting in user space to be written. */
   queued(c: C): number;
   /** Closes: after queued writes (graceful) or at once. */
@@ -38,6 +41,8 @@ export interface ConnOps<C extends LeanConn> {
 
 const CHUNKED = 1;
 const KEEP_ALIVE = 2;
+const WS = TRANSPORT_CODE.ws;
+const GOING_AWAY = closeFrame(CLOSE.goingAway);
 
 /** Fresh per-connection fields, always set in this order so every connection object shares one hidden class. */
 export function initConn(c: LeanConn): void {
@@ -59,6 +64,11 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   private readonly sweep: NodeJS.Timeout;
   private lastPayload = '';
   private lastChunk = '';
+  private lastWsPayload = '';
+  private lastWsFrame: Buffer = serverFrame(OP_TEXT, '');
+  /** The 101 answer of the upgrade being opened (set just before hub.open calls begin). */
+  private upgradeHead = '';
+  private readonly frames: ClientFrames<C>;
   open = 0;
   private readonly ops: ConnOps<C>;
   private readonly options: EngineOptions;
@@ -69,6 +79,14 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     this.hub = new Hub<C>(this, options.counters, options);
     this.sweep = setInterval(() => this.sweepSlow(), Math.max(50, Math.min(1000, options.headersTimeoutMs / 4)));
     this.sweep.unref();
+    this.frames = new ClientFrames<C>(
+      {
+        pong: (c, payload) => void this.writeOrDrop(c, serverFrame(OP_PONG, payload)),
+        clientClosed: (c, code) => this.wsClose(c, code, 'client'),
+        fail: (c, code) => this.wsClose(c, code, 'protocol'),
+      },
+      (c) => c.cs === STREAMING,
+    );
   }
 
   /** A new connection; false when this worker is full (the engine closes it at once). */
@@ -84,7 +102,9 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   }
 
   data(c: C, data: Buffer): void {
-    if (c.cs === READING) {
+    if (c.cs === STREAMING && c.tr === WS) {
+      this.frames.data(c, data);
+    } else if (c.cs === READING) {
       c.hb = c.hb === undefined ? data : Buffer.concat([c.hb, data]);
       this.readHead(c);
     } else if (c.cs === STREAMING && c.tr === TRANSPORT_CODE.poll) {
@@ -108,6 +128,7 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   drop(c: C, reason: string): void {
     if (c.cs === CLOSED || c.cs === HANDED_OFF) return;
     c.cs = CLOSED;
+    if (c.tr === WS) this.frames.forget(c);
     c.hb = undefined;
     this.reading.delete(c);
     this.hub.closed(c, reason);
@@ -118,9 +139,19 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   // StreamIO: how the hub writes to a lean connection
 
   begin(c: C, framing: TransportFraming): boolean {
+    if (c.tr === WS) {
+      // the 101 and the welcome frame in one write
+      const head = this.upgradeHead;
+      this.upgradeHead = '';
+      const welcome = serverFrame(OP_TEXT, framing.welcome(c.id)!);
+      const bytes = Buffer.allocUnsafe(head.length + welcome.length);
+      bytes.write(head, 0, 'latin1');
+      welcome.copy(bytes, head.length);
+      return this.writeOrDrop(c, bytes);
+    }
     const welcome = framing.welcome(c.id);
     const head = streamHead(framing.contentType, (c.fm & CHUNKED) !== 0);
-    return this.writeOrDrop(c, welcome === undefined ? head : head + this.frame(c, welcome));
+    return this.writeOrDrop(c, welcome === undefined ? head : head + this.httpFrame(c, welcome));
   }
 
   event(c: C, payload: string): boolean {
@@ -145,7 +176,15 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   }
 
   end(c: C): void {
-    if ((c.fm & CHUNKED) !== 0) this.ops.write(c, LAST_CHUNK);
+    if (c.tr === WS) this.ops.write(c, GOING_AWAY);
+    else if ((c.fm & CHUNKED) !== 0) this.ops.write(c, LAST_CHUNK);
+    this.finish(c);
+  }
+
+  /** Answers a client's close (or closes for a violation) with `code`, logs the stream out, closes after the frame. */
+  private wsClose(c: C, code: number, reason: string): void {
+    this.hub.closed(c, reason);
+    this.ops.write(c, closeFrame(code));
     this.finish(c);
   }
 
@@ -170,10 +209,11 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     }
     if (r.kind === 'error') return this.reject(c, r.status, r.message);
     if (head.contentLength > 0 || head.chunkedBody) return this.reject(c, 400, 'a stream request has no body');
+    const code = TRANSPORT_CODE[r.transport];
+    if (code === WS) return this.upgrade(c, head, r.id, r.lastEventId, buf.subarray(end));
     this.reading.delete(c);
     c.hb = end < buf.length ? buf.subarray(end) : undefined;
     c.fm = (head.minor === 1 ? CHUNKED : 0) | (head.keepAlive ? KEEP_ALIVE : 0);
-    const code = TRANSPORT_CODE[r.transport];
     if (r.head) {
       // HEAD: the stream's head, no body (as the seed answered it)
       const framing = TRANSPORTS[code]!;
@@ -187,9 +227,23 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     this.hub.open(c, r.id, code, eventCursor(r.lastEventId));
   }
 
-  private reject(c: C, status: number, message: string): void {
+  /** `GET /ws/:id`: checks the handshake, then the stream opens with the 101 and its welcome frame. */
+  private upgrade(c: C, head: RequestHead, id: string, lastEventId: string | undefined, rest: Buffer): void {
+    const refusal = refuseHandshake({ upgrade: head.upgrade, connection: head.connection, key: head.wsKey, version: head.wsVersion }, head.minor === 1);
+    if (refusal !== undefined) return this.reject(c, refusal.status, refusal.message, refusal.headers);
+    this.reading.delete(c);
+    c.hb = undefined;
+    c.fm = 0;
+    c.cs = STREAMING;
+    this.upgradeHead = switchingProtocols(head.wsKey!);
+    this.hub.open(c, id, WS, eventCursor(lastEventId));
+    // frames the client sent right behind its handshake (a copy: `rest` may be a view of a larger read)
+    if (rest.length > 0 && c.cs === STREAMING) this.frames.data(c, Buffer.from(rest));
+  }
+
+  private reject(c: C, status: number, message: string, headers = ''): void {
     this.options.counters.reject(status);
-    this.ops.write(c, errorResponse(status, message));
+    this.ops.write(c, errorResponse(status, message, headers));
     this.finish(c);
   }
 
@@ -197,19 +251,32 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   private finish(c: C): void {
     if (c.cs === CLOSED || c.cs === HANDED_OFF) return;
     c.cs = CLOSED;
+    if (c.tr === WS) this.frames.forget(c);
     c.hb = undefined;
     this.reading.delete(c);
     this.open--;
     this.ops.close(c, true);
   }
 
-  private writeOrDrop(c: C, data: string): boolean {
+  private writeOrDrop(c: C, data: string | Uint8Array): boolean {
     if (this.ops.write(c, data)) return true;
     this.drop(c, 'error');
     return false;
   }
 
-  private frame(c: C, payload: string): string {
+  private frame(c: C, payload: string): string | Buffer {
+    if (c.tr === WS) {
+      // one frame per payload: a broadcast or a heartbeat tick writes the same bytes to many streams in a row
+      if (payload !== this.lastWsPayload) {
+        this.lastWsPayload = payload;
+        this.lastWsFrame = serverFrame(OP_TEXT, payload);
+      }
+      return this.lastWsFrame;
+    }
+    return this.httpFrame(c, payload);
+  }
+
+  private httpFrame(c: C, payload: string): string {
     if ((c.fm & CHUNKED) === 0) return payload;
     // a broadcast frames the same payload for every stream: reuse the last framing
     if (payload !== this.lastPayload) {

@@ -14,6 +14,11 @@ export interface RequestHead {
   chunkedBody: boolean;
   lastEventId: string | undefined;
   hasHost: boolean;
+  /** The WebSocket handshake's headers (server/transports/ws-frame.ts checks them). */
+  upgrade: string | undefined;
+  connection: string | undefined;
+  wsKey: string | undefined;
+  wsVersion: string | undefined;
 }
 
 export const MAX_HEAD_BYTES = 8 * 1024;
@@ -45,6 +50,10 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
     chunkedBody: false,
     lastEventId: undefined,
     hasHost: false,
+    upgrade: undefined,
+    connection: undefined,
+    wsKey: undefined,
+    wsVersion: undefined,
   };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -71,6 +80,7 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
         head.chunkedBody = true;
         break;
       case 'connection': {
+        head.connection = head.connection === undefined ? value : `${head.connection}, ${value}`;
         const v = value.toLowerCase();
         if (/(^|,)\s*close\s*(,|$)/.test(v)) head.keepAlive = false;
         else if (/(^|,)\s*keep-alive\s*(,|$)/.test(v)) head.keepAlive = true;
@@ -78,6 +88,17 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
       }
       case 'last-event-id':
         head.lastEventId = value;
+        break;
+      case 'upgrade':
+        head.upgrade = value;
+        break;
+      case 'sec-websocket-key':
+        if (head.wsKey !== undefined) return 400;
+        head.wsKey = value;
+        break;
+      case 'sec-websocket-version':
+        if (head.wsVersion !== undefined) return 400;
+        head.wsVersion = value;
         break;
     }
   }

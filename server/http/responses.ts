@@ -11,6 +11,7 @@ const STATUS_CODES: Record<number, string> = {
   404: 'Not Found',
   408: 'Request Timeout',
   413: 'Content Too Large',
+  426: 'Upgrade Required',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
@@ -68,12 +69,13 @@ export function errorCode(status: number): string {
 }
 
 /** Error responses always close the connection: the rest of the request may not have been read. */
-export function errorResponse(status: number, message: string): string {
+export function errorResponse(status: number, message: string, extraHeaders = ''): string {
   return fullResponse(
     status,
     'application/json; charset=utf-8',
     JSON.stringify({ error: errorCode(status), message }),
     false,
+    extraHeaders,
   );
 }
 

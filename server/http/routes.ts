@@ -11,7 +11,7 @@ export type Route =
   | { kind: 'api' }
   | { kind: 'error'; status: number; message: string };
 
-const STREAM_PREFIX: Record<string, Transport> = { test: 'chunked', sse: 'sse', poll: 'poll' };
+const STREAM_PREFIX: Record<string, Transport> = { test: 'chunked', sse: 'sse', poll: 'poll', ws: 'ws' };
 const API_FIRST_SEGMENTS = new Set(['send', 'broadcast', 'stats', 'health', 'metrics']);
 
 /** `lastEventId` from the header wins over `?lastEventId=` (EventSource sends the header on reconnect). */

@@ -4,14 +4,12 @@
  * Workers send plain numbers (see worker/worker-counters.ts); this is where they become metrics.
  */
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
-import { METRICS } from '../../shared/contracts.ts';
+import { METRICS, TRANSPORT_NAMES } from '../../shared/contracts.ts';
 import { DELIVERY_BUCKETS_S, type WorkerStats } from '../ipc.ts';
 import type { ProcessFigures } from './server-stats.ts';
 
 type Json = MetricObjectWithValues<MetricValue<string>> & { aggregator: string };
 type Labels = Record<string, string | number>;
-
-const TRANSPORT_NAMES = ['chunked', 'sse', 'poll'];
 
 function metric(name: string, type: string, help: string, values: MetricValue<string>[], aggregator = 'sum'): Json {
   return { name, type, help, values, aggregator } as unknown as Json;

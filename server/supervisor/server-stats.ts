@@ -58,7 +58,7 @@ export function percentileMs(buckets: number[], count: number, q: number, maxMs:
 }
 
 export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): CometServerStats {
-  const open = { chunked: 0, sse: 0, poll: 0, total: 0 };
+  const open = { chunked: 0, sse: 0, poll: 0, ws: 0, total: 0 };
   let opened = 0;
   const closed: Record<string, number> = {};
   const rejected: Record<string, number> = {};
@@ -73,7 +73,8 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
     open.chunked += w.open[0];
     open.sse += w.open[1];
     open.poll += w.open[2];
-    opened += w.opened[0] + w.opened[1] + w.opened[2];
+    open.ws += w.open[3] ?? 0;
+    opened += w.opened.reduce((a, b) => a + b, 0);
     for (const [key, n] of Object.entries(w.closed)) {
       const reason = key.slice(key.indexOf(':') + 1);
       closed[reason] = (closed[reason] ?? 0) + n;
@@ -92,10 +93,10 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
       openFds: w.process.openFds,
       maxFds: w.process.maxFds,
       rssBytes: w.process.rssBytes,
-      open: w.open[0] + w.open[1] + w.open[2],
+      open: w.open.reduce((a, b) => a + b, 0),
     });
   }
-  open.total = open.chunked + open.sse + open.poll;
+  open.total = open.chunked + open.sse + open.poll + open.ws;
   const deliveryMs: LatencySummary = {
     count,
     p50: percentileMs(buckets, count, 0.5, maxMs),

@@ -1,11 +1,12 @@
 /**
- * The comet transports differ only in how a payload is framed inside the HTTP body; routing, heartbeats and
- * delivery are the same for all three. Payloads are the shared/message-format.ts lines.
+ * The comet transports differ only in how a payload is framed (inside the HTTP body, or in WebSocket frames after
+ * an upgrade); routing, heartbeats and delivery are the same for all four. Payloads are the shared/message-format.ts lines.
  */
 import type { Transport } from '../../shared/contracts.ts';
 import { chunked } from './chunked.ts';
 import { poll } from './poll.ts';
 import { sse } from './sse.ts';
+import { ws } from './ws.ts';
 
 export interface TransportFraming {
   readonly name: Transport;
@@ -19,5 +20,5 @@ export interface TransportFraming {
 }
 
 /** Index = the transport code kept per stream (a small number instead of a reference). */
-export const TRANSPORTS: readonly TransportFraming[] = [chunked, sse, poll];
-export const TRANSPORT_CODE: Record<Transport, number> = { chunked: 0, sse: 1, poll: 2 };
+export const TRANSPORTS: readonly TransportFraming[] = [chunked, sse, poll, ws];
+export const TRANSPORT_CODE: Record<Transport, number> = { chunked: 0, sse: 1, poll: 2, ws: 3 };

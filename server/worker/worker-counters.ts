@@ -17,8 +17,9 @@ import { DELIVERY_BUCKETS_S, type WorkerStats } from '../ipc.ts';
 const FD_RECOUNT_MS = 10_000;
 
 export class WorkerCounters {
-  readonly open: [number, number, number] = [0, 0, 0];
-  readonly opened: [number, number, number] = [0, 0, 0];
+  // per transport code (server/transports/transport.ts): chunked, sse, poll, ws
+  readonly open: [number, number, number, number] = [0, 0, 0, 0];
+  readonly opened: [number, number, number, number] = [0, 0, 0, 0];
   readonly closed: Record<string, number> = {};
   readonly rejected: Record<string, number> = {};
   chunksSent = 0;
@@ -61,7 +62,7 @@ export class WorkerCounters {
   }
 
   private openFds(): number {
-    const streams = this.open[0] + this.open[1] + this.open[2];
+    const streams = this.open[0] + this.open[1] + this.open[2] + this.open[3];
     const now = Date.now();
     if (this.fdsListed < 0 || now - this.fdsListedAtMs >= FD_RECOUNT_MS) {
       this.fdsListed = countOpenFds();

@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   });
   await engine.listen();
   // streams opened plus closed: a ramp (or a teardown) followed by quiet triggers one collection
-  collectWhenIdle(() => counters.opened[0] + counters.opened[1] + counters.opened[2] + counters.closedTotal);
+  collectWhenIdle(() => counters.opened.reduce((a, b) => a + b, 0) + counters.closedTotal);
   send({ t: 'ready', port: config.port });
 }
 

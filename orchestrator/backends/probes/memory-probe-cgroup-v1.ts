@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MemoryProbe, MemoryReading } from './backend.ts';
+import type { MemoryProbe, MemoryReading } from '../backend.ts';
 import { parseMemoryStat } from './memory-stat.ts';
 import { PROBE_SCAN_REUSE_MS, treeUsage } from './process-tree.ts';
 

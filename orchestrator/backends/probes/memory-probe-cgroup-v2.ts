@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { MemoryProbe, MemoryReading } from './backend.ts';
+import type { MemoryProbe, MemoryReading } from '../backend.ts';
 import { parseMemoryStat } from './memory-stat.ts';
 
 export class CgroupV2MemoryProbe implements MemoryProbe {

@@ -3,7 +3,7 @@
  * memory cannot be split per process, so this probe reports none; the sampler records the host-wide figure from
  * /proc/net/sockstat next to it, and the report says so.
  */
-import type { MemoryProbe, MemoryReading } from './backend.ts';
+import type { MemoryProbe, MemoryReading } from '../backend.ts';
 import { PROBE_SCAN_REUSE_MS, treeUsage } from './process-tree.ts';
 
 export class ProcMemoryProbe implements MemoryProbe {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type Dockerode from 'dockerode';
-import type { MemoryProbe, MemoryReading } from './backend.ts';
+import type { MemoryProbe, MemoryReading } from '../backend.ts';
 
 /** The fields of a stats answer this probe reads (cgroup v1 and v2 keys both optional). */
 export interface StatsMemoryFields {

@@ -8,15 +8,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type Dockerode from 'dockerode';
-import { EXIT, LabError } from '../../shared/errors.ts';
-import type { Plan } from '../plan/plan.ts';
-import type { Backend, Component } from './backend.ts';
+import { EXIT, LabError } from '../../../shared/errors.ts';
+import type { Plan } from '../../plan/plan.ts';
+import type { Backend, Component } from '../backend.ts';
 import { connectDocker, findLab, labProject, type LabInfo } from './docker-lab.ts';
 import { FD_RESERVE, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
-import { parseDurationSeconds } from '../config/duration.ts';
-import { serverStats } from '../run/control.ts';
+import { parseDurationSeconds } from '../../config/duration.ts';
+import { serverStats } from '../../run/control.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
-import { cgroupV1MemoryDir, DockerMemoryProbe } from './docker-memory-probe.ts';
+import { cgroupV1MemoryDir, DockerMemoryProbe } from '../probes/docker-memory-probe.ts';
 import { addExtraAddresses, CONTROL_PORT, createLoadgenContainer, flushServerNeighbours, LOADGEN_IMAGE, removeRunContainers, waitReady } from './docker-loadgen-containers.ts';
 
 export interface DockerBackendOptions {
@@ -49,34 +49,34 @@ function flag(cmd: string[], name: string): string | undefined {
 }
 
 /**
- * The lab's server was started by `make lab-up`, not from this plan: the plan is rewritten to what runs (workers and
- * engine as the server reports them, heartbeat from its flags, the containers' layout), so the run drives the right
- * containers (plan.loadgens[i] is component i) and the report describes what was measured. Refuses when the server's
- * workers cannot hold N under their file limit.
+ * The lab's server was started by `make lab-up`, not from this plan: the plan it returns is rewritten to what runs
+ * (workers and engine as the server reports them, heartbeat from its flags, the containers' layout), so the run drives
+ * the right containers (plan.loadgens[i] is component i) and the report describes what was measured. Refuses when the
+ * server's workers cannot hold N under their file limit. The plan given is not changed.
  */
-export function adoptLab(plan: Plan, lab: LabInfo, server: { workers: number; engine: string }, specs: LoadgenContainerSpec[]): void {
+export function adoptLab(plan: Plan, lab: LabInfo, running: { workers: number; engine: string }, specs: LoadgenContainerSpec[]): Plan {
   const perWorker = Math.floor(((lab.serverNofile ?? plan.fdLimitPerProcess) - FD_RESERVE) * 0.9);
-  if (plan.n > server.workers * perWorker) {
+  if (plan.n > running.workers * perWorker) {
     throw new LabError(
       'LAB_ERR_LAB_TOO_SMALL',
-      `the lab's server runs ${server.workers} worker(s) of ~${perWorker} connections each: too few for ${plan.n}`,
+      `the lab's server runs ${running.workers} worker(s) of ~${perWorker} connections each: too few for ${plan.n}`,
       { exitCode: EXIT.preflight, hint: `make lab-down && make lab-up N=${plan.n} (sizes the server's workers for N)` },
     );
   }
   const interval = flag(lab.serverCmd, 'interval');
-  plan.server = {
+  const server = {
     ...plan.server,
-    workers: server.workers,
-    engine: server.engine,
+    workers: running.workers,
+    engine: running.engine,
     port: lab.serverPort,
     addresses: [lab.serverIp],
     heartbeatIntervalMs: interval ? Math.round(parseDurationSeconds(interval) * 1000) : plan.server.heartbeatIntervalMs,
   };
-  setContainerLoadgens(plan, specs, lab.serverIp, lab.serverPort);
+  return { ...plan, server, loadgens: containerLoadgens(specs, lab.serverIp, lab.serverPort) };
 }
 
-function setContainerLoadgens(plan: Plan, specs: LoadgenContainerSpec[], serverIp: string, serverPort: number): void {
-  plan.loadgens = specs.map((s) => ({
+function containerLoadgens(specs: LoadgenContainerSpec[], serverIp: string, serverPort: number): Plan['loadgens'] {
+  return specs.map((s) => ({
     name: s.name,
     procs: s.procs,
     connections: s.connections,
@@ -96,9 +96,7 @@ export function previewDockerPlan(plan: Plan, env: NodeJS.ProcessEnv = process.e
   const minContainers = Number(env.LAB_DOCKER_LOADGENS) || undefined;
   const addressesPerContainer = Number(env.LAB_DOCKER_ADDRESSES) || undefined;
   const specs = layoutLoadgens(plan, { minContainers, addressesPerContainer, fdLimit: plan.fdLimitPerProcess, subnet, usedIps: [] });
-  const out: Plan = { ...plan, server: { ...plan.server, port: 8000, addresses: [serverIp] } };
-  setContainerLoadgens(out, specs, serverIp, 8000);
-  return out;
+  return { ...plan, server: { ...plan.server, port: 8000, addresses: [serverIp] }, loadgens: containerLoadgens(specs, serverIp, 8000) };
 }
 
 /** Best effort: hosts where the cgroup tree is not visible or kmem.tcp is gone just report no socket figure. */
@@ -129,7 +127,7 @@ export class DockerBackend implements Backend {
     this.runId = options.runId ?? `run-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
   }
 
-  async up(plan: Plan): Promise<void> {
+  async up(plan: Plan): Promise<Plan> {
     const docker = this.options.docker ?? (await connectDocker());
     this.#docker = docker;
     const lab = await findLab(docker, this.options.project ?? labProject());
@@ -149,7 +147,7 @@ export class DockerBackend implements Backend {
     const addressesPerContainer = this.options.addressesPerContainer ?? (Number(process.env.LAB_DOCKER_ADDRESSES) || undefined);
     const usedIps = [...lab.usedIps, lab.gateway ?? ''].filter(Boolean);
     this.specs = layoutLoadgens(plan, { minContainers, addressesPerContainer, fdLimit, subnet: lab.subnet, usedIps });
-    adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
+    const adopted = adoptLab(plan, lab, await serverStats(`http://${lab.serverIp}:${lab.serverPort}`), this.specs);
 
     // cgroup v1 counts a group's socket buffers only once it has a TCP limit: the compose server has none (Compose
     // cannot set it), so set a limit nobody reaches on its group, before the ramp opens any socket.
@@ -211,6 +209,7 @@ export class DockerBackend implements Backend {
       await this.stop();
       throw err instanceof LabError ? err : new LabError('LAB_ERR_DOCKER', `starting the load-generator containers failed: ${(err as Error).message}`, { cause: err });
     }
+    return adopted;
   }
 
   components(): Component[] {

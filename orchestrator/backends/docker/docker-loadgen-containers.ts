@@ -7,9 +7,9 @@ import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
-import type { Transport } from '../../shared/contracts.ts';
-import { LabError } from '../../shared/errors.ts';
-import { STREAM_PREFIX } from './component-commands.ts';
+import type { Transport } from '../../../shared/contracts.ts';
+import { LabError } from '../../../shared/errors.ts';
+import { STREAM_PREFIX } from '../component-commands.ts';
 import type { LoadgenContainerSpec } from './docker-layout.ts';
 import { LABELS, type LabInfo } from './docker-lab.ts';
 

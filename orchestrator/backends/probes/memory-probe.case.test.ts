@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { ComponentCgroup, detectCgroup, removeRunDir } from './cgroup.ts';
+import { ComponentCgroup, detectCgroup, removeRunDir } from '../local/cgroup.ts';
 import { CgroupV1MemoryProbe } from './memory-probe-cgroup-v1.ts';
 import { CgroupV2MemoryProbe } from './memory-probe-cgroup-v2.ts';
 import { ProcMemoryProbe } from './memory-probe-proc.ts';
-import type { MemoryProbe } from './backend.ts';
+import type { MemoryProbe } from '../backend.ts';
 
 const NODE = process.execPath;
 const MIB = 2 ** 20;

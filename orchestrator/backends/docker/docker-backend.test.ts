@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
-import type { Plan } from '../plan/plan.ts';
+import type { Plan } from '../../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
 import { dockerTestEnv } from './docker-test-env.ts';
 import { connectDocker, isDockerLabUp } from './docker-lab.ts';

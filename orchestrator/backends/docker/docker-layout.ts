@@ -4,7 +4,7 @@
  * ip_local_port_range is widened to 10240-65535); each process inside stays under the container's file limit
  * (the host's hard nofile caps it: more connections take more processes, not a bigger limit).
  */
-import type { Plan } from '../plan/plan.ts';
+import type { Plan } from '../../plan/plan.ts';
 
 export interface LoadgenContainerSpec {
   name: string; // component name: loadgen-1, ...

@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Plan } from '../plan/plan.ts';
+import type { Plan } from '../../plan/plan.ts';
 import { allocateIps, ipToInt, intToIp, layoutLoadgens } from './docker-layout.ts';
-import { dockerStatsMemory } from './docker-memory-probe.ts';
+import { dockerStatsMemory } from '../probes/docker-memory-probe.ts';
 import { adoptLab, previewDockerPlan } from './docker-backend.ts';
 import type { LabInfo } from './docker-lab.ts';
 
@@ -100,9 +100,11 @@ test('the plan printed for docker shows the containers; adopting the lab takes i
   };
   const p = plan(30_000, [{ procs: 2, connections: 30_000 }]);
   const specs = layoutLoadgens(p, { fdLimit: 20000, subnet: lab.subnet, usedIps: [] });
-  adoptLab(p, lab, { workers: 2, engine: 'raw' }, specs);
-  assert.equal(p.server.workers, 2);
-  assert.equal(p.server.heartbeatIntervalMs, 2000);
-  assert.equal(p.loadgens.length, specs.length);
+  const before = structuredClone(p);
+  const adopted = adoptLab(p, lab, { workers: 2, engine: 'raw' }, specs);
+  assert.equal(adopted.server.workers, 2);
+  assert.equal(adopted.server.heartbeatIntervalMs, 2000);
+  assert.equal(adopted.loadgens.length, specs.length);
+  assert.deepEqual(p, before, 'the plan given is left as it was');
   assert.throws(() => adoptLab(plan(30_000, []), lab, { workers: 1, engine: 'raw' }, specs), (e: Error & { code?: string }) => e.code === 'LAB_ERR_LAB_TOO_SMALL');
 });

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { LabError } from '../../shared/errors.ts';
+import { LabError } from '../../../shared/errors.ts';
 
 export interface SpawnedComponent {
   child: ChildProcess;

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import Dockerode from 'dockerode';
-import { EXIT, LabError } from '../../shared/errors.ts';
+import { EXIT, LabError } from '../../../shared/errors.ts';
 
 /** The compose project name (COMET_LAB_PROJECT, as scripts/lab-up.sh uses it). */
 export function labProject(env: NodeJS.ProcessEnv = process.env): string {

@@ -8,14 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Backend, Component, MemoryProbe } from './backend.ts';
-import type { Plan } from '../plan/plan.ts';
+import type { Backend, Component, MemoryProbe } from '../backend.ts';
+import type { Plan } from '../../plan/plan.ts';
 import { ComponentCgroup, detectCgroup, reapOrphanRuns, removeRunDir, type CgroupLayout } from './cgroup.ts';
-import { loadgenArgs, serverArgs } from './component-commands.ts';
+import { loadgenArgs, serverArgs } from '../component-commands.ts';
 import { freePortBelow } from './free-port.ts';
-import { CgroupV1MemoryProbe } from './memory-probe-cgroup-v1.ts';
-import { CgroupV2MemoryProbe } from './memory-probe-cgroup-v2.ts';
-import { ProcMemoryProbe } from './memory-probe-proc.ts';
+import { CgroupV1MemoryProbe } from '../probes/memory-probe-cgroup-v1.ts';
+import { CgroupV2MemoryProbe } from '../probes/memory-probe-cgroup-v2.ts';
+import { ProcMemoryProbe } from '../probes/memory-probe-proc.ts';
 import { spawnComponent, type SpawnedComponent } from './spawn-component.ts';
 
 export interface LocalBackendOptions {
@@ -64,7 +64,7 @@ export class LocalBackend implements Backend {
     return this.list.filter((c) => c.proc !== undefined);
   }
 
-  async up(plan: Plan): Promise<void> {
+  async up(plan: Plan): Promise<Plan> {
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
     if (this.layout) this.reaped = await reapOrphanRuns(this.layout);
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
@@ -86,6 +86,7 @@ export class LocalBackend implements Backend {
       c.url = `http://127.0.0.1:${controlPort}`;
       c.token = this.controlToken;
     }));
+    return { ...plan, server: { ...plan.server, port } };
   }
 
   private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[], env?: NodeJS.ProcessEnv): Promise<LocalComponent> {

@@ -1,0 +1,68 @@
+/**
+ * The docker backend in the shared suite: `lab-up` as its own compose project on the Docker tests' subnet (tuner in
+ * dry-run), two load-generator containers, `lab-down` afterwards. A component is killed with `docker kill`; leftovers
+ * are the run's containers. Skipped where no docker CLI is installed. Everything here talks to the engine: run it
+ * under `flock /tmp/comet-lab-docker.lock`.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Backend } from '../backend.ts';
+import type { BackendCase } from '../backend-case.ts';
+import type { Plan } from '../../plan/plan.ts';
+import { DockerBackend } from './docker-backend.ts';
+import { dockerTestEnv } from './docker-test-env.ts';
+import { connectDocker } from './docker-lab.ts';
+
+const run = promisify(execFile);
+
+function dockerCli(): string | false {
+  try {
+    execFileSync('docker', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'no docker CLI on this host (bash scripts/install-system-deps.sh installs docker.io)';
+  }
+}
+
+export function dockerCase(): BackendCase {
+  const project = `clcase${process.pid}`;
+  const env = dockerTestEnv(project, { COMET_WORKERS: '1', COMET_INTERVAL: '1s' });
+  const sh = (script: string) => run('bash', [script], { env, timeout: 300_000, maxBuffer: 1 << 24 });
+  return {
+    name: 'docker',
+    skip: dockerCli(),
+    n: 600,
+    async setup() {
+      await run('bash', ['scripts/start-dockerd.sh'], { timeout: 120_000 });
+      await sh('scripts/lab-up.sh');
+    },
+    async teardown() {
+      await sh('scripts/lab-down.sh');
+    },
+    make: () => new DockerBackend({ project, minContainers: 2, durationSeconds: 120 }),
+    plan: (n): Plan => ({
+      n,
+      backend: 'docker',
+      server: { engine: '', workers: 1, port: 8000, addresses: ['0.0.0.0'], heartbeatIntervalMs: 1000 },
+      loadgens: [{ name: 'loadgen-1', procs: 1, connections: n, startIndex: 0, sourceAddresses: [], targets: [] }],
+      transport: 'chunked',
+      rampRate: 1000,
+      holdSeconds: 5,
+      fdLimitPerProcess: 20000,
+      portsPerAddress: 49766,
+      expectedMemory: { server: 0, loadgen: 0, kernel: 0 },
+      refusals: [],
+      warnings: [],
+    }),
+    async kill(backend, name) {
+      const docker = await connectDocker();
+      const runId = (backend as DockerBackend).runId;
+      const [c] = await docker.listContainers({ filters: { label: [`comet-lab.run=${runId}`, `comet-lab.component=${name}`] } });
+      if (!c) throw new Error(`no running container for ${name}`);
+      await docker.getContainer(c.Id).kill();
+    },
+    async leftovers(backend: Backend) {
+      return (backend as DockerBackend).containerIds();
+    },
+  };
+}
