@@ -73,6 +73,8 @@ export class FloodRun extends EventEmitter {
   private serverLate = 0;
   /** Components whose last request has not been answered yet: not asked again until it is. */
   private readonly pending = new Set<string>();
+  /** Components whose request failed since a sample last looked (the health watch hears of the server's). */
+  private readonly failed = new Set<string>();
   private readonly sampleCosts: Array<NonNullable<RunSample['orchestrator']>> = [];
   private samplingCpu: [number, number] | undefined;
   private nice: { value?: number; error?: string; before?: number } = {};
@@ -228,7 +230,7 @@ export class FloodRun extends EventEmitter {
 
   /** `budgetMs`: longest wait for answers (the last reading before teardown waits for each request's own timeout). */
   private async sampleOnce(components: Component[], budgetMs?: number): Promise<SampleResult> {
-    const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, budgetMs, pending: this.pending });
+    const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, budgetMs, pending: this.pending, failed: this.failed });
     this.sampleTimes.push(res.sample.atMs);
     if (res.sample.orchestrator) this.sampleCosts.push(res.sample.orchestrator);
     if (!this.latest || res.sample.atMs >= this.latest.sample.atMs) this.latest = res;
@@ -263,8 +265,8 @@ export class FloodRun extends EventEmitter {
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
-          if (res.serverAnswered === false) this.serverLate++;
-          // Not asked (still answering an earlier sample) is no new silence; late or failed is.
+          if (res.serverAnswered === undefined && res.sample.server === undefined) this.serverLate++;
+          // Late (still answering) is no silence yet; a request that failed or timed out (10 s) is.
           this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered !== false || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {
             if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {

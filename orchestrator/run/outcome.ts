@@ -130,7 +130,7 @@ export interface SamplingRecord {
   samplesMissingAnswers: number;
   /** Samples whose server answer left out workers (late to its own 2 s round): its counts are absent there. */
   serverPartial: number;
-  /** Samples in which the server was asked and did not answer within the budget. */
+  /** Samples without the server's figures because it was still answering (later than the sample could wait). */
   serverLate: number;
   /** The orchestrator's whole CPU time while it sampled (ramp polls and listeners included), per sample (s). */
   cpuSecondsPerSample: number;

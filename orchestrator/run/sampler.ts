@@ -23,13 +23,18 @@ export interface SampleContext {
   budgetMs?: number;
   /** Names of components whose previous request is still out (kept by the caller across samples). */
   pending?: Set<string>;
+  /** Names of components whose request failed (an error or its own timeout) since a sample last looked. */
+  failed?: Set<string>;
 }
 
 export interface SampleResult {
   sample: RunSample;
   /** The server's /stats when it answered in time with every worker counted. */
   serverStats?: ServerStats;
-  /** Whether the server answered in time (some workers may be missing from it); undefined: not asked (still busy). */
+  /**
+   * true: the server answered in time (some workers may be missing from it); false: a request to it failed (an error
+   * or its own 10 s timeout) since the last sample; undefined: still answering, or not asked because of that.
+   */
   serverAnswered: boolean | undefined;
   loadgenStatuses: Map<string, LoadgenStatus>;
 }
@@ -46,7 +51,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const server = ctx.components.find((c) => c.role === 'server');
   const loadgens = ctx.components.filter((c) => c.role === 'loadgen');
   const pending = ctx.pending ?? new Set<string>();
-  const serverBusy = server !== undefined && pending.has(server.name);
+  const failed = ctx.failed ?? new Set<string>();
   let deadline: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => {
     if (ctx.budgetMs !== undefined) deadline = setTimeout(() => resolve(undefined), ctx.budgetMs);
@@ -60,7 +65,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
     pending.add(c.name);
     const answer = call().then(
       (v) => (took(performance.now() - t0), v),
-      () => undefined,
+      () => (failed.add(c.name), undefined),
     );
     void answer.finally(() => pending.delete(c.name));
     return Promise.race([answer, late]);
@@ -130,7 +135,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       },
     },
     serverStats: stats,
-    serverAnswered: !server || server.exited() || serverBusy ? undefined : answer !== undefined,
+    serverAnswered: server && failed.delete(server.name) ? false : answer !== undefined ? true : undefined,
     loadgenStatuses: byName,
   };
 }
