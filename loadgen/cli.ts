@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, LabError } from '../shared/errors.ts';
 import { buildConfig, DEFAULT_RATE, layerEnv, type RawOptions } from './config.ts';
+import { watchParent } from '../shared/parent-watch.ts';
 import { reportLine } from './report-line.ts';
 import { LoadgenRun } from './run.ts';
 
@@ -45,6 +46,7 @@ function program(io: CliIo): Command {
     .option('--backoff-base <duration>', 'first reconnect delay (default 100ms)')
     .option('--backoff-max <duration>', 'longest reconnect delay (default 30s)')
     .option('--report-every <duration>', 'status line period (default 10s)')
+    .option('--exit-with-parent', 'stop when the process that started this one is gone: stdin EOF, IPC closed, re-parented')
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) });
@@ -71,6 +73,10 @@ export async function main(argv: string[], io: CliIo, onRun?: (run: LoadgenRun) 
   run.on('warning', (w) => io.stderr(`loadgen: ${w}`));
   run.on('report', (s) => io.stdout(reportLine(s)));
   onRun?.(run);
+  // The orchestrator starts load generators with a stdin pipe it holds: if it is SIGKILLed, they stop within 0.5 s
+  // instead of holding their connections until --duration (or until a report line hits the closed stdout).
+  const unwatch = cmd.opts<{ exitWithParent?: boolean }>().exitWithParent ? watchParent(() => void run.stop('parent-gone')) : undefined;
+  void run.done.then(() => unwatch?.());
   try {
     await run.start();
   } catch (err) {
@@ -83,7 +89,7 @@ export async function main(argv: string[], io: CliIo, onRun?: (run: LoadgenRun) 
   const { status, reason } = await run.done;
   io.stdout(`final (${reason}): ${reportLine(status)}`);
   io.stdout(`comet-lab loadgen final ${JSON.stringify(status)}`);
-  return reason === 'signal' ? EXIT.interrupted : EXIT.ok;
+  return reason === 'signal' || reason === 'parent-gone' ? EXIT.interrupted : EXIT.ok;
 }
 
 if (import.meta.main) {

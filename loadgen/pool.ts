@@ -194,6 +194,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
       closed: c.closed,
       chunks: c.chunks,
       messages: c.messages,
+      resets: c.resets,
       errors: { ...c.errors },
       latencyMs: summarize(c.latency),
       lastMessageAtMs: c.lastMessageAtMs,
@@ -412,6 +413,10 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
 
   write(slot: number, bytes: Uint8Array): boolean {
     return this.isOpen(slot) && this.io.write(slot, bytes) === 0;
+  }
+
+  onReset(): void {
+    this.counters.resets++;
   }
 
   onUnit(_slot: number, sentAtMs: number): void {

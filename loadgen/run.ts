@@ -37,7 +37,7 @@ export interface ReadyInfo {
   waitingFor?: 'POST /ramp';
 }
 
-export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal';
+export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal' | 'parent-gone';
 
 export interface RunEvents {
   ready: [ReadyInfo];

@@ -33,6 +33,7 @@ export class LoadgenCounters {
   closed = 0;
   chunks = 0;
   messages = 0;
+  resets = 0;
   opened = 0; // connections that became active (reconnections included)
   lastMessageAtMs = 0;
   readonly errors = zeroErrors();
@@ -102,6 +103,7 @@ export function zeroStatus(procs: number, rampDone: boolean, uptimeSeconds: numb
     closed: 0,
     chunks: 0,
     messages: 0,
+    resets: 0,
     errors: zeroErrors(),
     latencyMs: { count: 0, p50: 0, p90: 0, p99: 0, max: 0 },
     lastMessageAtMs: 0,
@@ -128,6 +130,7 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     out.closed += status.closed;
     out.chunks += status.chunks;
     out.messages += status.messages;
+    out.resets += status.resets ?? 0;
     out.procs += status.procs;
     out.rampDone &&= status.rampDone;
     out.lastMessageAtMs = Math.max(out.lastMessageAtMs, status.lastMessageAtMs);

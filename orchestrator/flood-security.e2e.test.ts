@@ -1,11 +1,13 @@
 /**
- * What a flood exposes while it runs, against the real local backend: the server it starts has a random token of
+ * What a flood exposes while it runs, against the real local backend: the server it starts listens on loopback
+ * addresses only (as `ss` shows its listening sockets), has a random token of
  * its own (a POST /broadcast without it is 401, a wrong one too), the orchestrator's own sends and broadcast carry it
  * (all accepted), whatever COMET_ADMIN_TOKEN the user's environment holds, and the token is written nowhere in the
  * report folder.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +25,7 @@ const filesUnder = (dir: string): string[] =>
 test('a local flood\'s server needs the run\'s own random token; the orchestrator carries it; the report never holds it', async () => {
   const before = process.env.COMET_ADMIN_TOKEN;
   process.env.COMET_ADMIN_TOKEN = 'the-users-own'; // used to make the lab's own sends 401 (issue 17 #1)
-  const seen: { anonymous?: number; wrong?: number; token?: string } = {};
+  const seen: { anonymous?: number; wrong?: number; token?: string; listening?: string[] } = {};
   let probe: Promise<void> = Promise.resolve();
   try {
     const config = resolveFloodConfig({
@@ -38,6 +40,8 @@ test('a local flood\'s server needs the run\'s own random token; the orchestrato
           once = true;
           const server = run.backend.components().find((c) => c.role === 'server')!;
           seen.token = server.token;
+          const port = new URL(server.url).port;
+          seen.listening = execFileSync('ss', ['-Hltn', `( sport = :${port} )`], { encoding: 'utf8' }).trim().split('\n').map((l) => l.trim().split(/\s+/)[3]!);
           probe = (async () => {
             seen.anonymous = (await fetch(`${server.url}/broadcast`, { method: 'POST', body: 'x' })).status;
             seen.wrong = (await fetch(`${server.url}/broadcast`, { method: 'POST', body: 'x', headers: { authorization: 'Bearer the-users-own' } })).status;
@@ -47,6 +51,9 @@ test('a local flood\'s server needs the run\'s own random token; the orchestrato
     });
     await probe;
     assert.equal(r.exitCode, 0, JSON.stringify(r.summary?.incomplete));
+    // Listening only where the load generators connect (loopback), never on a wildcard address.
+    assert.ok(seen.listening!.length > 0);
+    for (const a of seen.listening!) assert.match(a, /^127\.\d+\.\d+\.\d+:\d+$/, `listens on ${a}`);
     assert.equal(seen.anonymous, 401);
     assert.equal(seen.wrong, 401);
     assert.ok(seen.token && seen.token.length >= 32 && seen.token !== 'the-users-own', 'a random token of the run');

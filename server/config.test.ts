@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../shared/errors.ts';
 import { DEFAULTS, parseDuration, resolveConfig, resolveWorkers } from './config.ts';
@@ -48,4 +51,37 @@ test('the CLI exits 2 on bad flags, with the message and no stack', () => {
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
   const u = spawnSync(process.execPath, [cli, '--no-such-flag'], { encoding: 'utf8', timeout: 10_000 });
   assert.equal(u.status, 2);
+});
+
+test('hosts, token file, API limits and --exit-with-parent', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'comet-lab-config-'));
+  try {
+    const file = join(dir, 'token');
+    writeFileSync(file, '  s3cret-from-file\n');
+    const o = resolveConfig(
+      { host: '127.0.0.2, 127.0.0.3,127.0.0.2', adminTokenFile: file, maxApiConnections: '64', apiIdleTimeout: '2s', gcMinInterval: '0', exitWithParent: true },
+      {},
+    );
+    assert.deepEqual(o.hosts, ['127.0.0.2', '127.0.0.3']);
+    assert.equal(o.adminToken, 's3cret-from-file');
+    assert.equal(o.maxApiConnections, 64);
+    assert.equal(o.apiIdleTimeoutMs, 2000);
+    assert.equal(o.gcMinIntervalMs, 0);
+    assert.equal(o.exitWithParent, true);
+    assert.equal(resolveConfig({}, { COMET_EXIT_WITH_PARENT: '1', COMET_ADMIN_TOKEN_FILE: file }).adminToken, 's3cret-from-file');
+    assert.equal(resolveConfig({}, { COMET_ADMIN_TOKEN_FILE: '' }).adminToken, undefined, 'an empty variable is unset');
+    writeFileSync(join(dir, 'empty'), '\n');
+    try {
+      resolveConfig({ host: 'localhost', adminTokenFile: join(dir, 'empty'), maxApiConnections: '10' }, { COMET_ADMIN_TOKEN: 'other' });
+      assert.fail('should throw');
+    } catch (err) {
+      assert.ok(err instanceof LabError);
+      assert.match(err.message, /--host "localhost": localhost: not an IP address/);
+      assert.match(err.message, /--admin-token-file .*: it is empty/);
+      assert.match(err.message, /--max-api-connections "10": must be a number above 32/);
+    }
+    assert.throws(() => resolveConfig({ adminTokenFile: file }, { COMET_ADMIN_TOKEN: 'other' }), /disagree/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,10 +12,14 @@ export type ToWorker =
   | { t: 'deliver'; b: number; d: Delivery[] }
   | { t: 'replayed'; k: number; m: LoggedMessage[] }
   | { t: 'stats'; k: number; gc?: boolean } // gc: collect garbage first (only when the worker runs with --expose-gc)
+  | { t: 'barrier'; k: number } // send the directory notices you hold now, then answer (before a send is 404)
+  | { t: 'conn'; data: string } // a connection handed back (its next request is a stream); data: its request head (base64)
   | { t: 'shutdown' };
 
 export type ToSupervisor =
   | { t: 'ready'; port: number }
+  | { t: 'open'; n: number } // streams held now (sent when it changed, at most every OPEN_REPORT_MS)
+  | { t: 'barrier'; k: number }
   | { t: 'dir'; ops: string[] } // '+id' logged in (first stream of id here), '-id' logged out (last one), in order
   | { t: 'delivered'; b: number; n: number[] }
   | { t: 'replay'; k: number; id: string; since: number }
@@ -32,6 +36,8 @@ export interface WorkerStats {
   rejected: Record<string, number>; // HTTP status -> count (bad requests answered by the worker)
   chunksSent: number;
   messagesSent: number;
+  resets: number; // streams told to reset (their Last-Event-ID was of another server run)
+  idleGc: { count: number; lastAtMs: number }; // collections idle-gc.ts ran in this process
   delivery: { buckets: number[]; sum: number; count: number; maxMs: number }; // cumulative counts per DELIVERY_BUCKETS_S
   lagSeconds: number;
   process: {
@@ -46,6 +52,9 @@ export interface WorkerStats {
     startTimeSeconds: number;
   };
 }
+
+/** How often a worker tells the supervisor how many streams it holds (when the number changed). */
+export const OPEN_REPORT_MS = 250;
 
 /** Upper bounds (seconds) of the delivery-time histogram, shared by workers and the supervisor. */
 export const DELIVERY_BUCKETS_S = [

@@ -111,20 +111,31 @@ describe('router across 2 workers', () => {
     assert.equal((text.match(/comet_process_open_fds\{/g) ?? []).length, 3, 'one series per process');
   });
 
-  test('a worker that dies is replaced and counted; its ids leave the directory', async () => {
+  test('a worker that dies is replaced and counted with the streams it held, in /stats and /metrics', async () => {
     const s = await openStream(`${server.url}/test/victim`);
     await s.waitFor('Welcome');
+    await new Promise((r) => setTimeout(r, 400)); // workers report the streams they hold every 250 ms
     const stats = JSON.parse((await request(`${server.url}/stats`)).body);
+    assert.equal(stats.workerDeaths, 0);
+    assert.equal(stats.lastWorkerDeath, null);
     const holder = stats.processes.find((p: { role: string; open: number }) => p.role === 'worker' && p.open > 0);
+    const t0 = Date.now();
     process.kill(holder.pid, 'SIGKILL');
     assert.equal(await s.ended, 'aborted');
     await eventually(async () => JSON.parse((await request(`${server.url}/stats`)).body).workersReady === 2, 10_000, 'replacement ready');
-    let again = { workerRestarts: 0 };
-    await eventually(async () => {
-      again = JSON.parse((await request(`${server.url}/stats`)).body);
-      return true;
-    });
+    const again = JSON.parse((await request(`${server.url}/stats`)).body);
     assert.equal(again.workerRestarts, 1);
+    assert.equal(again.workerDeaths, 1);
+    assert.equal(again.streamsLost, holder.open);
+    assert.equal(again.lastWorkerDeath.pid, holder.pid);
+    assert.equal(again.lastWorkerDeath.worker, holder.worker);
+    assert.equal(again.lastWorkerDeath.reason, 'SIGKILL');
+    assert.equal(again.lastWorkerDeath.streams, holder.open);
+    assert.ok(again.lastWorkerDeath.atMs >= t0 && again.lastWorkerDeath.atMs <= Date.now());
+    const metrics = (await request(`${server.url}/metrics`)).body;
+    assert.match(metrics, /^comet_worker_deaths_total 1$/m);
+    assert.match(metrics, new RegExp(`^comet_streams_lost_total ${holder.open}$`, 'm'));
+    assert.match(metrics, /^comet_worker_restarts_total 1$/m);
     await eventually(async () => (await post('/send/victim', 'x')).status === 404, 3000, 'victim out of the directory');
   });
 });

@@ -5,35 +5,39 @@
  */
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { LabError, EXIT } from '../shared/errors.ts';
-import { bindRaw, boundPort, closeRaw, RawListenError, type TcpHandle } from '../shared/raw-tcp/raw-tcp.ts';
+import { newEpoch } from '../shared/event-id.ts';
+import { LabError } from '../shared/errors.ts';
+import { loadTcpBindings } from '../shared/raw-tcp/raw-tcp.ts';
 import { connectionsPerWorker, resolveWorkers, type ServerOptions } from './config.ts';
 import { createApiApp } from './supervisor/api-app.ts';
+import { createApiServer } from './supervisor/api-server.ts';
+import { apiSocketPath, removeStaleApiSockets } from './supervisor/api-socket.ts';
 import { Directory } from './supervisor/directory.ts';
 import { MessageLog } from './supervisor/message-log.ts';
 import { SupervisorMetrics } from './supervisor/metrics.ts';
+import { reservePort } from './supervisor/port-reservation.ts';
 import { Router } from './supervisor/router.ts';
 import { aggregateStats, type CometServerStats, type ProcessFigures } from './supervisor/server-stats.ts';
 import { WorkerPool } from './supervisor/worker-pool.ts';
-import { collectWhenIdle, fullGc } from './worker/idle-gc.ts';
+import { collectWhenIdle, fullGc, idleGcRuns } from './worker/idle-gc.ts';
 import { countOpenFds, readMaxFds } from './worker/worker-counters.ts';
 
 export interface ServerEvents {
   'worker-exit': [worker: number, pid: number, reason: string];
   'worker-restart': [worker: number];
+  /** The server cannot go on (a worker kept dying before it was ready): stop it and exit with the error's code. */
+  fatal: [error: LabError];
 }
 
 /** A running server: what the ready line prints, and how to stop it. */
 export interface RunningServer extends EventEmitter<ServerEvents> {
   readonly host: string;
+  readonly hosts: string[];
   readonly port: number;
   readonly workers: number;
   readonly engine: string;
+  readonly epoch: string;
   readonly pid: number;
   /** The figures of GET /stats; `gc` collects garbage first where --expose-gc allows (GET /stats?gc=1, for benches). */
   stats(gc?: boolean): Promise<CometServerStats>;
@@ -41,36 +45,32 @@ export interface RunningServer extends EventEmitter<ServerEvents> {
   stop(): Promise<void>;
 }
 
-/** Binds the port (no reuse) to learn whether it is free, then reserves it with SO_REUSEPORT for the workers. */
-function reservePort(host: string, port: number): TcpHandle {
-  try {
-    const probe = bindRaw(host, port, false);
-    const chosen = boundPort(probe);
-    closeRaw(probe);
-    return bindRaw(host, chosen, true);
-  } catch (err) {
-    if (err instanceof RawListenError) {
-      throw new LabError('LAB_ERR_PORT_IN_USE', `cannot listen on ${host}:${port}: ${err.code}`, {
-        exitCode: EXIT.preflight,
-        hint: err.code === 'EADDRINUSE' ? 'another process holds that port: choose --port, or --port 0 for a free one' : undefined,
-      });
-    }
-    throw err;
-  }
-}
-
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const workers = resolveWorkers(options);
-  const reserved = reservePort(options.host, options.port);
-  const port = boundPort(reserved);
-  const directory = new Directory();
+  // the raw engine cannot run without tcp_wrap: say so before forking workers that would die of it
+  if (options.engine === 'raw') loadTcpBindings();
+  removeStaleApiSockets();
+  const reservation = await reservePort(options.hosts, options.port);
+  const port = reservation.port;
+  const epoch = newEpoch();
+  // a poller is expected back within its poll wait (it re-polls at once after an answer); 5 s at least
+  const directory = new Directory(Math.max(options.pollWaitMs, 5000));
   const log = new MessageLog();
-  const apiSocketPath = join(tmpdir(), `comet-lab-api-${process.pid}-${port}.sock`);
+  const socketPath = apiSocketPath(port);
+  // the last resort when the process ends some other way than stop(): a socket left behind is found by pid later
+  const removeSocket = () => {
+    try {
+      rmSync(socketPath, { force: true });
+    } catch {
+      // not ours to remove (node --permission without write access to the temp directory): found by pid later
+    }
+  };
+  process.once('exit', removeSocket);
   const pool = new WorkerPool(
     workers,
     {
       engine: options.engine,
-      host: options.host,
+      hosts: options.hosts,
       port,
       backlog: options.backlog,
       intervalMs: options.intervalMs,
@@ -78,10 +78,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       headersTimeoutMs: options.headersTimeoutMs,
       maxConnections: connectionsPerWorker(),
       maxQueuedBytes: options.maxQueuedBytes,
-      apiSocketPath,
+      apiSocketPath: socketPath,
+      epoch,
     },
     directory,
-    log,
     options.workerNodeFlags,
   );
   const router = new Router(pool, directory, log);
@@ -90,6 +90,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
   const maxFds = readMaxFds();
+  const rejected: Record<string, number> = {};
   const supervisorFigures = (): ProcessFigures => ({
     role: 'supervisor',
     pid: process.pid,
@@ -97,6 +98,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     maxFds,
     rssBytes: process.memoryUsage.rss(),
     open: 0,
+    idleGc: { ...idleGcRuns },
   });
   const stats = async (gc = false): Promise<CometServerStats> => {
     const lagSeconds = Number.isFinite(lag.max) ? lag.max / 1e9 : 0;
@@ -106,11 +108,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       workers,
       engine: options.engine,
       port,
+      hosts: options.hosts,
+      epoch,
       restarts: pool.restarts,
+      deaths: pool.deaths,
+      streamsLost: pool.streamsLost,
+      lastDeath: pool.lastDeath,
       directoryIds: directory.ids,
       lastSeq: log.lastSeq,
       supervisor: supervisorFigures(),
       lagSeconds,
+      rejected,
+      apiConnections: { open: api.connections, cap: api.cap },
     });
   };
   const app = createApiApp({
@@ -119,32 +128,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     stats,
     metrics: async () => ({
       contentType: metrics.contentType,
-      text: await metrics.scrape(await pool.stats(), supervisorFigures(), pool.restarts),
+      text: await metrics.scrape(await pool.stats(), supervisorFigures(), pool, rejected),
     }),
     health: () => ({ status: pool.readyCount === workers ? 'ok' : 'degraded', workers, workersReady: pool.readyCount, pid: process.pid, uptimeSeconds: process.uptime() }),
+    epoch,
     adminToken: options.adminToken,
+    gcMinIntervalMs: options.gcMinIntervalMs,
   });
-  const api: Server = createServer(
-    {
-      maxHeaderSize: 8192,
-      headersTimeout: options.headersTimeoutMs,
-      requestTimeout: Math.max(options.headersTimeoutMs, 30_000),
-      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs / 2),
-      keepAliveTimeout: 30_000,
-    },
-    app,
-  );
+  const api = createApiServer(app, {
+    socketPath,
+    headersTimeoutMs: options.headersTimeoutMs,
+    idleTimeoutMs: options.apiIdleTimeoutMs,
+    maxConnections: options.maxApiConnections,
+    maxFds,
+    handBack: (socket, head) => pool.handBack(socket, head),
+    rejected: (status) => (rejected[status] = (rejected[status] ?? 0) + 1),
+  });
   // a connection a worker handed over: the request it read so far goes back in front of the socket
-  pool.on('api', (handle, bytes) => {
-    const socket = handle instanceof net.Socket ? handle : new net.Socket({ handle: handle as never, readable: true, writable: true });
-    if (bytes.length > 0) socket.unshift(bytes);
-    api.emit('connection', socket);
-  });
-  rmSync(apiSocketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    api.once('error', reject);
-    api.listen(apiSocketPath, () => resolve());
-  });
+  pool.on('api', (handle, bytes) => api.take(handle, bytes));
+  removeSocket();
+  await api.listen();
 
   const server = new EventEmitter<ServerEvents>() as RunningServer & EventEmitter<ServerEvents>;
   pool.on('exit', (w, pid, reason) => server.emit('worker-exit', w, pid, reason));
@@ -153,10 +156,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const stop = () =>
     (stopped ??= (async () => {
       await pool.shutdown(4000);
-      api.closeAllConnections();
-      await new Promise<void>((resolve) => api.close(() => resolve()));
-      closeRaw(reserved);
-      rmSync(apiSocketPath, { force: true });
+      await api.close();
+      reservation.release();
+      removeSocket();
+      process.off('exit', removeSocket);
       lag.disable();
       stopIdleGc();
     })());
@@ -164,7 +167,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await pool.start(15_000);
   } catch (err) {
     await stop();
+    if (err instanceof LabError) throw err;
     throw new LabError('LAB_ERR_SERVER_START', `workers failed to start: ${err instanceof Error ? err.message : err}`, { cause: err });
   }
-  return Object.assign(server, { host: options.host, port, workers, engine: options.engine, pid: process.pid, stats, stop });
+  pool.on('fatal', (err) => server.emit('fatal', err));
+  return Object.assign(server, { host: options.hosts[0]!, hosts: options.hosts, port, workers, engine: options.engine, epoch, pid: process.pid, stats, stop });
 }

@@ -10,8 +10,11 @@ import { fileURLToPath } from 'node:url';
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 export interface ServerProcess {
+  host: string;
   port: number;
   pid: number;
+  /** This server run's epoch (positions are `<epoch>-<seq>`). */
+  epoch: string;
   workers: number;
   proc: ChildProcess;
   url: string;
@@ -20,9 +23,21 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
+export interface StartOptions {
+  /** Flags for the supervisor's Node (e.g. --permission ...). */
+  nodeArgs?: string[];
+  /** A soft and hard file limit for the server (its workers inherit it), set with the shell's ulimit. */
+  nofile?: number;
+  /** Replaces the default `--host 127.0.0.1` (e.g. `--host 127.0.0.2,127.0.0.3`). */
+  host?: string;
+}
+
 /** Starts `server/cli.ts --host 127.0.0.1 --port 0 ...args` and waits (at most 20 s) for its ready line. */
-export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-  const proc = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
+  const argv = [...(options.nodeArgs ?? []), CLI, '--host', options.host ?? '127.0.0.1', '--port', '0', ...args];
+  const [command, commandArgs] =
+    options.nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', process.execPath, ...argv]];
+  const proc = spawn(command, commandArgs, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -49,11 +64,11 @@ export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}):
       if (!m) return;
       clearTimeout(timer);
       proc.off('exit', early);
-      const ready = JSON.parse(m[1]!) as { port: number; pid: number; workers: number };
+      const ready = JSON.parse(m[1]!) as { host: string; port: number; pid: number; workers: number; epoch: string };
       resolve({
         ...ready,
         proc,
-        url: `http://127.0.0.1:${ready.port}`,
+        url: `http://${ready.host}:${ready.port}`,
         stderr: () => err,
         stop(signal: NodeJS.Signals = 'SIGTERM') {
           if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);

@@ -63,6 +63,7 @@ export interface LoadgenStatus {
   closed: number; // were active, then closed (the seed's Closed)
   chunks: number; // HTTP chunks / SSE events / poll responses received (the seed's Chunks)
   messages: number; // of those, the ones carrying a server send timestamp
+  resets: number; // resumes the server answered with a reset (the position was of another server run)
   errors: Record<ErrorCause, number>;
   latencyMs: LatencySummary; // delivery latency of messages since start or the last POST /latency/reset
   lastMessageAtMs: number; // epoch ms when the newest message arrived (0 if none): a broadcast's fan-out end
@@ -94,7 +95,27 @@ export interface ServerStats {
   messagesSent: number;
   deliveryMs: LatencySummary; // from accepting a send until written to the socket
   eventLoopLagMs: number; // worst worker
-  workerRestarts: number;
+  workerRestarts: number; // workers started again after one died
+  /** Workers that exited while the server was running (one that died before it was ready counts too). */
+  workerDeaths: number;
+  /** Streams those workers held when they died (from each worker's last report, at most 250 ms old). */
+  streamsLost: number;
+  lastWorkerDeath: WorkerDeath | null;
+  /** This server run's epoch: positions (SSE ids, Comet-Event-Id) are `<epoch>-<seq>`. */
+  epoch: string;
+  /** Streams that resumed with a position of another run and were told to reset. */
+  resets: number;
+  /** Idle garbage collections (server/worker/idle-gc.ts), summed over processes; lastAtMs: the newest (epoch ms, 0: none). */
+  idleGc: { count: number; lastAtMs: number };
+}
+
+/** A worker that died while the server ran. */
+export interface WorkerDeath {
+  worker: number;
+  pid: number;
+  reason: string; // `SIGKILL`, `exit code 1`, `... before it was ready`
+  atMs: number; // epoch ms
+  streams: number; // streams it held
 }
 
 /** Prometheus metric names; units in the name. */
@@ -108,6 +129,9 @@ export const METRICS = {
     delivery: 'comet_message_delivery_seconds', // histogram
     lag: 'comet_event_loop_lag_seconds', // gauge
     restarts: 'comet_worker_restarts_total', // counter
+    deaths: 'comet_worker_deaths_total', // counter
+    streamsLost: 'comet_streams_lost_total', // counter: streams held by workers that died
+    idleGc: 'comet_idle_gc_total', // counter {role, worker, pid}
     openFds: 'comet_process_open_fds', // gauge {role, worker, pid}: against the per-process file limit
     maxFds: 'comet_process_max_fds', // gauge {role, worker, pid}
   },

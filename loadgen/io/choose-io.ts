@@ -3,7 +3,7 @@
  * coded warning); raw asked where they cannot be used is an error with a hint. The io module is imported only once
  * chosen, so the net path never touches `process.binding`.
  */
-import { tcpBindingsAvailable, tcpBindingsProblem } from '../../shared/raw-tcp/bindings.ts';
+import { loadTcpBindings } from '../../shared/raw-tcp/bindings.ts';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import type { ClientIo, IoListener, IoName } from './client-io.ts';
 
@@ -15,15 +15,21 @@ export type IoFactory = (capacity: number, listener: IoListener) => ClientIo;
 /** The io to use for `asked`, and a warning when auto fell back to net. Throws LAB_ERR_RAW_TCP_UNAVAILABLE. */
 export function resolveIo(asked: IoChoice): { io: IoName; warning?: string } {
   if (asked === 'net') return { io: 'net' };
-  if (tcpBindingsAvailable()) return { io: 'raw' };
-  const why = tcpBindingsProblem() ?? 'unavailable';
+  let why: string;
+  try {
+    loadTcpBindings();
+    return { io: 'raw' };
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string } }).cause;
+    why = cause?.code ?? (err as Error).message;
+  }
   if (asked === 'raw') {
     throw new LabError('LAB_ERR_RAW_TCP_UNAVAILABLE', `--io raw: Node's raw TCP bindings (process.binding('tcp_wrap'), DEP0111) cannot be used here: ${why}`, {
       exitCode: EXIT.preflight,
       hint: 'use --io net (net.Socket, about 1.8 KB more per connection) or --io auto; the bindings are denied under --permission',
     });
   }
-  return { io: 'net', warning: `LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable (${why}); using --io net (net.Socket)` };
+  return { io: 'net', warning: `LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable (${why}: process.binding('tcp_wrap')); using --io net (net.Socket)` };
 }
 
 /** The factory of a resolved io (imports its module). */

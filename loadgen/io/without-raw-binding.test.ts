@@ -45,7 +45,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     assert.equal(ssEstablished(server.port), 400, 'ss counts as many');
     await postJson(`${base}/stop`, {}, TOKEN);
     assert.equal(await exited(lg.proc), 0);
-    assert.match(lg.stderr(), /LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable \(ERR_ACCESS_DENIED: process\.binding\); using --io net/);
+    assert.match(lg.stderr(), /LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable \(ERR_ACCESS_DENIED: process\.binding\('tcp_wrap'\)\); using --io net/);
     await waitFor('connections closed', () => ssEstablished(server.port) === 0, 5000, 50);
   } finally {
     lg.proc.kill('SIGKILL');

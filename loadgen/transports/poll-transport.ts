@@ -4,6 +4,7 @@
  * `Comet-Event-Id` as `Last-Event-ID` so nothing sent between two polls is lost. Each 200 answer is one unit; its
  * first line's timestamp gives the latency.
  */
+import { EpochTable } from '../../shared/event-id.ts';
 import { TimestampReader } from '../parsers/timestamp-reader.ts';
 import { CONTINUE, type Verdict } from '../parsers/verdict.ts';
 import { ignored, lastEventIdHeader, openOnSuccess, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
@@ -13,18 +14,27 @@ class PollSink implements TransportSink {
   private readonly listener: UnitListener;
   /** Kept across reconnections: a new connection resumes where the last answer ended. */
   private readonly lastEventId: Float64Array;
-  /** The `Comet-Event-Id` of the answer being read (NaN when it has none). */
+  private readonly lastEpoch: Uint16Array;
+  private readonly epochs = new EpochTable();
+  /** The `Comet-Event-Id` of the answer being read (NaN when it has none), and its epoch's number. */
   private readonly answerId: Float64Array;
+  private readonly answerEpoch: Uint16Array;
 
   constructor(capacity: number, listener: UnitListener) {
     this.timestamps = new TimestampReader(capacity);
     this.listener = listener;
     this.lastEventId = new Float64Array(capacity).fill(NaN);
+    this.lastEpoch = new Uint16Array(capacity);
     this.answerId = new Float64Array(capacity).fill(NaN);
+    this.answerEpoch = new Uint16Array(capacity);
   }
 
   onHeader(slot: number, name: string, value: string): Verdict {
-    if (name === 'comet-event-id' && /^\d{1,15}$/.test(value)) this.answerId[slot] = Number(value);
+    if (name === 'comet-event-id') {
+      // `<epoch>-<seq>` from comet-lab's server (shared/event-id.ts), a bare number from others
+      this.answerId[slot] = this.epochs.readText(value);
+      this.answerEpoch[slot] = this.epochs.readEpoch;
+    }
     return CONTINUE;
   }
   onHead(slot: number, status: number): Verdict {
@@ -42,8 +52,12 @@ class PollSink implements TransportSink {
     const sentAt = this.timestamps.finish(slot);
     const id = this.answerId[slot]!;
     this.answerId[slot] = NaN;
-    if (!Number.isNaN(id)) this.lastEventId[slot] = id;
+    if (!Number.isNaN(id)) {
+      this.lastEventId[slot] = id;
+      this.lastEpoch[slot] = this.answerEpoch[slot]!;
+    }
     if (status === 200) this.listener.onUnit(slot, sentAt);
+    else if (status === 205) this.listener.onReset?.(slot); // the position was of another server run
     this.listener.onResponseEnd(slot, status);
     return CONTINUE;
   }
@@ -52,7 +66,7 @@ class PollSink implements TransportSink {
     this.answerId[slot] = NaN;
   }
   extraHeaders(slot: number): string {
-    return lastEventIdHeader(this.lastEventId[slot]!);
+    return lastEventIdHeader(this.lastEventId[slot]!, this.lastEpoch[slot]!, this.epochs);
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * Server-Sent Events (`GET /sse/{i}`): the de-framed body is parsed into lines; a blank line ends an event, and every
  * event with at least one field is a unit. The first `data:` line's value carries the send timestamp (`@<ts> body`).
- * Comments (`:` lines) are ignored; an unknown field name counts as a protocol error (`bad-sse-field`).
+ * Comments (`:` lines) are ignored; an unknown field name counts as a protocol error (`bad-sse-field`). An
+ * `event: reset` (the slot resumed with a position of another server run) is counted as a reset, not a unit.
  */
+import { EpochTable } from '../../shared/event-id.ts';
 import { parseSentAtMs } from '../../shared/message-format.ts';
 import { CONTINUE, failWith, type Verdict } from '../parsers/verdict.ts';
 import { ignored, lastEventIdHeader, openOnSuccess, streamingRequest, type TransportCodec, type TransportSink, type UnitListener } from './transport.ts';
@@ -25,9 +27,15 @@ class SseSink implements TransportSink {
   private readonly listener: UnitListener;
   /** The last `id:` seen, kept across reconnections (sent back as Last-Event-ID, as EventSource does). */
   private readonly lastEventId: Float64Array;
+  private readonly lastEpoch: Uint16Array;
+  private readonly epochs = new EpochTable();
+  /** 1 while the event being read is `event: reset`. */
+  private readonly resetEvent: Uint8Array;
 
   constructor(capacity: number, listener: UnitListener) {
     this.lastEventId = new Float64Array(capacity).fill(NaN);
+    this.lastEpoch = new Uint16Array(capacity);
+    this.resetEvent = new Uint8Array(capacity);
     this.lineState = new Uint8Array(capacity);
     this.hasFields = new Uint8Array(capacity);
     this.sentAt = new Float64Array(capacity).fill(NaN);
@@ -48,10 +56,11 @@ class SseSink implements TransportSink {
     this.lineState[slot] = LINE_START;
     this.hasFields[slot] = 0;
     this.sentAt[slot] = NaN;
+    this.resetEvent[slot] = 0;
     this.carry.delete(slot);
   }
   extraHeaders(slot: number): string {
-    return lastEventIdHeader(this.lastEventId[slot]!);
+    return lastEventIdHeader(this.lastEventId[slot]!, this.lastEpoch[slot]!, this.epochs);
   }
 
   onData(slot: number, buf: Uint8Array, start: number, end: number): Verdict {
@@ -85,15 +94,19 @@ class SseSink implements TransportSink {
   }
 
   private readId(slot: number, buf: Uint8Array, start: number, end: number): void {
-    const id = parseId(buf, start, end);
-    if (!Number.isNaN(id)) this.lastEventId[slot] = id;
+    const id = this.epochs.read(buf, start, end);
+    if (Number.isNaN(id)) return;
+    this.lastEventId[slot] = id;
+    this.lastEpoch[slot] = this.epochs.readEpoch;
   }
 
   /** One line (without its LF; a trailing CR is dropped). Returns false for a malformed field (bad-sse-field). */
   private line(slot: number, buf: Uint8Array, start: number, end: number): boolean {
     if (end > start && buf[end - 1] === 0x0d) end--;
     if (end === start) {
-      if (this.hasFields[slot] !== 0) this.listener.onUnit(slot, this.sentAt[slot]!);
+      if (this.resetEvent[slot] !== 0) this.listener.onReset?.(slot);
+      else if (this.hasFields[slot] !== 0) this.listener.onUnit(slot, this.sentAt[slot]!);
+      this.resetEvent[slot] = 0;
       this.hasFields[slot] = 0;
       this.sentAt[slot] = NaN;
       return true;
@@ -113,23 +126,20 @@ class SseSink implements TransportSink {
       this.hasFields[slot] = 2; // the first data line carries the timestamp
     } else {
       if (field === 1) this.readId(slot, buf, colon + 1, end);
+      else if (field === 2 && isReset(buf, colon + 1, end)) this.resetEvent[slot] = 1;
       if (this.hasFields[slot] === 0) this.hasFields[slot] = 1;
     }
     return true;
   }
 }
 
-function parseId(buf: Uint8Array, start: number, end: number): number {
-  let v = start;
-  if (v < end && buf[v] === 0x20) v++;
-  if (v >= end || end - v > 15) return NaN;
-  let n = 0;
-  for (let k = v; k < end; k++) {
-    const c = buf[k]!;
-    if (c < 0x30 || c > 0x39) return NaN;
-    n = n * 10 + (c - 0x30);
-  }
-  return n;
+const RESET = Buffer.from('reset', 'latin1');
+
+function isReset(buf: Uint8Array, start: number, end: number): boolean {
+  if (start < end && buf[start] === 0x20) start++;
+  if (end - start !== RESET.length) return false;
+  for (let k = 0; k < RESET.length; k++) if (buf[start + k] !== RESET[k]) return false;
+  return true;
 }
 
 function fieldIndex(buf: Uint8Array, start: number, end: number): number {

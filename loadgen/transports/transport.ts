@@ -6,6 +6,7 @@
  * they hold no reference to either.
  */
 import type { ErrorCause, Transport } from '../../shared/contracts.ts';
+import type { EpochTable } from '../../shared/event-id.ts';
 import type { BodySink } from '../parsers/http-response-parser.ts';
 import { CONTINUE, PAUSE, type Verdict } from '../parsers/verdict.ts';
 
@@ -17,6 +18,8 @@ export interface UnitListener {
   onUnit(slot: number, sentAtMs: number): void;
   /** A whole response was read: a stream that ended, or a poll answer after which the pool polls again. */
   onResponseEnd(slot: number, status: number): void;
+  /** The server said the slot's position was from another server run (SSE `event: reset`, a poll's 205). */
+  onReset?(slot: number): void;
   /** The sink ends the connection: `http_status` (a non-2xx `status`, counted by code) or `handshake`. */
   onRefused(slot: number, cause: Extract<ErrorCause, 'http_status' | 'handshake'>, status: number): void;
   /** The server closed a WebSocket with `code` (counted by code; 1000/1001 end it cleanly, others as `ws_close`). */
@@ -54,9 +57,13 @@ export function streamingRequest(path: string, host: string, accept: string, ext
   );
 }
 
-/** The `Last-Event-ID` line for a resumable transport, or '' when nothing was received yet. */
-export function lastEventIdHeader(id: number): string {
-  return Number.isNaN(id) ? '' : `Last-Event-ID: ${id}\r\n`;
+/**
+ * The `Last-Event-ID` line for a resumable transport, or '' when nothing was received yet: `seq` in epoch number
+ * `epoch` of `epochs` (comet-lab's positions are `<epoch>-<seq>`, shared/event-id.ts; 0 is a bare number).
+ */
+export function lastEventIdHeader(seq: number, epoch = 0, epochs?: EpochTable): string {
+  if (Number.isNaN(seq)) return '';
+  return `Last-Event-ID: ${epochs === undefined ? seq : epochs.position(epoch, seq)}\r\n`;
 }
 
 /** An HTTP stream's answer to its head: a 2xx opens it, anything else ends it as `http_status`. */

@@ -11,7 +11,7 @@ export const STREAM_PREFIX: Record<Transport, string> = { chunked: 'test', sse: 
 export function serverArgs(plan: Plan, port: number): string[] {
   return [
     'server/cli.ts',
-    `--host=${plan.server.addresses[0] ?? '0.0.0.0'}`,
+    `--host=${plan.server.addresses.join(',') || '127.0.0.1'}`,
     `--port=${port}`,
     `--workers=${plan.server.workers}`,
     ...(plan.server.engine ? [`--engine=${plan.server.engine}`] : []),

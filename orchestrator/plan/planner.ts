@@ -138,7 +138,9 @@ export function makePlan(req: PlanRequest, host: PlannerHost, costs: ConnectionC
       engine: req.engine,
       workers,
       port: req.serverPort,
-      addresses: ['0.0.0.0'],
+      // Exactly the loopback addresses the load generators target (127.0.0.1 among them, where the orchestrator
+      // reaches the API): a flood's server listens nowhere else (before: 0.0.0.0, an open API on every interface).
+      addresses: [...new Set(['127.0.0.1', ...loadgens.flatMap((l) => l.targets.map((t) => t.host))])],
       heartbeatIntervalMs: Math.round(req.intervalSeconds * 1000),
     },
     loadgens,

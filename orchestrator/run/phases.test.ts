@@ -67,7 +67,9 @@ test('a broadcast whose answer is late still has a fan-out, measured from the lo
   const proxy = http.createServer(async (req, res) => {
     const parts: Buffer[] = [];
     for await (const p of req) parts.push(p as Buffer);
-    await fetch(`${ctx.server.url}${req.url}`, { method: req.method, headers: { 'content-type': 'text/plain' }, body: Buffer.concat(parts) });
+    // The proxy passes the request on as it came, token included (the local backend's server has one).
+    const authorization = req.headers.authorization;
+    await fetch(`${ctx.server.url}${req.url}`, { method: req.method, headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) }, body: Buffer.concat(parts) });
     held.push(res);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));

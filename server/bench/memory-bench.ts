@@ -169,8 +169,9 @@ export class MemoryBench extends EventEmitter<MemoryBenchEvents> {
     } else {
       const server = this.spawn(
         // the supervisor gets the workers' 1 MB young generation too (see README: run it the same way in production)
-        group.wrap([process.execPath, ...(options.explicitGc ? ['--expose-gc'] : []), '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--poll-wait', '3600s', '--max-connections', String(options.connections)]),
-        { COMET_WORKER_NODE_FLAGS: options.explicitGc ? '--expose-gc' : '', COMET_ADMIN_TOKEN: '' },
+        group.wrap([process.execPath, ...(options.explicitGc ? ['--expose-gc'] : []), '--max-semi-space-size=1', CLI, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', engine, '--interval', '3600s', '--poll-wait', '3600s', '--max-connections', String(options.connections), '--gc-min-interval', '0']),
+        // its own server, no token and no bound on ?gc=1: the readings must follow a collection each
+        { COMET_WORKER_NODE_FLAGS: options.explicitGc ? '--expose-gc' : '', COMET_ADMIN_TOKEN: '', COMET_ADMIN_TOKEN_FILE: '' },
       );
       const ready = await waitForLine(server, /comet-lab server ready (\{.*\})\n/, 20_000, 'server');
       port = (JSON.parse(ready[1]!) as { port: number }).port;

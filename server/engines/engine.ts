@@ -12,7 +12,8 @@ export const ENGINE_NAMES = ['raw', 'net', 'http', 'express'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 export interface EngineOptions {
-  host: string;
+  /** Addresses to listen on, all on `port`. */
+  hosts: string[];
   port: number;
   backlog: number;
   intervalMs: number;
@@ -24,14 +25,20 @@ export interface EngineOptions {
   maxQueuedBytes: number;
   /** The supervisor's internal API socket (a Unix socket path) for engines that proxy API requests. */
   apiSocketPath: string;
+  /** This server run's epoch (positions are `<epoch>-<seq>`). */
+  epoch: string;
   counters: WorkerCounters;
   send(message: ToSupervisor, handle?: unknown, done?: (err: Error | null) => void): void;
+  /** One line for the operator (the worker prints it, rate-limited); engines never print themselves. */
+  warn(line: string): void;
 }
 
 /** What the worker's IPC loop needs from the hub, whatever the engine's stream type. */
 export interface HubControl {
   deliver(batch: Delivery[]): number[];
   replayed(k: number, missed: LoggedMessage[]): void;
+  /** Sends the directory notices not sent yet. */
+  flushDirectory(): void;
   shutdown(): void;
   readonly size: number;
 }
@@ -40,6 +47,11 @@ export interface Engine {
   readonly hub: HubControl;
   /** Starts listening on the shared port (SO_REUSEPORT). */
   listen(): Promise<void>;
+  /**
+   * Takes a connection the supervisor hands back (lean engines only: a keep-alive API connection whose next request
+   * is a stream) with the request bytes it read.
+   */
+  adopt?(handle: unknown, bytes: Buffer): void;
   /** Stops accepting; open streams stay until hub.shutdown(). */
   stopAccepting(): Promise<void>;
   /** Connections this worker holds (streams, requests being read, keep-alive). */

@@ -8,8 +8,10 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { lingerOnClose } from '../http/linger.ts';
 import { errorCode, errorResponse, SERVER_NAME } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
+import { eventId } from '../transports/event-position.ts';
 import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
 import { CLOSE } from '../../shared/websocket.ts';
 import { refuseHandshake, type HandshakeRefusal } from '../transports/ws-frame.ts';
@@ -29,6 +31,18 @@ function sendError(res: ServerResponse, status: number, message: string, headers
   res.shouldKeepAlive = false;
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Server: SERVER_NAME, ...headers });
   res.end(body);
+}
+
+/**
+ * What the lean parser refuses in a head llhttp accepted: a version other than 1.0 and 1.1 (505; llhttp passes
+ * 0.9 and 2.0) and more than one Host (400, RFC 9112 3.2; node keeps the first and drops the others).
+ */
+function requestProblem(req: IncomingMessage): { status: number; message: string } | undefined {
+  if (req.httpVersion !== '1.1' && req.httpVersion !== '1.0') return { status: 505, message: 'only HTTP/1.0 and HTTP/1.1 are served' };
+  let hosts = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.length === 4 && req.rawHeaders[i]!.toLowerCase() === 'host') hosts++;
+  if (hosts > 1) return { status: 400, message: 'malformed request' };
+  return undefined;
 }
 
 /** `Name: value\r\n` lines as an object for writeHead. */
@@ -51,7 +65,8 @@ const upgradeHeaders = (req: IncomingMessage) => ({
 export class HttpStreams implements StreamIO<HttpStream> {
   readonly hub: Hub<HttpStream>;
   private readonly options: EngineOptions;
-  private readonly agent = new http.Agent({ keepAlive: true });
+  // a bounded pool: the supervisor counts its Unix-socket connections against its API connection cap
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 8 });
   // no compression, no tracking set (the hub holds the streams), the lean engines' limit on client messages
   private readonly wss = new WebSocketServer({ noServer: true, clientTracking: false, perMessageDeflate: false, maxPayload: MAX_CLIENT_MESSAGE });
   open = 0;
@@ -93,12 +108,14 @@ export class HttpStreams implements StreamIO<HttpStream> {
 
   /** The request handler for every request (express mounts it on the stream routes). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const bad = requestProblem(req);
+    if (bad !== undefined) return this.reject(res, bad.status, bad.message);
     const lastEventId = req.headers['last-event-id'];
     const r = route(req.method ?? 'GET', req.url ?? '/', typeof lastEventId === 'string' ? lastEventId : undefined);
     if (r.kind === 'api') return this.proxy(req, res);
-    if (r.kind === 'error') {
-      this.options.counters.reject(r.status);
-      return sendError(res, r.status, r.message);
+    if (r.kind === 'error') return this.reject(res, r.status, r.message);
+    if (Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined) {
+      return this.reject(res, 400, 'a stream request has no body');
     }
     if (r.transport === 'ws') {
       // an upgrade request reaches `upgrade` instead: this one is not a valid one
@@ -121,6 +138,11 @@ export class HttpStreams implements StreamIO<HttpStream> {
     });
     this.hub.open(s, r.id, TRANSPORT_CODE[r.transport], eventCursor(r.lastEventId));
   };
+
+  private reject(res: ServerResponse, status: number, message: string): void {
+    this.options.counters.reject(status);
+    sendError(res, status, message);
+  }
 
   begin(s: HttpStream, framing: TransportFraming): boolean {
     if (isWs(s)) {
@@ -155,14 +177,19 @@ export class HttpStreams implements StreamIO<HttpStream> {
     return true;
   }
 
-  pollAnswer(s: HttpStream, body: string | undefined, lastSeq: number): void {
+  pollAnswer(s: HttpStream, body: string | undefined, lastSeq: number, reset = false): void {
     if (isWs(s) || s.destroyed) return;
+    if (reset) {
+      s.writeHead(205, { Server: SERVER_NAME, 'Cache-Control': 'no-cache', 'Comet-Event-Id': eventId(0), 'Comet-Reset': 'epoch', 'Content-Length': 0 });
+      s.end();
+      return;
+    }
     if (body === undefined) {
       s.writeHead(204, { Server: SERVER_NAME, 'Cache-Control': 'no-cache' });
       s.end();
       return;
     }
-    s.writeHead(200, { Server: SERVER_NAME, 'Content-Type': TRANSPORTS[2]!.contentType, 'Comet-Event-Id': String(lastSeq), 'Cache-Control': 'no-cache' });
+    s.writeHead(200, { Server: SERVER_NAME, 'Content-Type': TRANSPORTS[2]!.contentType, 'Comet-Event-Id': eventId(lastSeq), 'Cache-Control': 'no-cache' });
     s.end(body);
   }
 
@@ -190,6 +217,14 @@ export class HttpStreams implements StreamIO<HttpStream> {
         const back = { ...up.headers };
         delete back.connection;
         delete back['keep-alive'];
+        // an error answered before the body was read (401, 413): this hop stops reading the client's body, closes
+        // its connection after the answer, and drops the upstream connection, which still expects that body
+        if (!req.complete && (up.statusCode ?? 0) >= 400) {
+          req.unpipe(upstream);
+          res.shouldKeepAlive = false;
+          lingerOnClose(req.socket);
+          up.once('end', () => upstream.destroy());
+        }
         res.writeHead(up.statusCode ?? 502, back);
         up.pipe(res);
       },
@@ -198,39 +233,11 @@ export class HttpStreams implements StreamIO<HttpStream> {
       if (!res.headersSent) sendError(res, 503, 'API unavailable');
       else res.destroy();
     });
+    // the head goes now, not with the first body bytes: a request that declares a body and never sends it is still
+    // answered by the supervisor (413 for a declared 10 GB) rather than waiting here for bytes that never come
+    upstream.flushHeaders();
     req.pipe(upstream);
   }
 }
 
-/** An http.Server with the limits the issue asks for (8 KiB heads -> 431, 10 s to send a head). */
-export function createLimitedServer(options: EngineOptions, handler: http.RequestListener): http.Server {
-  return http.createServer(
-    {
-      maxHeaderSize: 8192,
-      headersTimeout: options.headersTimeoutMs,
-      requestTimeout: 0, // a stream's request is complete once its head is; the head timeout covers slowloris
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, options.headersTimeoutMs / 4)),
-      keepAliveTimeout: 10_000,
-    },
-    handler,
-  );
-}
-
-/** Listens with SO_REUSEPORT on the shared port. */
-export function listenShared(server: http.Server, options: EngineOptions): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: options.host, port: options.port, backlog: options.backlog, reusePort: true }, () => {
-      server.off('error', reject);
-      server.on('error', () => options.counters.reject(500));
-      resolve();
-    });
-  });
-}
-
-export function closeServer(server: http.Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    setImmediate(resolve); // close waits for streams; the hub ends them right after
-  });
-}
+export { closeServer, createLimitedServer, listenShared } from './http-listeners.ts';

@@ -4,9 +4,10 @@
  * express API. Per connection it keeps only a few fields on the engine's own connection object; the functions here
  * are shared by all connections.
  */
-import { MAX_HEAD_BYTES, headEnd, parseHead, type RequestHead } from '../http/request-head.ts';
-import { LAST_CHUNK, chunk, errorResponse, fullResponse, noContent, streamHead } from '../http/responses.ts';
+import { MAX_HEAD_BYTES, hasBareLf, headEnd, parseHead, type RequestHead } from '../http/request-head.ts';
+import { LAST_CHUNK, chunk, errorResponse, fullResponse, noContent, resetContent, streamHead } from '../http/responses.ts';
 import { eventCursor, route } from '../http/routes.ts';
+import { eventId } from '../transports/event-position.ts';
 import { TRANSPORTS, TRANSPORT_CODE, type TransportFraming } from '../transports/transport.ts';
 import { CLOSE, OP_PONG, OP_TEXT } from '../../shared/websocket.ts';
 import { closeFrame, refuseHandshake, serverFrame, switchingProtocols } from '../transports/ws-frame.ts';
@@ -115,6 +116,13 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     // bytes sent on a chunked or SSE stream are ignored: nothing more is expected from that client
   }
 
+  /** A connection the supervisor handed back, with the request bytes it read; false when this worker is full. */
+  adopt(c: C, bytes: Buffer): boolean {
+    if (!this.accepted(c)) return false;
+    if (bytes.length > 0) this.data(c, bytes);
+    return true;
+  }
+
   /** The peer ended or the connection failed (err < 0). */
   ended(c: C, err: number): void {
     this.drop(c, err === 0 ? 'client' : 'error');
@@ -162,12 +170,13 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     return this.writeOrDrop(c, this.frame(c, payload));
   }
 
-  pollAnswer(c: C, body: string | undefined, lastSeq: number): void {
+  pollAnswer(c: C, body: string | undefined, lastSeq: number, reset = false): void {
     const keepAlive = (c.fm & KEEP_ALIVE) !== 0;
-    const response =
-      body === undefined
+    const response = reset
+      ? resetContent(keepAlive, eventId(0))
+      : body === undefined
         ? noContent(keepAlive)
-        : fullResponse(200, 'text/plain; charset=utf-8', body, keepAlive, `Comet-Event-Id: ${lastSeq}\r\n`);
+        : fullResponse(200, 'text/plain; charset=utf-8', body, keepAlive, `Comet-Event-Id: ${eventId(lastSeq)}\r\n`);
     if (!this.writeOrDrop(c, response)) return;
     if (!keepAlive) return this.finish(c);
     c.cs = READING;
@@ -191,13 +200,14 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
   private readHead(c: C): void {
     const buf = c.hb!;
     const end = headEnd(buf);
+    if (hasBareLf(buf, end < 0 ? buf.length : end)) return this.reject(c, 400, 'a line of the request head ends in LF without CR');
     if (end < 0) {
       if (buf.length > MAX_HEAD_BYTES) this.reject(c, 431, 'request head over 8 KiB');
       return;
     }
     if (end > MAX_HEAD_BYTES + 4) return this.reject(c, 431, 'request head over 8 KiB');
     const head = parseHead(buf, end);
-    if (typeof head === 'number') return this.reject(c, head, 'malformed request');
+    if (typeof head === 'number') return this.reject(c, head, head === 505 ? 'only HTTP/1.0 and HTTP/1.1 are served' : 'malformed request');
     const r = route(head.method, head.target, head.lastEventId);
     if (r.kind === 'api') {
       c.cs = HANDED_OFF;

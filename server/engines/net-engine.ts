@@ -1,6 +1,7 @@
 /**
  * The `net` engine: the same lean HTTP state machine as the raw engine, on net.Socket. It exists to measure what
- * the stream machinery of net.Socket costs per held connection next to raw handles.
+ * the stream machinery of net.Socket costs per held connection next to raw handles, and it is the engine that runs
+ * where the raw TCP bindings are refused (node --permission).
  */
 import net from 'node:net';
 import type { Engine, EngineOptions } from './engine.ts';
@@ -37,32 +38,53 @@ export function createNetEngine(options: EngineOptions): Engine {
   function onError(this: NetConn) {
     lean.ended(this, -1);
   }
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    const s = socket as NetConn;
-    if (!lean.accepted(s)) return void s.destroy();
+  const listen = (s: NetConn) => {
+    s.setNoDelay(true);
     s.on('data', onData);
     s.on('end', onEnd);
     s.on('error', onError);
     s.on('close', onEnd);
+  };
+  const servers = options.hosts.map((host) => {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      const s = socket as NetConn;
+      if (!lean.accepted(s)) return void s.destroy();
+      listen(s);
+    });
+    server.on('error', () => options.counters.reject(500)); // accept errors (EMFILE): keep serving
+    return { host, server };
   });
-  server.on('error', () => options.counters.reject(500)); // accept errors (EMFILE): keep serving
   return {
     hub: lean.hub,
-    listen: () =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host: options.host, port: options.port, backlog: options.backlog, reusePort: true }, () => {
-          server.off('error', reject);
-          resolve();
+    async listen() {
+      for (const { host, server } of servers) {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port: options.port, backlog: options.backlog, reusePort: true }, () => {
+            server.off('error', reject);
+            resolve();
+          });
         });
-      }),
+      }
+    },
+    adopt(socket, bytes) {
+      const s = socket as NetConn;
+      if (!lean.adopt(s, Buffer.alloc(0))) return void s.destroy();
+      listen(s);
+      lean.data(s, bytes);
+    },
     async stopAccepting() {
       lean.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // server.close waits for every connection; streams are ended by hub.shutdown right after this
-        setImmediate(resolve);
-      });
+      await Promise.all(
+        servers.map(
+          ({ server }) =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              // server.close waits for every connection; streams are ended by hub.shutdown right after this
+              setImmediate(resolve);
+            }),
+        ),
+      );
     },
     connections: () => lean.open,
   };

@@ -12,6 +12,19 @@ function closeGracefully(h: RawConn): void {
   if (shutdownRaw(h, () => closeRaw(h)) !== 0) closeRaw(h);
 }
 
+/**
+ * The handle inside a net.Socket the supervisor handed back, taken from it: the socket object keeps nothing. Its
+ * constructor already started reading (into net's onread): stopped here, restarted by the raw reader before any
+ * data can arrive (both happen in this turn).
+ */
+function detach(socket: unknown): RawConn | undefined {
+  const s = socket as { _handle?: RawConn | null };
+  const h = s._handle ?? undefined;
+  s._handle = null;
+  h?.readStop();
+  return h;
+}
+
 export function createRawEngine(options: EngineOptions): Engine {
   const ops: ConnOps<RawConn> = {
     write: (h, data) => writeRaw(h, data) === 0,
@@ -28,29 +41,41 @@ export function createRawEngine(options: EngineOptions): Engine {
     (h, err) => lean.ended(h as RawConn, err),
     { sharedBufferBytes: 64 * 1024 },
   );
-  let listener: RawListener | undefined;
+  const listeners: RawListener[] = [];
   return {
     hub: lean.hub,
     async listen() {
-      listener = listenRaw({
-        host: options.host,
-        port: options.port,
-        backlog: options.backlog,
-        reusePort: true,
-        onConnection(handle) {
-          const h = handle as RawConn;
-          if (!lean.accepted(h)) return closeRaw(h);
-          const err = reader.start(h);
-          if (err !== 0) lean.ended(h, err);
-        },
-        onAcceptError(err) {
-          options.counters.reject(errName(err) === 'EMFILE' ? 503 : 500);
-        },
-      });
+      for (const host of options.hosts) {
+        listeners.push(
+          listenRaw({
+            host,
+            port: options.port,
+            backlog: options.backlog,
+            reusePort: true,
+            onConnection(handle) {
+              const h = handle as RawConn;
+              if (!lean.accepted(h)) return closeRaw(h);
+              const err = reader.start(h);
+              if (err !== 0) lean.ended(h, err);
+            },
+            onAcceptError(err) {
+              options.counters.reject(errName(err) === 'EMFILE' ? 503 : 500);
+            },
+          }),
+        );
+      }
+    },
+    adopt(socket, bytes) {
+      const h = detach(socket);
+      if (h === undefined) return;
+      if (!lean.adopt(h, Buffer.alloc(0))) return closeRaw(h);
+      const err = reader.start(h);
+      if (err !== 0) return lean.ended(h, err);
+      lean.data(h, bytes);
     },
     async stopAccepting() {
       lean.stop();
-      await listener?.close();
+      await Promise.all(listeners.map((l) => l.close()));
     },
     connections: () => lean.open,
   };

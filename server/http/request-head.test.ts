@@ -19,7 +19,6 @@ test('a well-formed head', () => {
 test('malformed heads are 400', () => {
   for (const bad of [
     'GET /x HTTP/1.1\r\n\r\n', // no Host
-    'GET /x HTTP/2.0\r\nHost: a\r\n\r\n',
     'GET  /x HTTP/1.1\r\nHost: a\r\n\r\n',
     'GET /x HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n',
     'GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
@@ -28,6 +27,10 @@ test('malformed heads are 400', () => {
   ]) {
     assert.equal(parse(bad), 400, JSON.stringify(bad));
   }
+});
+
+test('versions other than 1.0 and 1.1 are 505', () => {
+  for (const v of ['2.0', '0.9', '1.2', '9.9']) assert.equal(parse(`GET /x HTTP/${v}\r\nHost: a\r\n\r\n`), 505, v);
 });
 
 test('routes', () => {

@@ -25,7 +25,7 @@ export const MAX_HEAD_BYTES = 8 * 1024;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
 // field-value: visible ASCII, obs-text, spaces and tabs; no CR, LF or NUL
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -35,17 +35,33 @@ export function headEnd(buf: Buffer): number {
   return i < 0 ? -1 : i + 4;
 }
 
-/** Parses `buf[0, end)` (a complete head including the blank line). Returns the head or an HTTP status (400). */
+/**
+ * True when `buf[0, end)` has a line feed without a carriage return before it. RFC 9112 2.2 lets a recipient
+ * accept a bare LF as a line end; llhttp (the http and express engines) refuses it with 400, so every engine does,
+ * at once (a head that never holds CRLFCRLF would otherwise wait for the headers timeout).
+ */
+export function hasBareLf(buf: Buffer, end: number): boolean {
+  for (let i = buf.indexOf(0x0a); i >= 0 && i < end; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
+/**
+ * Parses `buf[0, end)` (a complete head including the blank line). Returns the head or an HTTP status: 400 for a
+ * malformed head, 505 for an HTTP version other than 1.0 and 1.1 (RFC 9110 15.6.6).
+ */
 export function parseHead(buf: Buffer, end: number): RequestHead | number {
   const text = buf.toString('latin1', 0, end - 4);
   const lines = text.split('\r\n');
   const m = REQUEST_LINE.exec(lines[0]!);
   if (m === null) return 400;
+  if (m[3] !== '1' || (m[4] !== '0' && m[4] !== '1')) return 505;
   const head: RequestHead = {
     method: m[1]!,
     target: m[2]!,
-    minor: m[3] === '1' ? 1 : 0,
-    keepAlive: m[3] === '1',
+    minor: m[4] === '1' ? 1 : 0,
+    keepAlive: m[4] === '1',
     contentLength: -1,
     chunkedBody: false,
     lastEventId: undefined,

@@ -6,16 +6,19 @@
 const STATUS_CODES: Record<number, string> = {
   200: 'OK',
   204: 'No Content',
+  205: 'Reset Content',
   400: 'Bad Request',
   401: 'Unauthorized',
   404: 'Not Found',
   408: 'Request Timeout',
   413: 'Content Too Large',
   426: 'Upgrade Required',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
 };
 
 export const SERVER_NAME = 'comet-lab';
@@ -84,5 +87,16 @@ export function noContent(keepAlive: boolean): string {
   return (
     `HTTP/1.1 204 No Content\r\nServer: ${SERVER_NAME}\r\nDate: ${httpDate()}\r\nCache-Control: no-cache\r\n` +
     `${keepAlive ? '' : 'Connection: close\r\n'}\r\n`
+  );
+}
+
+/**
+ * 205 for a long-poll that named a position of another server run: no content, `Comet-Event-Id` is where this run
+ * starts and `Comet-Reset` says why (RFC 9110 15.3.6: 205 carries no content, so Content-Length: 0).
+ */
+export function resetContent(keepAlive: boolean, eventId: string): string {
+  return (
+    `HTTP/1.1 205 Reset Content\r\nServer: ${SERVER_NAME}\r\nDate: ${httpDate()}\r\nCache-Control: no-cache\r\n` +
+    `Comet-Event-Id: ${eventId}\r\nComet-Reset: epoch\r\nContent-Length: 0\r\n${keepAlive ? '' : 'Connection: close\r\n'}\r\n`
   );
 }

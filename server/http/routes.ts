@@ -3,6 +3,7 @@
  * (served by express), or an error status. Shared so that every engine answers the same thing to the same request.
  */
 import type { Transport } from '../../shared/contracts.ts';
+import { cursorOf } from '../transports/event-position.ts';
 
 export const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -14,8 +15,17 @@ export type Route =
 const STREAM_PREFIX: Record<string, Transport> = { test: 'chunked', sse: 'sse', poll: 'poll', ws: 'ws' };
 const API_FIRST_SEGMENTS = new Set(['send', 'broadcast', 'stats', 'health', 'metrics']);
 
-/** `lastEventId` from the header wins over `?lastEventId=` (EventSource sends the header on reconnect). */
+const ABSOLUTE_FORM = /^https?:\/\/[^/?#]*/i;
+
+/**
+ * `lastEventId` from the header wins over `?lastEventId=` (EventSource sends the header on reconnect). A target in
+ * absolute form (`http://host/test/a`) is taken by its path, as RFC 9112 3.2.2 requires of every server.
+ */
 export function route(method: string, target: string, lastEventIdHeader?: string): Route {
+  if (target.charCodeAt(0) !== 0x2f) {
+    const authority = ABSOLUTE_FORM.exec(target);
+    if (authority !== null) target = target.slice(authority[0].length) || '/';
+  }
   const q = target.indexOf('?');
   const path = q < 0 ? target : target.slice(0, q);
   if (path[0] !== '/') return { kind: 'error', status: 400, message: 'request target must be an absolute path' };
@@ -44,8 +54,10 @@ export function route(method: string, target: string, lastEventIdHeader?: string
   return { kind: 'stream', transport, id, head: method === 'HEAD', lastEventId };
 }
 
-/** A Last-Event-ID as a sequence number, or 0 when absent or not a number (then nothing is replayed). */
+/**
+ * A Last-Event-ID as a position in this server run: its sequence number, NO_CURSOR (-1: absent, nothing replayed)
+ * or CURSOR_RESET (-2: from another run, or not a position: the client is told to start over).
+ */
 export function eventCursor(lastEventId: string | undefined): number {
-  if (lastEventId === undefined || !/^\d{1,15}$/.test(lastEventId)) return 0;
-  return Number(lastEventId);
+  return cursorOf(lastEventId);
 }

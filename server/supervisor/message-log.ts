@@ -43,6 +43,19 @@ export class MessageLog {
     return this.seq;
   }
 
+  /** Forgets message `seq` of `id` (a send no stream received: it must never reach one later by replay). */
+  retract(id: string, seq: number): void {
+    const list = this.byId.get(id);
+    if (list === undefined) return;
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i]![0] !== seq) continue;
+      this.bytes -= list[i]![2].length;
+      list.splice(i, 1);
+      if (list.length === 0) this.byId.delete(id);
+      return;
+    }
+  }
+
   /** What `id` missed after `since`, in order: its own messages and broadcasts. */
   since(id: string, since: number): LoggedMessage[] {
     const out: LoggedMessage[] = [];

@@ -38,11 +38,13 @@ export function workerMetricsJson(w: WorkerStats): Json[] {
     metric(s.messages, 'counter', 'Routed messages written to streams', [v(w.messagesSent)]),
     metric(s.delivery, 'histogram', 'From accepting a send to writing it to a stream', hist),
     metric(s.lag, 'gauge', 'Worst event-loop delay over the last scrape interval, any process', [v(w.lagSeconds)], 'max'),
-    metric('comet_requests_rejected_total', 'counter', 'Requests answered with an error by the workers, by status',
+    metric('comet_requests_rejected_total', 'counter', 'Requests answered with an error (by the workers, and at the API connection cap), by status',
       Object.entries(w.rejected).map(([status, n]) => v(n, { status }))),
     metric('comet_process_open_fds', 'gauge', 'Open file descriptors per process (limit: comet_process_max_fds)', [v(p.openFds, { role: 'worker', ...worker })]),
     metric('comet_process_max_fds', 'gauge', 'Soft nofile limit per process', [v(p.maxFds, { role: 'worker', ...worker })]),
     metric('comet_process_resident_memory_bytes', 'gauge', 'Resident memory per process', [v(p.rssBytes, { role: 'worker', ...worker })]),
+    metric(s.idleGc, 'counter', 'Idle garbage collections per process (after a burst of opens and closes went quiet)', [v(w.idleGc.count, { role: 'worker', ...worker })]),
+    metric('comet_stream_resets_total', 'counter', 'Streams that resumed from another server run and were told to reset', [v(w.resets)]),
     // prom-client's default process metrics, for the sum over processes
     metric('process_cpu_user_seconds_total', 'counter', 'Total user CPU time spent in seconds.', [v(p.cpuUserSeconds)]),
     metric('process_cpu_system_seconds_total', 'counter', 'Total system CPU time spent in seconds.', [v(p.cpuSystemSeconds)]),
@@ -56,10 +58,20 @@ export function workerMetricsJson(w: WorkerStats): Json[] {
   ];
 }
 
-/** The supervisor's registry: default process metrics, restarts, and its own fds. */
+/** The pool's figures the scrape shows. */
+export interface PoolFigures {
+  restarts: number;
+  deaths: number;
+  streamsLost: number;
+}
+
+/** The supervisor's registry: default process metrics, restarts and deaths, and its own fds. */
 export class SupervisorMetrics {
   readonly registry = new Registry();
   private readonly restarts: Counter;
+  private readonly deaths: Counter;
+  private readonly streamsLost: Counter;
+  private readonly idleGc: Counter;
   private readonly fds: Gauge;
   private readonly maxFds: Gauge;
   private readonly rss: Gauge;
@@ -68,6 +80,9 @@ export class SupervisorMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     this.restarts = new Counter({ name: METRICS.server.restarts, help: 'Workers replaced after dying', registers: [this.registry] });
+    this.deaths = new Counter({ name: METRICS.server.deaths, help: 'Workers that died while the server ran (before ready too)', registers: [this.registry] });
+    this.streamsLost = new Counter({ name: METRICS.server.streamsLost, help: 'Streams held by workers that died', registers: [this.registry] });
+    this.idleGc = new Counter({ name: METRICS.server.idleGc, help: 'Idle garbage collections per process (after a burst of opens and closes went quiet)', labelNames: ['role', 'worker', 'pid'], registers: [this.registry] });
     this.fds = new Gauge({ name: 'comet_process_open_fds', help: 'Open file descriptors per process (limit: comet_process_max_fds)', labelNames: ['role', 'worker', 'pid'], registers: [this.registry] });
     this.maxFds = new Gauge({ name: 'comet_process_max_fds', help: 'Soft nofile limit per process', labelNames: ['role', 'worker', 'pid'], registers: [this.registry] });
     this.rss = new Gauge({ name: 'comet_process_resident_memory_bytes', help: 'Resident memory per process', labelNames: ['role', 'worker', 'pid'], registers: [this.registry] });
@@ -75,16 +90,23 @@ export class SupervisorMetrics {
   }
 
   /** The whole scrape in Prometheus text format. */
-  async scrape(workers: WorkerStats[], sup: ProcessFigures, restarts: number): Promise<string> {
+  async scrape(workers: WorkerStats[], sup: ProcessFigures, pool: PoolFigures, rejected: Record<string, number> = {}): Promise<string> {
     this.restarts.reset();
-    this.restarts.inc(restarts);
+    this.restarts.inc(pool.restarts);
+    this.deaths.reset();
+    this.deaths.inc(pool.deaths);
+    this.streamsLost.reset();
+    this.streamsLost.inc(pool.streamsLost);
     const labels = { role: 'supervisor', worker: '', pid: String(sup.pid) };
+    this.idleGc.reset();
+    this.idleGc.inc(labels, sup.idleGc.count);
     this.fds.set(labels, sup.openFds);
     this.maxFds.set(labels, sup.maxFds);
     this.rss.set(labels, sup.rssBytes);
     this.workers.set(workers.length);
     const own = (await this.registry.getMetricsAsJSON()) as Json[];
-    const all = [own, ...workers.map(workerMetricsJson)];
+    const mine = [metric('comet_requests_rejected_total', 'counter', 'Requests answered with an error (by the workers, and at the API connection cap), by status', Object.entries(rejected).map(([status, n]) => v(n, { status })))];
+    const all = [own, mine, ...workers.map(workerMetricsJson)];
     return AggregatorRegistry.aggregate(all as never).metrics();
   }
 

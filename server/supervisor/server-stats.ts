@@ -2,7 +2,7 @@
  * Sums the workers' figures into the `GET /stats` shape of shared/contracts.ts (ServerStats), plus what a
  * dashboard needs beyond it: per-process open files against the limit, directory size, rejected requests.
  */
-import type { LatencySummary, ServerStats } from '../../shared/contracts.ts';
+import type { LatencySummary, ServerStats, WorkerDeath } from '../../shared/contracts.ts';
 import { DELIVERY_BUCKETS_S, type WorkerStats } from '../ipc.ts';
 
 export interface ProcessFigures {
@@ -13,6 +13,7 @@ export interface ProcessFigures {
   maxFds: number;
   rssBytes: number;
   open: number; // comet streams held
+  idleGc: { count: number; lastAtMs: number };
 }
 
 /** ServerStats and the additions this server makes (documented in README). */
@@ -25,17 +26,28 @@ export interface CometServerStats extends ServerStats {
   lastSeq: number;
   rejected: Record<string, number>;
   processes: ProcessFigures[];
+  /** Addresses the server listens on. */
+  hosts: string[];
+  /** API connections the supervisor holds, and its cap. */
+  apiConnections: { open: number; cap: number };
 }
 
 export interface SupervisorFigures {
   workers: number;
   engine: string;
   port: number;
+  hosts: string[];
+  epoch: string;
   restarts: number;
+  deaths: number;
+  streamsLost: number;
+  lastDeath: WorkerDeath | undefined;
   directoryIds: number;
   lastSeq: number;
   supervisor: ProcessFigures;
   lagSeconds: number;
+  rejected: Record<string, number>;
+  apiConnections: { open: number; cap: number };
 }
 
 /** Percentile from cumulative histogram buckets, linear inside the bucket; the exact max caps it. */
@@ -61,7 +73,9 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
   const open = { chunked: 0, sse: 0, poll: 0, ws: 0, total: 0 };
   let opened = 0;
   const closed: Record<string, number> = {};
-  const rejected: Record<string, number> = {};
+  const rejected: Record<string, number> = { ...sup.rejected };
+  let resets = 0;
+  const idleGc = { ...sup.supervisor.idleGc };
   let chunksSent = 0;
   let messagesSent = 0;
   const buckets = new Array<number>(DELIVERY_BUCKETS_S.length).fill(0);
@@ -82,6 +96,9 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
     for (const [status, n] of Object.entries(w.rejected)) rejected[status] = (rejected[status] ?? 0) + n;
     chunksSent += w.chunksSent;
     messagesSent += w.messagesSent;
+    resets += w.resets;
+    idleGc.count += w.idleGc.count;
+    idleGc.lastAtMs = Math.max(idleGc.lastAtMs, w.idleGc.lastAtMs);
     for (let i = 0; i < buckets.length; i++) buckets[i]! += w.delivery.buckets[i] ?? 0;
     count += w.delivery.count;
     maxMs = Math.max(maxMs, w.delivery.maxMs);
@@ -94,6 +111,7 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
       maxFds: w.process.maxFds,
       rssBytes: w.process.rssBytes,
       open: w.open.reduce((a, b) => a + b, 0),
+      idleGc: w.idleGc,
     });
   }
   open.total = open.chunked + open.sse + open.poll + open.ws;
@@ -115,8 +133,16 @@ export function aggregateStats(workers: WorkerStats[], sup: SupervisorFigures): 
     deliveryMs,
     eventLoopLagMs: lag * 1000,
     workerRestarts: sup.restarts,
+    workerDeaths: sup.deaths,
+    streamsLost: sup.streamsLost,
+    lastWorkerDeath: sup.lastDeath ?? null,
+    epoch: sup.epoch,
+    resets,
+    idleGc,
     pid: sup.supervisor.pid,
     port: sup.port,
+    hosts: sup.hosts,
+    apiConnections: sup.apiConnections,
     uptimeSeconds: process.uptime(),
     workersReady: workers.length,
     directoryIds: sup.directoryIds,

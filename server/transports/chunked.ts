@@ -8,4 +8,5 @@ export const chunked: TransportFraming = {
   welcome: welcomeChunk,
   heartbeat: heartbeatChunk,
   message: (_seq, sentAtMs, body) => messageChunk(sentAtMs, body),
+  reset: () => undefined,
 };

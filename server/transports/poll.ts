@@ -13,4 +13,5 @@ export const poll: TransportFraming = {
   welcome: () => undefined,
   heartbeat: () => undefined,
   message: (_seq, sentAtMs, body) => messageChunk(sentAtMs, body),
+  reset: () => undefined,
 };

@@ -13,4 +13,5 @@ export const ws: TransportFraming = {
   welcome: welcomeLine,
   heartbeat: heartbeatLine,
   message: (_seq, sentAtMs, body) => messageLine(sentAtMs, body),
+  reset: () => undefined,
 };

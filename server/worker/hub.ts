@@ -6,6 +6,7 @@
  */
 import { nowMs } from '../../shared/clock.ts';
 import type { Delivery, LoggedMessage, ToSupervisor } from '../ipc.ts';
+import { CURSOR_RESET, NO_CURSOR } from '../transports/event-position.ts';
 import { TRANSPORTS, type TransportFraming } from '../transports/transport.ts';
 import { TimerWheel } from './timer-wheel.ts';
 import type { WorkerCounters } from './worker-counters.ts';
@@ -25,8 +26,11 @@ export interface StreamIO<S> {
   begin(s: S, framing: TransportFraming): boolean;
   /** Writes one framed event. False: it failed or its write queue is over the cap; the engine closed it. */
   event(s: S, payload: string): boolean;
-  /** Answers a long-poll: 200 with `body` (and `lastSeq` as its event id), or 204 when body is undefined. */
-  pollAnswer(s: S, body: string | undefined, lastSeq: number): void;
+  /**
+   * Answers a long-poll: 200 with `body` (and `lastSeq` as its event id), or 204 when body is undefined; with
+   * `reset`, 205 (the poll named a position of another server run) with this run's start as its event id.
+   */
+  pollAnswer(s: S, body: string | undefined, lastSeq: number, reset?: boolean): void;
   /** Ends the stream cleanly (terminating chunk) and closes the connection. */
   end(s: S): void;
 }
@@ -68,15 +72,23 @@ export class Hub<S extends CometStream> {
 
   /**
    * Makes `s` a stream of `id`: logs it in, writes its head and welcome (not for poll), and replays what it missed
-   * when `cursor` (a Last-Event-ID) is given on SSE or poll.
+   * after `cursor` (a position of this run, from Last-Event-ID; NO_CURSOR: none). CURSOR_RESET (a position of another
+   * run): SSE gets a reset event, then everything this run logged for the id; a poll gets 205 at once.
    */
   open(s: S, id: string, transport: number, cursor: number): void {
+    s.id = '';
+    s.rb = undefined;
+    s.sl = -1;
+    if (cursor === CURSOR_RESET) {
+      this.counters.resets++;
+      // a poll from another server run is answered at once (205 and this run's start as its position): its next
+      // poll resumes from there
+      if (transport === POLL) return this.io.pollAnswer(s, undefined, 0, true);
+    }
     s.id = id;
     s.tr = transport;
     s.n = 0;
-    s.ls = cursor;
-    s.rb = undefined;
-    s.sl = -1;
+    s.ls = cursor > 0 ? cursor : 0;
     this.counters.opened[transport]!++;
     this.counters.open[transport]!++;
     this.login(s);
@@ -84,23 +96,27 @@ export class Hub<S extends CometStream> {
       this.pollWaits.add(s);
     } else {
       if (!this.io.begin(s, TRANSPORTS[transport]!)) return;
+      const reset = cursor === CURSOR_RESET ? TRANSPORTS[transport]!.reset() : undefined;
+      if (reset !== undefined && !this.io.event(s, reset)) return;
       this.heartbeats.add(s);
     }
-    if (cursor > 0) {
+    // from another run: everything this run logged for the id is news to the client, so replay from 0
+    if (cursor !== NO_CURSOR) {
       // the directory must learn of this stream before the supervisor snapshots the log for the replay, so that
       // everything after the snapshot is routed here (the channel keeps order)
       this.flushDirectory();
       s.rb = [];
       const k = ++this.replayKey;
       this.replays.set(k, s);
-      this.options.send({ t: 'replay', k, id, since: cursor });
+      this.options.send({ t: 'replay', k, id, since: s.ls });
     }
   }
 
   /** The engine tells the hub a stream ended, whatever the reason; safe to call twice. */
   closed(s: S, reason: string): void {
     if (s.id === '') return;
-    this.logout(s);
+    // a poll answered (or expired) is expected back with its next poll: '~' keeps its id known to the router a while
+    this.logout(s, s.tr === POLL && (reason === 'answered' || reason === 'empty') ? '~' : '-');
     this.heartbeats.remove(s);
     this.pollWaits.remove(s);
     this.counters.close(s.tr, TRANSPORTS[s.tr]!.name, reason);
@@ -225,11 +241,11 @@ export class Hub<S extends CometStream> {
     }
   }
 
-  private logout(s: S): void {
+  private logout(s: S, op: '-' | '~'): void {
     const v = this.streams.get(s.id);
     if (v === s) {
       this.streams.delete(s.id);
-      this.directory(`-${s.id}`);
+      this.directory(`${op}${s.id}`);
     } else if (Array.isArray(v)) {
       // copy on write: a delivery loop may be iterating the old array
       const rest = v.filter((x) => x !== s);
@@ -242,7 +258,8 @@ export class Hub<S extends CometStream> {
     this.dirFlush ??= setImmediate(() => this.flushDirectory());
   }
 
-  private flushDirectory(): void {
+  /** Sends the login/logout notices batched so far (at once, not at the end of the turn). */
+  flushDirectory(): void {
     if (this.dirFlush !== undefined) clearImmediate(this.dirFlush);
     this.dirFlush = undefined;
     if (this.dirOps.length === 0) return;

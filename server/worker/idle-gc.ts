@@ -31,6 +31,9 @@ export function fullGc(): void {
   gcFunction()({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
+/** Idle collections this process ran, and when the last one ended (epoch ms, 0: none yet); read by /stats. */
+export const idleGcRuns = { count: 0, lastAtMs: 0 };
+
 /**
  * Calls gc() once `activity()` has grown by at least `burst` since the last collection and then stood still for a
  * whole `quietMs`. Returns a stop function.
@@ -43,6 +46,8 @@ export function collectWhenIdle(activity: () => number, burst = 1000, quietMs = 
     if (now === atLastCheck && now - atLastGc >= burst) {
       fullGc();
       atLastGc = now;
+      idleGcRuns.count++;
+      idleGcRuns.lastAtMs = Date.now();
     }
     atLastCheck = now;
   }, quietMs);

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DELIVERY_BUCKETS_S, type WorkerStats } from '../ipc.ts';
+import { idleGcRuns } from './idle-gc.ts';
 
 /**
  * Listing /proc/self/fd costs about 1 µs per descriptor (14.5 ms for a worker holding 15,000 streams). Done on every
@@ -25,6 +26,8 @@ export class WorkerCounters {
   chunksSent = 0;
   messagesSent = 0;
   closedTotal = 0;
+  /** Streams that resumed with a position of another server run and were told to reset. */
+  resets = 0;
   private readonly buckets = new Array<number>(DELIVERY_BUCKETS_S.length).fill(0);
   private deliverySum = 0;
   private deliveryCount = 0;
@@ -86,6 +89,8 @@ export class WorkerCounters {
       rejected: { ...this.rejected },
       chunksSent: this.chunksSent,
       messagesSent: this.messagesSent,
+      resets: this.resets,
+      idleGc: { ...idleGcRuns },
       delivery: { buckets: [...this.buckets], sum: this.deliverySum, count: this.deliveryCount, maxMs: this.deliveryMax },
       lagSeconds,
       process: {

@@ -4,8 +4,10 @@
  * (about half a KB of C++ and a small JS object) per connection.
  *
  * `process.binding` is deprecated (DEP0111) but only warns under --pending-deprecation; these are the same
- * `tcp_wrap` / `stream_wrap` bindings lib/net.js uses, and their shape has been stable since Node 12.
+ * `tcp_wrap` / `stream_wrap` bindings lib/net.js uses, and their shape has been stable since Node 12. It is absent
+ * under the permission model (`--permission`), so nothing here touches it before a handle is asked for.
  */
+import { EXIT, LabError } from '../errors.ts';
 
 /** The result object `getsockname` / `getpeername` fill in. */
 export interface SockAddr {
@@ -66,40 +68,67 @@ interface StreamWrapBinding {
 }
 
 type ProcessWithBinding = { binding(name: string): unknown };
-const bindingOf = (name: string) => (process as unknown as ProcessWithBinding).binding(name);
 
-// Read once, without throwing: under --permission process.binding throws ERR_ACCESS_DENIED, and a runtime may drop
-// DEP0111 altogether. Then every export below is undefined; callers ask tcpBindingsAvailable() before using them.
-let tcp: TcpWrapBinding | undefined;
-let stream: StreamWrapBinding | undefined;
-let problem: string | undefined;
-try {
-  tcp = bindingOf('tcp_wrap') as TcpWrapBinding;
-  stream = bindingOf('stream_wrap') as StreamWrapBinding;
-} catch (err) {
-  tcp = stream = undefined;
-  problem = `${(err as NodeJS.ErrnoException).code ?? 'ERR'}: ${(err as Error).message}`;
+// Assigned by loadTcpBindings() on first use, not at import: importing this module must work where the bindings
+// are missing (under --permission process.binding throws ERR_ACCESS_DENIED), so that code paths that never make a
+// handle (the net engine, the supervisor's port check) still run. ES module exports are live bindings: the
+// modules that import these see the values once loaded. Only functions that create handles call loadTcpBindings();
+// everything else runs on a handle, which cannot exist before the bindings were loaded.
+export let TCP: TcpWrapBinding['TCP'];
+export let TCPConnectWrap: TcpWrapBinding['TCPConnectWrap'];
+export let TCP_CONSTANTS: TcpWrapBinding['constants'];
+export let WriteWrap: StreamWrapBinding['WriteWrap'];
+export let ShutdownWrap: StreamWrapBinding['ShutdownWrap'];
+export let streamBaseState: Int32Array;
+export let kReadBytesOrError: number;
+export let kArrayBufferOffset: number;
+export let kLastWriteWasAsync: number;
+
+let loaded = false;
+let failure: LabError | undefined;
+
+/**
+ * Loads Node's `tcp_wrap` and `stream_wrap` bindings once (later calls return at once). Throws LabError
+ * LAB_ERR_NO_TCP_WRAP, with a hint, when this Node does not give them (e.g. under --permission).
+ */
+export function loadTcpBindings(): void {
+  if (loaded) return;
+  if (failure !== undefined) throw failure;
+  try {
+    const bindingOf = (name: string) => (process as unknown as ProcessWithBinding).binding(name);
+    const tcp = bindingOf('tcp_wrap') as TcpWrapBinding;
+    const stream = bindingOf('stream_wrap') as StreamWrapBinding;
+    if (typeof tcp?.TCP !== 'function' || typeof stream?.WriteWrap !== 'function') throw new Error('tcp_wrap or stream_wrap has an unknown shape');
+    TCP = tcp.TCP;
+    TCPConnectWrap = tcp.TCPConnectWrap;
+    TCP_CONSTANTS = tcp.constants;
+    WriteWrap = stream.WriteWrap;
+    ShutdownWrap = stream.ShutdownWrap;
+    streamBaseState = stream.streamBaseState;
+    kReadBytesOrError = stream.kReadBytesOrError;
+    kArrayBufferOffset = stream.kArrayBufferOffset;
+    kLastWriteWasAsync = stream.kLastWriteWasAsync;
+    loaded = true;
+  } catch (err) {
+    const why = (err as { code?: string }).code ?? (err instanceof Error ? err.message : String(err));
+    failure = new LabError('LAB_ERR_NO_TCP_WRAP', `the raw TCP layer needs process.binding('tcp_wrap'), which this Node refuses (${why})`, {
+      exitCode: EXIT.preflight,
+      hint: 'run without --permission, or use the net.Socket path: server --engine net (the load generator falls back by itself)',
+      cause: err,
+    });
+    throw failure;
+  }
 }
 
-/** Whether Node's raw TCP bindings can be used here (false under --permission, where process.binding is denied). */
+/** Whether the raw TCP layer can run here (loads the bindings on the first call). */
 export function tcpBindingsAvailable(): boolean {
-  return tcp !== undefined && stream !== undefined;
+  try {
+    loadTcpBindings();
+    return true;
+  } catch {
+    return false;
+  }
 }
-
-/** Why the raw TCP bindings are unavailable (undefined when they are available). */
-export function tcpBindingsProblem(): string | undefined {
-  return problem;
-}
-
-export const TCP = tcp?.TCP as TcpWrapBinding['TCP'];
-export const TCPConnectWrap = tcp?.TCPConnectWrap as TcpWrapBinding['TCPConnectWrap'];
-export const TCP_CONSTANTS = tcp?.constants as TcpWrapBinding['constants'];
-export const WriteWrap = stream?.WriteWrap as StreamWrapBinding['WriteWrap'];
-export const ShutdownWrap = stream?.ShutdownWrap as StreamWrapBinding['ShutdownWrap'];
-export const streamBaseState = stream?.streamBaseState as Int32Array;
-export const kReadBytesOrError = stream?.kReadBytesOrError as number;
-export const kArrayBufferOffset = stream?.kArrayBufferOffset as number;
-export const kLastWriteWasAsync = stream?.kLastWriteWasAsync as number;
 
 /** libuv's end-of-file status as a read result (negative errno space). */
 export const UV_EOF = -4095;

@@ -6,7 +6,7 @@
  *   nothing: the bytes are parsed in place before the next read overwrites them.
  */
 import { isIPv6 } from 'node:net';
-import { TCP, TCP_CONSTANTS, TCPConnectWrap, streamBaseState, kReadBytesOrError, UV_EOF, type TcpHandle } from './bindings.ts';
+import { loadTcpBindings, TCP, TCP_CONSTANTS, TCPConnectWrap, streamBaseState, kReadBytesOrError, UV_EOF, type TcpHandle } from './bindings.ts';
 
 /** `this` is the connect request; `status` is 0 or a negative errno. The handle stays open on failure: close it. */
 export type ConnectComplete = (status: number, handle: TcpHandle) => void;
@@ -15,8 +15,9 @@ function onConnectComplete(this: Record<string, unknown>, status: number, handle
   (this.done as ConnectComplete)(status, handle);
 }
 
-/** A fresh client handle (not connected). */
+/** A fresh client handle (not connected); throws LabError LAB_ERR_NO_TCP_WRAP where the bindings are missing. */
 export function newClientHandle(): TcpHandle {
+  loadTcpBindings();
   return new TCP(TCP_CONSTANTS.SOCKET);
 }
 

@@ -5,7 +5,7 @@
  * source address keeps the fast path.
  */
 import { isIPv6 } from 'node:net';
-import { TCP, TCP_CONSTANTS, TCPConnectWrap, type TcpHandle } from './bindings.ts';
+import { loadTcpBindings, TCP, TCP_CONSTANTS, TCPConnectWrap, type TcpHandle } from './bindings.ts';
 
 export interface RawConnectOptions {
   host: string;
@@ -28,6 +28,7 @@ function afterConnect(this: Record<string, unknown>, status: number, handle: Tcp
  * failed at once (bind: EADDRINUSE / EADDRNOTAVAIL; connect: ...), in which case the callback is not called.
  */
 export function connectRaw(options: RawConnectOptions, onConnect: OnConnect): number {
+  loadTcpBindings();
   const handle = new TCP(TCP_CONSTANTS.SOCKET);
   const v6 = isIPv6(options.host);
   if (options.localAddress !== undefined) {

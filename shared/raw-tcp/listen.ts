@@ -3,7 +3,7 @@
  * the kernel spreads new connections over them (SO_REUSEPORT), which is how the server's workers share one port.
  */
 import { isIPv6 } from 'node:net';
-import { TCP, TCP_CONSTANTS, type TcpHandle } from './bindings.ts';
+import { loadTcpBindings, TCP, TCP_CONSTANTS, type TcpHandle } from './bindings.ts';
 import { errName } from './stream-ops.ts';
 
 export interface RawListenOptions {
@@ -33,8 +33,12 @@ export class RawListenError extends Error {
   }
 }
 
-/** Binds a server handle (not yet listening); throws RawListenError. */
+/**
+ * Binds a server handle (not yet listening); throws RawListenError, or LabError LAB_ERR_NO_TCP_WRAP. libuv defers
+ * some bind errors (EADDRINUSE) to listen(); a handle whose bind failed that way reads port 0 in `boundPort`.
+ */
 export function bindRaw(host: string, port: number, reusePort: boolean): TcpHandle {
+  loadTcpBindings();
   const handle = new TCP(TCP_CONSTANTS.SERVER);
   const flags = reusePort ? TCP_CONSTANTS.UV_TCP_REUSEPORT : 0;
   const err = isIPv6(host) ? handle.bind6(host, port, flags) : handle.bind(host, port, flags);

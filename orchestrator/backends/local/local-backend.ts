@@ -68,7 +68,9 @@ export class LocalBackend implements Backend {
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
     if (this.layout) this.reaped = await reapOrphanRuns(this.layout);
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
-    const args = serverArgs(plan, port);
+    // --exit-with-parent: the server ends within half a second when the orchestrator dies, even by SIGKILL (its stdin
+    // is our lifeline pipe); before, a killed orchestrator left it running with its workers and cgroups.
+    const args = [...serverArgs(plan, port), '--exit-with-parent'];
     if (this.options.serverEntry) args[0] = this.options.serverEntry;
     // A token of its own for every run, random, in memory and in the server's environment only (readable by root and
     // this user, never on a command line or in the report): send, broadcast and the server's GC need it.
@@ -80,7 +82,7 @@ export class LocalBackend implements Backend {
     server.url = `http://127.0.0.1:${port}`;
     await Promise.all(plan.loadgens.map(async (lg) => {
       const env = { ...process.env, LOADGEN_CONTROL_TOKEN: this.controlToken };
-      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), env);
+      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, [...loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), '--exit-with-parent'], env);
       const controlPort = c.proc!.ready.controlPort;
       if (typeof controlPort !== 'number') throw new Error(`${lg.name}'s ready line has no controlPort`);
       c.url = `http://127.0.0.1:${controlPort}`;
@@ -90,6 +92,7 @@ export class LocalBackend implements Backend {
   }
 
   private async start(name: string, role: 'server' | 'loadgen', nofile: number, args: string[], env?: NodeJS.ProcessEnv): Promise<LocalComponent> {
+    const lifeline = true; // every component: see spawnComponent and --exit-with-parent
     if (this.stopped) throw new Error('backend stopped');
     const cgroup = this.layout ? new ComponentCgroup(this.layout, this.options.runId, name) : undefined;
     const entry: LocalComponent = { name, role, url: '', probe: undefined as unknown as MemoryProbe, cgroup, exited: () => undefined };
@@ -98,9 +101,9 @@ export class LocalBackend implements Backend {
     entry.proc = await spawnComponent(cgroup ? cgroup.wrapCommand(command, nofile) : command, role, {
       timeoutMs: this.options.readyTimeoutMs ?? 30_000,
       cwd: this.options.cwd,
-      env,
       logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
       ...(env ? { env } : {}),
+      lifeline,
     });
     const pid = () => entry.proc?.child.pid;
     entry.probe = !cgroup

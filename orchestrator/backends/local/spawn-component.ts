@@ -24,10 +24,12 @@ const TAIL_LINES = 12;
 export async function spawnComponent(
   command: string[],
   kind: 'server' | 'loadgen',
-  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string },
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string; lifeline?: boolean },
 ): Promise<SpawnedComponent> {
+  // `lifeline`: the child's stdin is a pipe this process holds open and never writes; when this process dies, even by
+  // SIGKILL, the kernel closes it and the child reads EOF (the server's --exit-with-parent ends on that).
   const child = spawn(command[0]!, command.slice(1), {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.lifeline ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     detached: true,
     env: options.env ?? process.env,
     cwd: options.cwd,

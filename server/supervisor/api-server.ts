@@ -1,0 +1,125 @@
+/**
+ * The supervisor's HTTP server for the API: it takes the connections workers hand over (lean engines) and listens on
+ * the internal Unix socket (http and express engines proxy to it). It caps the connections it holds: 2,021 idle
+ * keep-alive API connections once took every file of a supervisor and /health answered ECONNRESET for 30 s. At the
+ * cap, idle keep-alive connections are closed first; the last API_RESERVE places are kept for the reads monitoring
+ * needs (GET /health, /metrics, /stats); past that a connection is answered 503 and closed. Idle connections close after apiIdleTimeoutMs.
+ * A handed-over keep-alive connection whose next request is a stream (`/health` then `/test/a`) goes back to a
+ * worker, so it gets the stream as on every engine.
+ */
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import net from 'node:net';
+import { errorResponse } from '../http/responses.ts';
+import { route } from '../http/routes.ts';
+import { API_RESERVE, FD_RESERVE } from '../config.ts';
+import { restrictToOwner } from './api-socket.ts';
+
+export interface ApiServerOptions {
+  socketPath: string;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  /** This process's soft file limit (-1: unknown): the cap stays FD_RESERVE below it. */
+  maxFds: number;
+  /** Hands a connection back to a worker with the request head it carries; false when no worker can take it. */
+  handBack(socket: net.Socket, head: Buffer): boolean;
+  /** Counts a request answered with an error here (503 at the cap). */
+  rejected(status: number): void;
+}
+
+export interface ApiServer {
+  readonly server: Server;
+  /** Connections held now (handed over and Unix-socket ones). */
+  readonly connections: number;
+  /** The cap in force (maxConnections, or less under a low file limit). */
+  readonly cap: number;
+  /** A connection a worker handed over, with the request bytes it read. */
+  take(handle: unknown, bytes: Buffer): void;
+  listen(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const RESERVED_PATHS = /^(GET|HEAD) \/(health|metrics|stats)[ ?]/;
+
+/** The request's head as it came (reconstructed from what llhttp parsed): the worker parses it again. */
+function headBytes(req: IncomingMessage): Buffer {
+  let head = `${req.method} ${req.url} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) head += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+  return Buffer.from(`${head}\r\n`, 'latin1');
+}
+
+export function createApiServer(app: RequestListener, options: ApiServerOptions): ApiServer {
+  const sockets = new Set<net.Socket>();
+  const cap = options.maxFds > 0 ? Math.max(API_RESERVE + 1, Math.min(options.maxConnections, options.maxFds - FD_RESERVE)) : options.maxConnections;
+  const live = () => {
+    let n = 0;
+    for (const s of sockets) if (!s.destroyed) n++;
+    return n;
+  };
+  const refuse = (socket: net.Socket, status: number, message: string) => {
+    options.rejected(status);
+    socket.on('error', () => {});
+    socket.end(errorResponse(status, message));
+    socket.destroySoon();
+  };
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const tcp = req.socket.remoteAddress !== undefined;
+    if (!tcp || route(req.method ?? 'GET', req.url ?? '/').kind === 'api') return app(req, res);
+    // a stream request on a connection the supervisor holds: the worker it goes to answers it
+    (req.socket as net.Socket & { _handle?: { readStop?(): number } })._handle?.readStop?.();
+    if (!options.handBack(req.socket, headBytes(req))) {
+      res.shouldKeepAlive = false;
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'service_unavailable', message: 'no worker ready' }));
+    }
+  };
+  const server = createServer(
+    {
+      maxHeaderSize: 8192,
+      headersTimeout: options.headersTimeoutMs,
+      requestTimeout: Math.max(options.headersTimeoutMs, 30_000),
+      connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs / 2),
+      keepAliveTimeout: options.idleTimeoutMs,
+    },
+    handler,
+  );
+  // a WebSocket upgrade (`/ws/:id`) on a connection the supervisor holds goes back to a worker the same way
+  server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
+    socket.on('error', () => {});
+    if (route(req.method ?? 'GET', req.url ?? '/').kind === 'api' || !options.handBack(socket, Buffer.concat([headBytes(req), head]))) {
+      refuse(socket, 400, 'an upgrade of an API path, or no worker ready');
+    }
+  });
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  return {
+    server,
+    get connections() {
+      return live();
+    },
+    cap,
+    take(handle, bytes) {
+      const socket = handle instanceof net.Socket ? handle : new net.Socket({ handle: handle as never, readable: true, writable: true });
+      const limit = RESERVED_PATHS.test(bytes.toString('latin1', 0, 16)) ? cap : cap - API_RESERVE;
+      if (live() >= limit) server.closeIdleConnections();
+      if (live() >= limit) return refuse(socket, 503, `the API holds ${live()} connections (cap ${cap}): try again later`);
+      if (bytes.length > 0) socket.unshift(bytes);
+      server.emit('connection', socket);
+    },
+    async listen() {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.socketPath, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      restrictToOwner(options.socketPath);
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
