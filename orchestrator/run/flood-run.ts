@@ -12,7 +12,6 @@
  * A component that dies stops the run: the run records which and why, tears down, and its outcome says incomplete.
  */
 import { EventEmitter } from 'node:events';
-import { getPriority, setPriority } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, Component } from '../backends/backend.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
@@ -20,8 +19,8 @@ import { LabError } from '../../shared/errors.ts';
 import type { Plan } from '../plan/plan.ts';
 import { broadcastPhase } from './broadcast-phase.ts';
 import { stopLoadgen } from './control.ts';
-import type { RunOutcome, SamplingRecord } from './outcome.ts';
-import type { RunSample } from './sample.ts';
+import type { RunOutcome } from './outcome.ts';
+import { SamplingLog } from './sampling-record.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
 import { HealthWatch } from './health-watch.ts';
@@ -68,16 +67,11 @@ export class FloodRun extends EventEmitter {
   private sampling = false;
   private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
-  private readonly sampleTimes: number[] = [];
-  private skippedSamples = 0;
-  private serverLate = 0;
+  private readonly samplingLog = new SamplingLog();
   /** Components whose last request has not been answered yet: not asked again until it is. */
   private readonly pending = new Set<string>();
   /** Components whose request failed since a sample last looked (the health watch hears of the server's). */
   private readonly failed = new Set<string>();
-  private readonly sampleCosts: Array<NonNullable<RunSample['orchestrator']>> = [];
-  private samplingCpu: [number, number] | undefined;
-  private nice: { value?: number; error?: string; before?: number } = {};
 
   constructor(plan: Plan, backend: Backend, options: RunOptions) {
     super();
@@ -111,7 +105,7 @@ export class FloodRun extends EventEmitter {
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
       this.emit('up', { components: this.outcome.components });
-      this.raisePriority();
+      this.samplingLog.start(this.options.orchestratorNice);
       sampler = this.sampleLoop(components);
       const ctx = this.context(components);
       this.enter('ramp');
@@ -176,63 +170,9 @@ export class FloodRun extends EventEmitter {
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
-  /** Sets `orchestratorNice` for this process (the main thread: where sampling runs); notes failure (not root). */
-  private raisePriority(): void {
-    const nice = this.options.orchestratorNice;
-    if (nice === undefined) return;
-    try {
-      this.nice.before = getPriority();
-      setPriority(nice);
-      this.nice.value = getPriority();
-    } catch (err) {
-      this.nice.error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-      this.nice.value = this.nice.before;
-    }
-  }
-
-  private restorePriority(): void {
-    if (this.nice.before === undefined || this.nice.error !== undefined) return;
-    try {
-      setPriority(this.nice.before);
-    } catch {
-      // lowering one's own priority back always works; nothing to do if it did not
-    }
-  }
-
-  private samplingRecord(): SamplingRecord | undefined {
-    const n = this.sampleTimes.length;
-    if (n === 0) return undefined;
-    const q = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      const at = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(s.length * p))]! : 0);
-      return { p50: at(0.5), p99: at(0.99), max: s.at(-1) ?? 0 };
-    };
-    const times = [...this.sampleTimes].sort((a, b) => a - b);
-    const periods = times.slice(1).map((t, i) => Math.round(t - times[i]!) / 1000);
-    const cpu = this.samplingCpu ? process.cpuUsage() : undefined;
-    const cpuSeconds = cpu && this.samplingCpu ? (cpu.user - this.samplingCpu[0] + cpu.system - this.samplingCpu[1]) / 1e6 : 0;
-    return {
-      ...(this.nice.value !== undefined ? { nice: this.nice.value } : {}),
-      ...(this.nice.error !== undefined ? { niceError: this.nice.error } : {}),
-      samples: n,
-      skipped: this.skippedSamples,
-      periodSeconds: q(periods),
-      sampleMs: q(this.sampleCosts.map((c) => c.sampleMs)),
-      serverMs: q(this.sampleCosts.map((c) => c.serverMs)),
-      loadgenMs: q(this.sampleCosts.map((c) => c.loadgenMs)),
-      probesMs: q(this.sampleCosts.map((c) => c.probesMs)),
-      samplesMissingAnswers: this.sampleCosts.filter((c) => c.missing > 0).length,
-      serverPartial: this.sampleCosts.filter((c) => c.serverPartial).length,
-      serverLate: this.serverLate,
-      cpuSecondsPerSample: Math.round((cpuSeconds / n) * 10000) / 10000,
-    };
-  }
-
-  /** `budgetMs`: longest wait for answers (the last reading before teardown waits for each request's own timeout). */
   private async sampleOnce(components: Component[], budgetMs?: number): Promise<SampleResult> {
     const res = await takeSample({ components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, budgetMs, pending: this.pending, failed: this.failed });
-    this.sampleTimes.push(res.sample.atMs);
-    if (res.sample.orchestrator) this.sampleCosts.push(res.sample.orchestrator);
+    this.samplingLog.taken(res.sample);
     if (!this.latest || res.sample.atMs >= this.latest.sample.atMs) this.latest = res;
     for (const [name, s] of res.loadgenStatuses) this.lastStatuses.set(name, s);
     if (res.serverStats) this.outcome.final.server = res.serverStats;
@@ -249,8 +189,6 @@ export class FloodRun extends EventEmitter {
    */
   private async sampleLoop(components: Component[]): Promise<void> {
     this.sampling = true;
-    const cpu = process.cpuUsage();
-    this.samplingCpu = [cpu.user, cpu.system];
     const period = this.options.sampleSeconds * 1000;
     const server = components.find((c) => c.role === 'server');
     this.health = new HealthWatch(period, (e) => this.report(e.kind === 'worker-died' ? 'server' : undefined, e.kind === 'worker-died' ? 'LAB_WARN_WORKER_DIED' : 'LAB_WARN_STALL', e.message));
@@ -265,7 +203,7 @@ export class FloodRun extends EventEmitter {
         emitted = emitted.then(async () => {
           const res = await taking.catch(() => undefined);
           if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
-          if (res.serverAnswered === undefined && res.sample.server === undefined) this.serverLate++;
+          if (res.serverAnswered === undefined && res.sample.server === undefined) this.samplingLog.late();
           // Late (still answering) is no silence yet; a request that failed or timed out (10 s) is.
           this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered !== false || !server || server.exited() !== undefined);
           for (const c of res.sample.components) {
@@ -277,7 +215,7 @@ export class FloodRun extends EventEmitter {
           this.emit('sample', res.sample);
         });
       } else {
-        this.skippedSamples++;
+        this.samplingLog.skip();
       }
       next += period;
       const wait = next - Date.now();
@@ -291,7 +229,7 @@ export class FloodRun extends EventEmitter {
     this.enter('teardown');
     this.sampling = false;
     await sampler;
-    const sampling = this.samplingRecord(); // the loop's samples only: the last reading below is not periodic
+    const sampling = this.samplingLog.record(); // the loop's samples only: the last reading below is not periodic
     if (sampling) this.outcome.sampling = sampling;
     this.health?.stop();
     if (this.health?.reasons.length) this.outcome.degraded = [...this.health.reasons];
@@ -299,7 +237,7 @@ export class FloodRun extends EventEmitter {
     // One last reading of every counter (errors by cause, chunks, latency) before anything is stopped.
     if (components.length > 0) await this.sampleOnce(components).catch(() => undefined);
     this.outcome.final.loadgens = Object.fromEntries(this.lastStatuses);
-    this.restorePriority();
+    this.samplingLog.stop();
     for (const rec of this.outcome.components) {
       const c = components.find((x) => x.name === rec.name);
       const m = this.latest?.sample.components.find((x) => x.name === rec.name);
