@@ -26,6 +26,7 @@ const spec = (scope: Scope, count: number, min: number, max: number, order?: Set
 export const SETTINGS: Readonly<Record<string, SettingSpec>> = Object.freeze({
   'fs.file-max': spec('host', 1, 1024, LONG_MAX),
   'fs.nr_open': spec('host', 1, 1024, 1_073_741_816), // kernel ceiling: INT_MAX rounded down to the fd bitmap word
+  'kernel.sched_autogroup_enabled': spec('host', 1, 0, 1),
   'net.core.somaxconn': spec('netns', 1, 1, INT_MAX),
   'net.core.netdev_max_backlog': spec('host', 1, 1, INT_MAX),
   'net.core.rmem_max': spec('host', 1, 4096, INT_MAX),

@@ -8,18 +8,19 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
 
 interface Sample { active: number; ids: number[] }
 
 test('GET /active-ids samples only connected indices, over both child processes, and follows a ramp down', { timeout: 60_000 }, async () => {
   const server = await startServerProcess(['--workers', '1']);
-  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number }>>> | undefined;
+  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
     lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '300', '--procs', '2', '--control-port', '0', '--duration', '60', '--rate', '0'], 'comet-lab loadgen ready ');
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
-    await postJson(`${base}/ramp`, { target: 100, rate: 0 });
+    const token = controlTokenOf(lg.info);
+    await postJson(`${base}/ramp`, { target: 100, rate: 0 }, token);
     let s!: LoadgenStatus;
     await waitFor('100 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 100, 30_000, 200, () => s);
 
@@ -44,7 +45,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
       assert.equal(res.status < 300, true, `send to ${id}: ${res.status}`);
     }
 
-    await postJson(`${base}/ramp`, { target: 40, rate: 0 });
+    await postJson(`${base}/ramp`, { target: 40, rate: 0 }, token);
     await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 30_000, 200, () => s);
     const down = await getJson<Sample>(`${base}/active-ids?n=1000`);
     assert.equal(down.ids.length, 40);
@@ -56,7 +57,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
       assert.equal(res.status, 400, bad);
       assert.equal(body.error, 'LAB_ERR_BAD_REQUEST');
     }
-    await postJson(`${base}/stop`, {});
+    await postJson(`${base}/stop`, {}, token);
     assert.equal(await exited(lg.proc, 30_000), 0);
   } finally {
     lg?.proc.kill('SIGKILL');

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
 import { main } from './cli.ts';
-import { buildConfig } from './config.ts';
+import { buildConfig, DEFAULT_RATE } from './config.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.ts';
 import { messageChunk } from '../shared/message-format.ts';
@@ -98,7 +98,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     const t = setInterval(() => s.write(chunk(messageChunk(nowMs(), 'tick'))), 50);
     s.on('close', () => clearInterval(t));
   });
-  const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number }>(
+  const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number; controlTokenFile: string }>(
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--start', '100', '--count', '60', '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '60', '--rate', '0'],
     'comet-lab loadgen ready ',
@@ -106,9 +106,10 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
   try {
     assert.equal(lg.info.procs, 2);
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
+    const token = controlTokenOf(lg.info);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal((await getJson<LoadgenStatus>(`${base}/status`)).target, 0, 'rate 0: waits to be told');
-    assert.deepEqual(await postJson(`${base}/ramp`, { target: 40, rate: 400 }), { ok: true, target: 40, rate: 400 });
+    assert.deepEqual(await postJson(`${base}/ramp`, { target: 40, rate: 400 }, token), { ok: true, target: 40, rate: 400 });
     let s!: LoadgenStatus;
     await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 10_000, 100);
     assert.equal(s.procs, 2);
@@ -116,7 +117,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     // Each child bound its own source address; the paths carry indexes from --start.
     const peers = new Set([...server.sockets].map((k) => k.remoteAddress));
     assert.deepEqual([...peers].sort(), ['127.0.0.2', '127.0.0.3']);
-    await postJson(`${base}/latency/reset`, {});
+    await postJson(`${base}/latency/reset`, {}, token);
     const reset = await getJson<LoadgenStatus>(`${base}/status`);
     assert.ok(reset.latencyMs.count < s.latencyMs.count || s.latencyMs.count === 0);
     await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, 100);
@@ -124,10 +125,10 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     assert.match(metrics, /^loadgen_active_connections\{transport="chunked"\} 40$/m);
     assert.match(metrics, /^loadgen_errors_total\{cause="refused"\} 0$/m);
     assert.match(metrics, /^loadgen_delivery_latency_seconds\{quantile="0.99"\} [\d.e-]+$/m);
-    const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}' });
+    const bad = await fetch(`${base}/ramp`, { method: 'POST', body: '{"target": "many"}', headers: { authorization: `Bearer ${token}` } });
     assert.equal(bad.status, 400);
     assert.equal((await fetch(`${base}/nope`)).status, 404);
-    const final = await postJson<LoadgenStatus & { activeAtStop: number }>(`${base}/stop`, {});
+    const final = await postJson<LoadgenStatus & { activeAtStop: number }>(`${base}/stop`, {}, token);
     assert.equal(final.active, 0);
     assert.equal(final.activeAtStop, 40);
     assert.ok(final.chunks >= s.chunks);
@@ -193,6 +194,38 @@ test('standalone at the seed pace: --interval opens one by one, prints the tripl
     const first = Number(/= \{(\d+),/.exec(reports[0]!)![1]);
     assert.ok(first >= 3 && first <= 7, reports[0]);
     assert.match(r.out, /final \(duration\): \{Active, Closed, Chunks\} = \{0, 0, 8\}  held at stop=8 /);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a count with no pace opens its connections at the default pace, said in the ready line; only --hold waits, and says where to ramp it', { timeout: 60_000 }, async () => {
+  const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('Welcome\n')));
+  try {
+    const url = `http://127.0.0.1:${server.port}/test/{i}`;
+    const a = await startWithReadyLine<{ control: string | null; rate: number; rateFrom: string; pacing: string; waitingFor?: string }>(
+      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], 'comet-lab loadgen ready ');
+    assert.equal(a.info.rate, DEFAULT_RATE);
+    assert.equal(a.info.rateFrom, 'default');
+    assert.equal(a.info.pacing, 'closed-loop');
+    assert.equal(a.info.control, null, 'nothing to drive: no control API is opened');
+    assert.equal(a.info.waitingFor, undefined);
+    await waitFor('300 connections without any POST /ramp', () => server.sockets.size === 300, 10_000, 50);
+    a.proc.kill('SIGINT');
+    assert.equal(await exited(a.proc), EXIT.interrupted);
+    await waitFor('closed', () => server.sockets.size === 0, 5000, 50);
+
+    const b = await startWithReadyLine<{ control: string; controlPort: number; rate: number; rateFrom: string; waitingFor?: string }>(
+      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], 'comet-lab loadgen ready ');
+    assert.equal(b.info.rate, 0);
+    assert.equal(b.info.rateFrom, '--hold');
+    assert.equal(b.info.waitingFor, 'POST /ramp');
+    assert.equal(b.info.control, `http://127.0.0.1:${b.info.controlPort}`, '--hold opens the control API on a free port and names it');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(server.sockets.size, 0, '--hold opens nothing by itself');
+    assert.equal((await getJson<LoadgenStatus>(`${b.info.control}/status`)).target, 0);
+    b.proc.kill('SIGINT');
+    assert.equal(await exited(b.proc), EXIT.interrupted);
   } finally {
     await server.close();
   }

@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT, LabError } from '../shared/errors.ts';
-import { buildConfig, layerEnv, type RawOptions } from './config.ts';
+import { buildConfig, DEFAULT_RATE, layerEnv, type RawOptions } from './config.ts';
 import { watchParent } from '../shared/parent-watch.ts';
 import { reportLine } from './report-line.ts';
 import { LoadgenRun } from './run.ts';
@@ -25,10 +25,14 @@ function program(io: CliIo): Command {
     .option('--count <n>', 'most connections to open (default: the URL file length)')
     .option('--start <i>', 'first index for {i} (default 0)')
     .option('--interval <duration>', "wait between connections, e.g. 100ms (the seed's pace)")
-    .option('--rate <n>', 'connections per second; 0: wait for POST /ramp')
-    .option('--hold', 'open nothing until POST /ramp')
+    .option('--rate <n>', `connections per second (default ${DEFAULT_RATE}); 0: wait for POST /ramp`)
+    .option('--hold', 'open nothing until POST /ramp (the control API opens on a free port unless --control-port)')
+    .option('--pacing <mode>', 'closed-loop (default: slow down when connects slow or time out) | fixed')
+    .option('--pace-latency <duration>', 'closed loop: connect latency above which the rate backs off (default 1s)')
+    .option('--connect-retries <n>', 'times a timed-out connect is tried again (default 3)')
     .option('--max-connecting <n>', 'cap on connections still being set up (default 1000)')
     .option('--connect-timeout <duration>', 'connect + response head timeout (default 10s)')
+    .option('--io <kind>', 'auto (raw where the raw TCP bindings exist, else net) | raw | net')
     .option('--source-ips <spec>', 'source addresses: list, range 127.0.0.2-127.0.0.40, or CIDR')
     .option('--local-ports <lo-hi>', 'local ports to walk per source address (default: ip_local_port_range)')
     .option('--procs <n|auto>', 'processes (each under the open-file limit; default auto)')
@@ -36,6 +40,7 @@ function program(io: CliIo): Command {
     .option('--hold-for <duration>', 'stop this long after the ramp is done')
     .option('--control-port <port>', 'serve the control API on this port (0: a free one)')
     .option('--control-host <host>', 'control API address (default 127.0.0.1)')
+    .option('--control-token-file <path>', 'token POSTs must carry (else LOADGEN_CONTROL_TOKEN, else a new one: see the ready line)')
     .option('--transport <name>', 'chunked | sse | poll | ws (default chunked; ws for ws:// URLs)')
     .option('--reconnect', 'reopen closed connections with jittered exponential backoff')
     .option('--keep-open', 'keep each connection open (and active) after its response ended: idle keep-alive')
@@ -66,6 +71,7 @@ export async function main(argv: string[], io: CliIo, onRun?: (run: LoadgenRun) 
   }
   const run = new LoadgenRun(config);
   run.on('ready', (info) => io.stdout(`comet-lab loadgen ready ${JSON.stringify(info)}`));
+  run.on('warning', (w) => io.stderr(`loadgen: ${w}`));
   run.on('report', (s) => io.stdout(reportLine(s)));
   onRun?.(run);
   // The orchestrator starts load generators with a stdin pipe it holds: if it is SIGKILLed, they stop within 0.5 s

@@ -3,11 +3,14 @@
  * `POST /latency/reset`, `POST /stop` (answers with the final totals, then the run ends), `GET /metrics`,
  * `GET /active-ids?n=N` ({"active", "ids"}: up to N distinct random indices of connections active now, so a caller
  * routes sends only to connections that exist; N at most MAX_SAMPLE).
+ * It is a control surface: every request other than GET needs `Authorization: Bearer <token>` (control-token.ts),
+ * else 401 before anything is read or done.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LoadgenStatus, RampRequest } from '../shared/contracts.ts';
 import type { LoadgenEngine } from './engine.ts';
+import { authorized } from './control-token.ts';
 import { metricsText } from './metrics.ts';
 
 export interface ControlServer {
@@ -57,12 +60,16 @@ export function startControlServer(
   engine: LoadgenEngine,
   host: string,
   port: number,
-  hooks: { defaultRate: number; stop(): Promise<LoadgenStatus>; afterStop(): void },
+  hooks: { defaultRate: number; token: string; stop(): Promise<LoadgenStatus>; afterStop(): void },
 ): Promise<ControlServer> {
   const server = http.createServer(async (req, res) => {
     try {
       const [path, query] = (req.url ?? '/').split('?');
       const route = `${req.method} ${path}`;
+      if (req.method !== 'GET' && req.method !== 'HEAD' && !authorized(req.headers.authorization, hooks.token)) {
+        res.setHeader('www-authenticate', 'Bearer realm="comet-lab loadgen"');
+        return problem(res, 401, 'LAB_ERR_UNAUTHORIZED', `${route} needs "Authorization: Bearer <token>": the token in LOADGEN_CONTROL_TOKEN, --control-token-file, or the file the ready line names (controlTokenFile)`);
+      }
       switch (route) {
         case 'GET /status':
           return json(res, 200, await engine.status());

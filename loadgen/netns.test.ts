@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
-import { exited, NODE, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
+import { controlTokenOf, exited, NODE, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
 
 const NS = `comet-lab-loadgen-${process.pid}`;
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -40,8 +40,8 @@ function establishedInNs(port: number): string[] {
 // Control ports outside the narrow range: the first run's closed connections sit in TIME_WAIT on every port of it.
 let controlPort = 9000;
 
-async function loadgen(args: string[]): Promise<Started<{ controlPort: number }>> {
-  const lg = await startWithReadyLine<{ controlPort: number }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), 'comet-lab loadgen ready ');
+async function loadgen(args: string[]): Promise<Started<{ controlPort: number; controlTokenFile: string }>> {
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), 'comet-lab loadgen ready ');
   started.push(lg);
   return lg;
 }
@@ -55,8 +55,10 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
   const one = await loadgen(['--url', url, '--count', '1500']);
   let base = `http://127.0.0.1:${one.info.controlPort}`;
   // The control port is reachable only inside the namespace: ask it with a node one-liner run there.
+  let token = controlTokenOf(one.info);
   const ask = (u: string, body?: unknown) => {
-    const script = body === undefined ? `fetch(${JSON.stringify(u)}).then(r=>r.text()).then(t=>process.stdout.write(t))` : `fetch(${JSON.stringify(u)},{method:'POST',body:${JSON.stringify(JSON.stringify(body))}}).then(r=>r.text()).then(t=>process.stdout.write(t))`;
+    const post = `{method:'POST',headers:{authorization:${JSON.stringify(`Bearer ${token}`)}},body:${JSON.stringify(JSON.stringify(body))}}`;
+    const script = body === undefined ? `fetch(${JSON.stringify(u)}).then(r=>r.text()).then(t=>process.stdout.write(t))` : `fetch(${JSON.stringify(u)},${post}).then(r=>r.text()).then(t=>process.stdout.write(t))`;
     return JSON.parse(execFileSync('ip', inNs(NODE, '-e', script), { encoding: 'utf8' })) as LoadgenStatus;
   };
   ask(`${base}/ramp`, { target: 1500, rate: 0 });
@@ -70,6 +72,7 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
   // Three addresses: each has its own range, and the load generator picks the ports itself.
   const three = await loadgen(['--url', url, '--count', '2500', '--source-ips', '127.0.0.2-127.0.0.4']);
   base = `http://127.0.0.1:${three.info.controlPort}`;
+  token = controlTokenOf(three.info);
   ask(`${base}/ramp`, { target: 2500, rate: 0 });
   await waitFor('2,500 active', () => ask(`${base}/status`).active === 2500, 20_000, 200, () => ask(`${base}/status`));
   s = ask(`${base}/status`);

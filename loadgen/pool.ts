@@ -1,17 +1,23 @@
 /**
  * The connection pool of one process: opens up to `capacity` connections at a paced rate, holds them, and counts
- * what arrives. Per connection it keeps a raw libuv handle and a few typed-array slots (state, retries, a time);
- * parsing state lives in the parser's and transport's typed arrays; every read lands in one shared buffer. No
- * closure, stream or timer per connection: connect timeouts and reconnect backoffs are swept by one timer.
+ * what arrives. Per connection it keeps a connection in its io (a raw libuv handle, or a net.Socket: io/) and a few
+ * typed-array slots (state, retries, a time); parsing state lives in the parser's and transport's typed arrays;
+ * every read lands in one shared buffer. No closure, stream or timer per connection: connect timeouts, retries
+ * and reconnect backoffs are swept by one timer.
+ *
+ * The pace is closed-loop by default (pace-controller.ts): the rate follows what the server accepts, a connect that
+ * timed out is retried (--connect-retries), and timeouts run on a clock that stops while this process could not
+ * run, so a connect is never given up because the load generator itself was starved.
  */
 import { EventEmitter } from 'node:events';
 import type { ErrorCause, LoadgenStatus } from '../shared/contracts.ts';
 import { nowMs } from '../shared/clock.ts';
-import { newClientHandle, SharedBufferReader, startConnect } from '../shared/raw-tcp/client-connect.ts';
-import { errName, writeRaw, type TcpHandle } from '../shared/raw-tcp/raw-tcp.ts';
+import { errnoName as errName, type ClientIo, type IoListener, type IoName } from './io/client-io.ts';
+import type { IoFactory } from './io/choose-io.ts';
+import { PaceController, REVISE_MS, type PaceLimit } from './pace-controller.ts';
 import { HttpResponseParser } from './parsers/http-response-parser.ts';
 import { PortAllocator } from './port-allocator.ts';
-import { encodeHistogram, LoadgenCounters, summarize, type StatusWithHistogram } from './stats.ts';
+import { HistogramEncoder, LoadgenCounters, summarize, type StatusWithHistogram } from './stats.ts';
 import type { TargetSet } from './targets.ts';
 import type { TransportCodec, TransportSink, UnitListener } from './transports/transport.ts';
 
@@ -32,6 +38,15 @@ export interface PoolOptions {
   keepOpen?: boolean;
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** raw handles or net.Socket (io/choose-io.ts); `ioName` says which. */
+  io: IoFactory;
+  ioName: IoName;
+  /** Closed-loop pacing (default) or the asked rate as given. */
+  closedLoop: boolean;
+  /** Connect latency (to the response head) above which a closed-loop pace backs off. */
+  paceLatencyMs: number;
+  /** Times a connect that timed out is tried again before it counts as a `timeout` error. */
+  connectRetries: number;
 }
 
 /** A random sample of active connection indices (`GET /active-ids`). */
@@ -48,10 +63,15 @@ const S_CLOSED = 4; // was active, ended; no reconnect
 const S_FAILED = 5; // never became active; no reconnect
 const S_BACKOFF = 6; // waiting to reconnect
 const S_STOPPED = 7; // closed by us (ramp down, stop)
+const S_RETRY = 8; // its connect timed out; queued to be tried again (paced like a new one)
 
-const PORT_TRIES = 256; // ports skipped (4-tuple taken: held, or TIME_WAIT off loopback) before a connect counts as EADDRNOTAVAIL
+const PORT_TRIES = 255; // ports skipped (4-tuple taken: held, or TIME_WAIT off loopback) before a connect counts as EADDRNOTAVAIL
 const TICK_MS = 10;
 const SWEEP_MS = 100;
+/** A sweep later than this (the process did not run) stops the timeout clock for the excess. */
+const LAG_GRACE_MS = 50;
+/** Pacing tokens saved up at most: a tenth of a second's worth (no burst after a stall). */
+const BURST_SECONDS = 0.1;
 
 /** Maps a libuv errno name to the cause it is counted under. */
 export function causeOf(name: string): ErrorCause {
@@ -76,26 +96,38 @@ export function causeOf(name: string): ErrorCause {
 }
 
 /** Events: `error` never (failures are counted); `idle` when stopped. */
-export class ConnectionPool extends EventEmitter implements UnitListener {
+export class ConnectionPool extends EventEmitter implements UnitListener, IoListener {
   readonly counters = new LoadgenCounters();
+  private readonly encoder = new HistogramEncoder();
   private readonly o: PoolOptions;
-  private readonly handles: Array<TcpHandle | undefined>;
+  private readonly io: ClientIo;
   private readonly state: Uint8Array;
   private readonly retries: Uint8Array; // reconnect attempts since last active (backoff exponent)
-  private readonly time: Float64Array; // connect start, or when a backoff ends
+  private readonly connectTries: Uint8Array; // connect timeouts retried since the slot was last active
+  private readonly portTries: Uint8Array; // ports skipped for the current connect (4-tuple taken)
+  private readonly time: Float64Array; // connect start, or when a backoff ends (on the pool's clock, `clock()`)
   private readonly parser: HttpResponseParser;
   private readonly sink: TransportSink;
-  private readonly reader: SharedBufferReader;
   private readonly ports: PortAllocator | undefined;
+  private readonly pace: PaceController;
   private readonly startedAt = nowMs();
   private target = 0;
-  private rate = 0;
-  private rampStartedAt = 0;
-  private startedSinceRamp = 0;
   private nextSlot = 0;
   private connecting = 0;
   private active = 0;
   private inBackoff = 0;
+  /** Slots whose timed-out connect waits to be tried again (FIFO from retryHead). */
+  private retryQueue: number[] = [];
+  private retryHead = 0;
+  private retryWaiting = 0;
+  private retried = 0;
+  private tokens = 1;
+  private refilledAt = nowMs();
+  private limit: PaceLimit = 'none';
+  /** Time this process could not run (late sweeps), kept off the timeout clock. */
+  private lagMs = 0;
+  private lastSweepAt = nowMs();
+  private revisedAt = nowMs();
   private tick: NodeJS.Timeout | undefined;
   private sweep: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -103,41 +135,50 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   private connectsThisSecond = 0;
   private connectsLastSecond = 0;
   private secondStartedAt = nowMs();
-  /** One completion function for every connect of this pool (the slot is on the handle). */
-  private readonly connectDone = (status: number, h: TcpHandle) => this.onConnected(h.slot as number, status, h);
 
   constructor(options: PoolOptions) {
     super();
     this.o = options;
     const n = options.capacity;
-    this.handles = new Array<TcpHandle | undefined>(n).fill(undefined);
     this.state = new Uint8Array(n);
     this.retries = new Uint8Array(n);
+    this.connectTries = new Uint8Array(n);
+    this.portTries = new Uint8Array(n);
     this.time = new Float64Array(n);
     this.sink = options.transport.createSink(n, this);
     this.parser = new HttpResponseParser(n, this.sink);
-    this.reader = new SharedBufferReader(
-      (h, buf, len) => this.onRead(h.slot as number, buf, len),
-      (h, err) => this.onEnd(h.slot as number, err),
-    );
+    this.io = options.io(n, this);
+    this.pace = new PaceController({ closedLoop: options.closedLoop, latencyTargetMs: options.paceLatencyMs });
     if (options.sourceAddresses.length > 0) {
       this.ports = new PortAllocator(options.sourceAddresses.length, options.portRange[0], options.portRange[1]);
     }
     this.sweep = setInterval(() => this.sweepSlots(), SWEEP_MS);
   }
 
-  /** Sets the number of connections to hold (capped at capacity) and the pace (connections/s; 0: no pacing). */
+  /**
+   * Sets the number of connections to hold (capped at capacity) and the pace asked (connections/s; 0: no pacing).
+   * A closed-loop pace starts below it and climbs while the server keeps up (pace-controller.ts).
+   */
   ramp(target: number, rate: number): void {
     if (this.stopped) return;
     this.target = Math.max(0, Math.min(this.o.capacity, Math.floor(target)));
-    this.rate = Math.max(0, rate);
-    this.rampStartedAt = nowMs();
-    this.startedSinceRamp = 0;
+    this.pace.start(rate);
+    this.tokens = 1;
+    this.refilledAt = nowMs();
     while (this.nextSlot > this.target) this.retire(--this.nextSlot);
-    if (this.tick === undefined && this.nextSlot < this.target) {
+    this.startTicking();
+  }
+
+  private startTicking(): void {
+    if (this.tick === undefined && (this.nextSlot < this.target || this.retryWaiting > 0)) {
       this.tick = setInterval(() => this.openSome(), TICK_MS);
       this.openSome();
     }
+  }
+
+  /** The pool's clock (ms): wall time minus the time this process could not run. Connect timeouts run on it. */
+  private clock(now = nowMs()): number {
+    return now - this.lagMs;
   }
 
   resetLatency(): void {
@@ -160,13 +201,17 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       latencyMs: summarize(c.latency),
       lastMessageAtMs: c.lastMessageAtMs,
       procs: 1,
-      rampDone: this.nextSlot >= this.target,
+      rampDone: this.nextSlot >= this.target && this.retryWaiting === 0,
       uptimeSeconds: (now - this.startedAt) / 1000,
       transport: this.o.transport.name,
       ...(this.o.transport.name === 'ws' ? { wsCloseCodes: { ...c.wsCloseCodes } } : {}),
       opened: c.opened,
       reconnecting: this.inBackoff,
       connectsPerSecond: this.connectsLastSecond,
+      pace: this.pace.status(),
+      connectRetries: this.retried,
+      retryWaiting: this.retryWaiting,
+      io: this.o.ioName,
       protocolProblems: { ...c.protocolProblems },
       httpStatuses: { ...c.httpStatuses },
     };
@@ -174,7 +219,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   }
 
   statusWithHistogram(): StatusWithHistogram {
-    return { status: this.status(), histogram: encodeHistogram(this.counters.latency) };
+    return { status: this.status(), histogram: this.encoder.encode(this.counters.latency) };
   }
 
   /**
@@ -210,16 +255,50 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
 
   // ---- opening ----
 
+  /** Adds the pacing tokens earned since the last call (at the controller's current rate, capped: no burst). */
+  private refill(now: number): void {
+    const rate = this.pace.rate;
+    if (rate > 0) this.tokens = Math.min(Math.max(1, rate * BURST_SECONDS), this.tokens + (rate * (now - this.refilledAt)) / 1000);
+    this.refilledAt = now;
+  }
+
+  /** May one more connect start now? Notes what held it back, for the controller. */
+  private mayOpen(): boolean {
+    if (this.connecting >= this.o.maxConnecting) {
+      this.limit = 'cap';
+      return false;
+    }
+    if (this.pace.rate > 0) {
+      if (this.tokens < 1) {
+        if (this.limit === 'none') this.limit = 'rate';
+        return false;
+      }
+      this.tokens--;
+    }
+    return true;
+  }
+
   private openSome(): void {
     if (this.stopped) return;
-    let allowed = Infinity;
-    if (this.rate > 0) allowed = Math.floor((this.rate * (nowMs() - this.rampStartedAt)) / 1000) - this.startedSinceRamp;
-    while (this.nextSlot < this.target && allowed > 0 && this.connecting < this.o.maxConnecting) {
-      this.open(this.nextSlot++);
-      this.startedSinceRamp++;
-      allowed--;
+    this.refill(nowMs());
+    // Retries first: they were asked for earlier.
+    while (this.retryHead < this.retryQueue.length) {
+      const slot = this.retryQueue[this.retryHead]!;
+      if (this.state[slot] !== S_RETRY) {
+        this.retryHead++; // ramped down or stopped meanwhile
+        continue;
+      }
+      if (!this.mayOpen()) return;
+      this.retryHead++;
+      this.setState(slot, S_IDLE);
+      this.open(slot);
     }
-    if (this.nextSlot >= this.target) {
+    if (this.retryHead > 0) {
+      this.retryQueue = this.retryQueue.slice(this.retryHead);
+      this.retryHead = 0;
+    }
+    while (this.nextSlot < this.target && this.mayOpen()) this.open(this.nextSlot++);
+    if (this.nextSlot >= this.target && this.retryWaiting === 0) {
       clearInterval(this.tick);
       this.tick = undefined;
     }
@@ -229,9 +308,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     const t = this.o.targets.at(this.o.firstIndex + slot);
     const sources = this.o.sourceAddresses;
     let err = 0;
-    for (let tries = 0; ; tries++) {
-      const h = newClientHandle();
-      h.slot = slot;
+    for (;;) {
       let local: string | undefined;
       let localPort = 0;
       if (this.ports !== undefined) {
@@ -239,35 +316,50 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
         local = sources[a];
         localPort = this.ports.take(a);
       }
-      err = startConnect(h, t.address, t.port, local, localPort, this.connectDone);
+      err = this.io.connect(slot, t.address, t.port, local, localPort);
       if (err === 0) {
-        this.handles[slot] = h;
         this.setState(slot, S_CONNECTING);
-        this.time[slot] = nowMs();
+        this.time[slot] = this.clock();
         return;
       }
-      h.close();
-      const name = errName(err);
       // A chosen port whose 4-tuple is taken (a held or TIME_WAIT connection): try the next port.
-      if (local !== undefined && (name === 'EADDRNOTAVAIL' || name === 'EADDRINUSE') && tries < PORT_TRIES) continue;
+      if (this.nextPort(slot, local, err)) continue;
       break;
     }
+    this.portTries[slot] = 0;
     this.failed(slot, causeOf(errName(err)));
   }
 
-  private onConnected(slot: number, status: number, h: TcpHandle): void {
-    if (this.handles[slot] !== h) return; // retired while connecting: already closed
-    this.connectsThisSecond++;
+  /** Whether a bind/connect failure means "this local port's 4-tuple is taken" and another port may be tried. */
+  private nextPort(slot: number, local: string | undefined, err: number): boolean {
+    const name = errName(err);
+    if (local === undefined || (name !== 'EADDRNOTAVAIL' && name !== 'EADDRINUSE') || this.portTries[slot]! >= PORT_TRIES) return false;
+    this.portTries[slot]!++;
+    return true;
+  }
+
+  onConnected(slot: number, status: number): void {
+    if (this.state[slot] !== S_CONNECTING) return; // retired while connecting
     if (status !== 0) {
-      this.drop(slot);
+      // net reports a taken 4-tuple here, a tick after connect(): walk on to the next port as raw does at once.
+      if (this.nextPort(slot, this.ports === undefined ? undefined : '', status)) {
+        this.setState(slot, S_IDLE);
+        this.open(slot);
+        return;
+      }
+      this.connectsThisSecond++;
+      this.portTries[slot] = 0;
+      this.io.close(slot);
       this.failed(slot, causeOf(errName(status)));
       return;
     }
+    this.connectsThisSecond++;
+    this.portTries[slot] = 0;
     this.parser.reset(slot);
     this.sink.clear(slot);
     const t = this.o.targets.at(this.o.firstIndex + slot);
-    let err = this.reader.start(h);
-    if (err === 0) err = writeRaw(h, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot)));
+    let err = this.io.startReading(slot);
+    if (err === 0) err = this.io.write(slot, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot)));
     if (err !== 0) {
       this.drop(slot);
       this.failed(slot, causeOf(errName(err)));
@@ -277,9 +369,9 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     else this.setState(slot, S_WAITING);
   }
 
-  // ---- reading (UnitListener: called by the transport sink while parsing) ----
+  // ---- reading (IoListener; UnitListener: called by the transport sink while parsing) ----
 
-  private onRead(slot: number, buf: Buffer, len: number): void {
+  onData(slot: number, buf: Buffer, len: number): void {
     if (this.parser.feed(slot, buf, 0, len)) return;
     const problem = this.parser.problem;
     if (problem === undefined) return; // the sink paused: it already ended the slot (a refusal, a close frame)
@@ -288,13 +380,18 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     this.endSlot(slot, 'protocol');
   }
 
-  private onEnd(slot: number, err: number): void {
-    if (this.handles[slot] === undefined) return;
+  onEnd(slot: number, err: number): void {
+    if (!this.isOpen(slot)) return;
     if (err === 0) {
       this.parser.end(slot); // a close-delimited body ends here (the sink may end the slot itself)
-      if (this.handles[slot] === undefined) return;
+      if (!this.isOpen(slot)) return;
     }
     this.endSlot(slot, err === 0 ? undefined : causeOf(errName(err)));
+  }
+
+  private isOpen(slot: number): boolean {
+    const st = this.state[slot];
+    return st === S_CONNECTING || st === S_WAITING || st === S_ACTIVE;
   }
 
   onOpen(slot: number): void {
@@ -317,8 +414,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   }
 
   write(slot: number, bytes: Uint8Array): boolean {
-    const h = this.handles[slot];
-    return h !== undefined && writeRaw(h, bytes) === 0;
+    return this.isOpen(slot) && this.io.write(slot, bytes) === 0;
   }
 
   onReset(): void {
@@ -332,9 +428,8 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   onResponseEnd(slot: number): void {
     if (this.o.transport.activeOnConnect) {
       // Long-poll: ask again on the same connection.
-      const h = this.handles[slot];
       const t = this.o.targets.at(this.o.firstIndex + slot);
-      if (h !== undefined && writeRaw(h, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot))) !== 0) this.endSlot(slot, 'reset');
+      if (this.isOpen(slot) && this.io.write(slot, this.o.transport.request(t.path, t.host, this.sink.extraHeaders(slot))) !== 0) this.endSlot(slot, 'reset');
       return;
     }
     // Keep-alive: the answer is done and the connection stays, idle, as a browser's would between requests.
@@ -346,9 +441,26 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
   // ---- ending ----
 
   private becomeActive(slot: number): void {
+    this.pace.connected(this.time[slot]!, this.clock());
     this.setState(slot, S_ACTIVE);
     this.retries[slot] = 0;
+    this.connectTries[slot] = 0;
     this.counters.opened++;
+  }
+
+  /** A connect (or its response head) took longer than --connect-timeout: try again, or count it as lost. */
+  private timedOut(slot: number): void {
+    this.pace.timedOut(this.time[slot]!);
+    if (this.connectTries[slot]! < this.o.connectRetries && !this.stopped && slot < this.target) {
+      this.drop(slot);
+      this.connectTries[slot]!++;
+      this.retried++;
+      this.setState(slot, S_RETRY);
+      this.retryQueue.push(slot);
+      this.startTicking();
+      return;
+    }
+    this.endSlot(slot, 'timeout');
   }
 
   /** A connection ended; `cause` is undefined for a clean end (EOF, server ended the stream). */
@@ -374,23 +486,20 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
       const exp = Math.min(16, this.retries[slot]!);
       const delay = Math.min(this.o.backoffMaxMs, this.o.backoffBaseMs * 2 ** exp);
       this.retries[slot] = Math.min(255, exp + 1);
-      this.time[slot] = nowMs() + delay * (0.5 + Math.random() * 0.5);
+      this.time[slot] = this.clock() + delay * (0.5 + Math.random() * 0.5);
       this.setState(slot, S_BACKOFF);
     } else {
       this.setState(slot, finalState);
     }
   }
 
-  /** Closes the slot's handle (if any) and clears its parsing state, without counting anything. */
+  /** Closes the slot's connection (if any) and clears its parsing state, without counting anything. */
   private drop(slot: number): void {
-    const h = this.handles[slot];
-    this.handles[slot] = undefined;
-    if (h !== undefined) {
+    if (this.isOpen(slot)) {
       this.parser.stop(slot);
       this.sink.clear(slot);
-      h.readStop();
-      h.close();
     }
+    this.io.close(slot);
   }
 
   /** Closed on purpose (ramp down, stop): not counted as closed or failed. */
@@ -405,9 +514,11 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
     if (prev === S_CONNECTING || prev === S_WAITING) this.connecting--;
     else if (prev === S_ACTIVE) this.active--;
     else if (prev === S_BACKOFF) this.inBackoff--;
+    else if (prev === S_RETRY) this.retryWaiting--;
     if (next === S_CONNECTING || next === S_WAITING) this.connecting++;
     else if (next === S_ACTIVE) this.active++;
     else if (next === S_BACKOFF) this.inBackoff++;
+    else if (next === S_RETRY) this.retryWaiting++;
     this.state[slot] = next;
   }
 
@@ -415,18 +526,34 @@ export class ConnectionPool extends EventEmitter implements UnitListener {
 
   private sweepSlots(): void {
     const now = nowMs();
+    const late = now - this.lastSweepAt - SWEEP_MS;
+    if (late > LAG_GRACE_MS) this.lagMs += late; // this process did not run: not the server's delay
+    this.lastSweepAt = now;
     if (now - this.secondStartedAt >= 1000) this.rollSecond(now);
-    if (this.connecting === 0 && this.inBackoff === 0) return;
-    const timeout = this.o.connectTimeoutMs;
-    const end = Math.min(this.nextSlot, this.o.capacity);
-    for (let slot = 0; slot < end; slot++) {
-      const s = this.state[slot];
-      if (s === S_CONNECTING || (s === S_WAITING && timeout > 0)) {
-        if (timeout > 0 && now - this.time[slot]! > timeout) this.endSlot(slot, 'timeout');
-      } else if (s === S_BACKOFF && now >= this.time[slot]! && this.connecting < this.o.maxConnecting) {
-        this.setState(slot, S_IDLE);
-        this.open(slot);
+    const clock = this.clock(now);
+    const revise = now - this.revisedAt >= REVISE_MS;
+    let overdue = 0;
+    if (this.connecting > 0 || this.inBackoff > 0) {
+      const timeout = this.o.connectTimeoutMs;
+      const slowAfter = this.o.paceLatencyMs;
+      const since = this.pace.evidenceSince;
+      const end = Math.min(this.nextSlot, this.o.capacity);
+      for (let slot = 0; slot < end; slot++) {
+        const s = this.state[slot];
+        if (s === S_CONNECTING || s === S_WAITING) {
+          const started = this.time[slot]!;
+          if (timeout > 0 && clock - started > timeout) this.timedOut(slot);
+          else if (revise && started >= since && clock - started > slowAfter) overdue++;
+        } else if (s === S_BACKOFF && clock >= this.time[slot]! && this.connecting < this.o.maxConnecting) {
+          this.setState(slot, S_IDLE);
+          this.open(slot);
+        }
       }
+    }
+    if (revise) {
+      this.revisedAt = now;
+      this.pace.revise(clock, overdue, this.limit, this.nextSlot >= this.target && this.retryWaiting === 0);
+      this.limit = 'none';
     }
   }
 

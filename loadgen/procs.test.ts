@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, ServerStats } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
 
 const N = 25_000;
 
@@ -44,13 +44,14 @@ after(async () => {
 
 test(`--procs 2 holds ${N} connections, above one process's file limit; the parent's status sums both`, { timeout: 120_000 }, async () => {
   const server = await startServerProcess(['--workers', '2', '--max-connections', String(N)]);
-  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; procs: number }>>> | undefined;
+  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; procs: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
     lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', String(N), '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '120', '--rate', '0'], 'comet-lab loadgen ready ');
     assert.equal(lg.info.procs, 2);
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
-    await postJson(`${base}/ramp`, { target: N, rate: 10_000 });
+    const token = controlTokenOf(lg.info);
+    await postJson(`${base}/ramp`, { target: N, rate: 10_000 }, token);
     let s!: LoadgenStatus;
     await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, 500, () => s);
     assert.equal(s.procs, 2);
@@ -58,7 +59,7 @@ test(`--procs 2 holds ${N} connections, above one process's file limit; the pare
     const stats = await getJson<ServerStats>(`${server.url}/stats`);
     assert.equal(stats.open.total, N, 'the server counts as many');
     assert.equal(established(server.port), N, 'ss on the host counts as many');
-    const final = await postJson<LoadgenStatus>(`${base}/stop`, {});
+    const final = await postJson<LoadgenStatus>(`${base}/stop`, {}, token);
     assert.equal(final.active, 0);
     assert.equal(await exited(lg.proc, 30_000), 0);
   } finally {

@@ -7,9 +7,12 @@
 import { EventEmitter } from 'node:events';
 import { LabError, EXIT } from '../shared/errors.ts';
 import type { LoadgenStatus } from '../shared/contracts.ts';
-import type { LoadgenConfig } from './config.ts';
+import type { LoadgenConfig, RateSource } from './config.ts';
 import { startControlServer, type ControlServer } from './control-server.ts';
+import { controlToken, type ControlToken } from './control-token.ts';
 import type { LoadgenEngine } from './engine.ts';
+import type { IoName } from './io/client-io.ts';
+import { resolveIo } from './io/choose-io.ts';
 import { LocalEngine } from './local-engine.ts';
 import type { PoolSpec } from './pool-spec.ts';
 import { ProcsEngine } from './procs-engine.ts';
@@ -17,16 +20,29 @@ import { unbindableAddresses } from './source-addresses.ts';
 
 export interface ReadyInfo {
   controlPort: number | null;
+  /** The control API's base URL (null: none was asked for and none is needed). */
+  control: string | null;
+  /** Where the generated control token is (absent when the token was given, or without a control API). */
+  controlTokenFile?: string;
   pid: number;
   procs: number;
   count: number;
   transport: string;
+  /** Connections per second asked at start (0: nothing opens until POST /ramp) and where that came from. */
+  rate: number;
+  rateFrom: RateSource;
+  pacing: 'closed-loop' | 'fixed';
+  io: IoName;
+  /** Present when nothing opens until the control API is told to ramp. */
+  waitingFor?: 'POST /ramp';
 }
 
 export type StopReason = 'duration' | 'hold-for' | 'stop-request' | 'signal' | 'parent-gone';
 
 export interface RunEvents {
   ready: [ReadyInfo];
+  /** Something the user should know that does not stop the run (e.g. `LAB_WARN_RAW_TCP_UNAVAILABLE`). */
+  warning: [string];
   report: [LoadgenStatus];
   done: [{ status: LoadgenStatus; reason: StopReason }];
 }
@@ -34,6 +50,7 @@ export interface RunEvents {
 export class LoadgenRun extends EventEmitter<RunEvents> {
   private engine: LoadgenEngine | undefined;
   private control: ControlServer | undefined;
+  private token: ControlToken | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopping: Promise<LoadgenStatus> | undefined;
   private finishing: Promise<void> | undefined;
@@ -52,8 +69,10 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
   /** Starts everything; resolves once ready (the control port is listening). Throws LabError if it cannot. */
   async start(): Promise<ReadyInfo> {
     const c = this.config;
+    const { io, warning } = resolveIo(c.io);
+    if (warning) this.emit('warning', warning);
     if (c.sourceAddresses.length > 0) {
-      const bad = unbindableAddresses(c.sourceAddresses);
+      const bad = await unbindableAddresses(c.sourceAddresses);
       if (bad.length > 0) {
         throw new LabError('LAB_ERR_SOURCE_ADDRESS', `--source-ips: not an address of this host: ${bad.slice(0, 10).join(', ')}${bad.length > 10 ? `, ... (${bad.length} in all)` : ''}`, {
           exitCode: EXIT.preflight,
@@ -75,6 +94,10 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
       keepOpen: c.keepOpen,
       backoffBaseMs: c.backoffBaseMs,
       backoffMaxMs: c.backoffMaxMs,
+      io,
+      closedLoop: c.closedLoop,
+      paceLatencyMs: c.paceLatencyMs,
+      connectRetries: c.connectRetries,
     };
     try {
       this.engine = c.procs > 1 ? await ProcsEngine.create(spec, c.procs) : await LocalEngine.create(spec);
@@ -83,13 +106,24 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
     }
     if (c.controlPort !== undefined) {
       try {
+        this.token = controlToken(c.controlToken, c.controlTokenSource);
+      } catch (err) {
+        await this.engine.stop();
+        throw new LabError('LAB_ERR_CONTROL_TOKEN', `the control API's token file could not be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          exitCode: EXIT.preflight,
+          hint: 'give the token instead: LOADGEN_CONTROL_TOKEN=<16+ characters> or --control-token-file PATH',
+        });
+      }
+      try {
         this.control = await startControlServer(this.engine, c.controlHost, c.controlPort, {
           defaultRate: c.rate,
+          token: this.token.token,
           stop: () => this.stopEngine('stop-request'),
           afterStop: () => void this.finish(),
         });
       } catch (err) {
         await this.engine.stop();
+        this.token?.remove();
         throw new LabError('LAB_ERR_CONTROL_PORT', `--control-port ${c.controlPort}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
           exitCode: EXIT.preflight,
           hint: 'use --control-port 0 to pick a free port',
@@ -107,7 +141,22 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
     );
     if (c.holdForSeconds > 0) this.watchHoldFor(engine, c.holdForSeconds);
     if (c.rate > 0) engine.ramp(c.count, c.rate);
-    const info: ReadyInfo = { controlPort: this.control?.port ?? null, pid: process.pid, procs: engine.procs, count: c.count, transport: c.transport };
+    const port = this.control?.port;
+    const host = c.controlHost.includes(':') ? `[${c.controlHost}]` : c.controlHost;
+    const info: ReadyInfo = {
+      controlPort: port ?? null,
+      control: port === undefined ? null : `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+      ...(this.token?.file ? { controlTokenFile: this.token.file } : {}),
+      pid: process.pid,
+      procs: engine.procs,
+      count: c.count,
+      transport: c.transport,
+      rate: c.rate,
+      rateFrom: c.rateSource,
+      pacing: c.closedLoop ? 'closed-loop' : 'fixed',
+      io,
+      ...(c.rate > 0 ? {} : { waitingFor: 'POST /ramp' as const }),
+    };
     this.emit('ready', info);
     return info;
   }
@@ -154,6 +203,7 @@ export class LoadgenRun extends EventEmitter<RunEvents> {
     this.finishing ??= (async () => {
       const status = await this.stopping!;
       await this.control?.close();
+      this.token?.remove();
       const result = { status, reason: this.reason };
       this.resolveDone(result);
       this.emit('done', result);

@@ -3,9 +3,8 @@
  * comma list mixing them. Each source address has its own ephemeral port range, so N addresses hold N times as many
  * connections to one server port. An address this host cannot bind is refused at start.
  */
+import { createSocket } from 'node:dgram';
 import { isIPv4 } from 'node:net';
-import { newClientHandle } from '../shared/raw-tcp/client-connect.ts';
-import { closeRaw, errName } from '../shared/raw-tcp/raw-tcp.ts';
 
 export const MAX_SOURCE_ADDRESSES = 65536;
 
@@ -69,14 +68,23 @@ export function parseSourceAddresses(spec: string): { addresses: string[]; probl
   return { addresses, problems };
 }
 
-/** The addresses this host cannot bind (EADDRNOTAVAIL: not on any interface), each with the reason. */
-export function unbindableAddresses(addresses: string[]): string[] {
-  const bad: string[] = [];
-  for (const ip of addresses) {
-    const h = newClientHandle();
-    const err = h.bind(ip, 0, 0);
-    closeRaw(h);
-    if (err !== 0) bad.push(`${ip} (${errName(err)})`);
-  }
-  return bad;
+/**
+ * The addresses this host cannot bind (EADDRNOTAVAIL: not on any interface), each with the reason. A UDP bind to
+ * port 0 asks the kernel the same question a TCP bind would, with no TCP port taken and no raw binding needed.
+ */
+export async function unbindableAddresses(addresses: string[]): Promise<string[]> {
+  const results = await Promise.all(
+    addresses.map(
+      (ip) =>
+        new Promise<string | undefined>((resolve) => {
+          const socket = createSocket('udp4');
+          socket.once('error', (err: NodeJS.ErrnoException) => {
+            socket.close();
+            resolve(`${ip} (${err.code ?? err.message})`);
+          });
+          socket.bind(0, ip, () => socket.close(() => resolve(undefined)));
+        }),
+    ),
+  );
+  return results.filter((r): r is string => r !== undefined);
 }

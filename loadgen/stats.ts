@@ -3,7 +3,8 @@
  * Latency is recorded in microseconds in an HDR histogram (fixed memory, exact percentiles at any count).
  */
 import * as hdr from 'hdr-histogram-js';
-import { ERROR_CAUSES, type ErrorCause, type LatencySummary, type LoadgenStatus } from '../shared/contracts.ts';
+import { ERROR_CAUSES, type ErrorCause, type LatencySummary, type LoadgenStatus, type PaceStatus } from '../shared/contracts.ts';
+import { mergePaces } from '../shared/pace.ts';
 
 const HIGHEST_US = 3_600_000_000; // an hour: anything slower is clamped, not lost
 
@@ -74,6 +75,25 @@ export function encodeHistogram(h: hdr.Histogram): string {
   return hdr.encodeIntoCompressedBase64(h);
 }
 
+/**
+ * Encodes a histogram only when it changed since the last call (a child answers its parent's status request, five
+ * times a second during a ramp, with no new message since the last one: nothing to re-encode).
+ */
+export class HistogramEncoder {
+  private last: hdr.Histogram | undefined;
+  private count = -1;
+  private text = '';
+
+  encode(h: hdr.Histogram): string {
+    if (h !== this.last || h.totalCount !== this.count) {
+      this.text = encodeHistogram(h);
+      this.last = h;
+      this.count = h.totalCount;
+    }
+    return this.text;
+  }
+}
+
 /** A status with every count at zero: a child not heard from yet, or the start of a merge. */
 export function zeroStatus(procs: number, rampDone: boolean, uptimeSeconds: number): LoadgenStatus {
   return {
@@ -101,6 +121,7 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
   const opened = { n: 0 };
   const problems: Record<string, number> = {};
   const statuses: Record<string, number> = {};
+  const paces: Array<PaceStatus | undefined> = [];
   const closeCodes: Record<string, number> = {};
   for (const { status, histogram } of parts) {
     out.target += status.target;
@@ -113,6 +134,10 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     out.procs += status.procs;
     out.rampDone &&= status.rampDone;
     out.lastMessageAtMs = Math.max(out.lastMessageAtMs, status.lastMessageAtMs);
+    if (status.connectRetries !== undefined) out.connectRetries = (out.connectRetries ?? 0) + status.connectRetries;
+    if (status.retryWaiting !== undefined) out.retryWaiting = (out.retryWaiting ?? 0) + status.retryWaiting;
+    out.io ??= status.io;
+    paces.push(status.pace);
     for (const cause of ERROR_CAUSES) out.errors[cause] += status.errors[cause] ?? 0;
     const s = status as unknown as Record<string, unknown>;
     opened.n += (s.opened as number) ?? 0;
@@ -123,6 +148,8 @@ export function mergeStatuses(parts: StatusWithHistogram[], uptimeSeconds: numbe
     merged.add(h);
   }
   out.latencyMs = summarize(merged);
+  const pace = mergePaces(paces);
+  if (pace) out.pace = pace;
   extra.opened = opened.n;
   extra.protocolProblems = problems;
   extra.httpStatuses = statuses;

@@ -38,6 +38,12 @@ import { join } from 'node:path';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * The orchestrator samples at nice -10 (CFS weight 9,548 against 1,024 for each lab process): it needs little CPU,
+ * but needs it on time. Root only; otherwise it runs as it is and run.json's `sampling.niceError` says why.
+ */
+export const ORCHESTRATOR_NICE = -10;
+
 export interface FloodIo {
   stdout: ListenerContext['stdout'];
   stderr: ListenerContext['stderr'];
@@ -178,6 +184,7 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
     broadcast: config.broadcast,
     broadcastTimeoutSeconds: 30,
     target: { name: target.name, supports: target.supports, messaging: target.messaging, hasStats: target.kind === 'comet-lab' },
+    orchestratorNice: ORCHESTRATOR_NICE,
   });
   const ctx: ListenerContext = { plan, config, reportDir, stdout: io.stdout, stderr: io.stderr };
   const listeners: RunListener[] = [];

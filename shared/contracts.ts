@@ -23,6 +23,38 @@ export interface LatencySummary {
   max: number; // milliseconds, all of them
 }
 
+/** Why a load generator's connect pace is what it is; loadgen/pace-controller.ts says what each means. */
+export const PACE_REASONS = [
+  'waiting',
+  'unpaced',
+  'fixed',
+  'slow-start',
+  'increasing',
+  'asked-rate',
+  'connect-timeouts',
+  'slow-connects',
+  'connecting-cap',
+  'done',
+] as const;
+export type PaceReason = (typeof PACE_REASONS)[number];
+
+/**
+ * `pace` of a load generator's `GET /status`: the connect rate asked, the rate its closed loop allows now, and why.
+ * A parent (and the orchestrator over several load generators) sums the rates; `reason` is then the one most
+ * processes give and `reasons` counts them all.
+ */
+export interface PaceStatus {
+  askedPerSecond: number;
+  currentPerSecond: number;
+  reason: PaceReason;
+  /** Times the rate was cut (halved on connect timeouts, -30% on slow connects) since the ramp began. */
+  decreases: number;
+  /** p90 of connect latency (start to response head) over the last half second, ms; the worst process's. */
+  connectP90Ms?: number;
+  /** Processes per reason (merged statuses only). */
+  reasons?: Partial<Record<PaceReason, number>>;
+}
+
 /** `GET /status` of a load generator (a parent aggregates its child processes into one of these). */
 export interface LoadgenStatus {
   target: number; // connections asked for so far
@@ -36,8 +68,12 @@ export interface LoadgenStatus {
   latencyMs: LatencySummary; // delivery latency of messages since start or the last POST /latency/reset
   lastMessageAtMs: number; // epoch ms when the newest message arrived (0 if none): a broadcast's fan-out end
   procs: number;
-  rampDone: boolean; // every targeted connection was attempted
+  rampDone: boolean; // every targeted connection was attempted (and none waits to be retried)
   uptimeSeconds: number;
+  pace?: PaceStatus;
+  connectRetries?: number; // connects tried again after a timeout (each retry once)
+  retryWaiting?: number; // timed-out connects queued to be tried again now
+  io?: 'raw' | 'net'; // raw libuv handles or net.Socket
   transport?: Transport; // what the connections speak (one per load generator)
   wsCloseCodes?: Record<string, number>; // WebSocket close frames from the server, by code (ws only)
 }

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ComponentCgroup, detectCgroup, removeRunDir } from '../../orchestrator/backends/local/cgroup.ts';
 import { readSockstat } from '../../orchestrator/run/sockstat.ts';
 import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
-import { exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { MemoryBench } from '../../server/bench/memory-bench.ts';
 import type { EngineName } from '../../server/engines/engine.ts';
@@ -92,9 +92,10 @@ interface Holder {
  */
 async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number, flags: string[] = []): Promise<Holder> {
   const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s', ...flags];
-  const lg = await startWithReadyLine<{ controlPort: number }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
   const base = `http://127.0.0.1:${lg.info.controlPort}`;
-  await postJson(`${base}/ramp`, { target: n, rate });
+  const token = controlTokenOf(lg.info);
+  await postJson(`${base}/ramp`, { target: n, rate }, token);
   return {
     async held() {
       const s = await getJson<LoadgenStatus>(`${base}/status`);
@@ -103,7 +104,7 @@ async function loadgenHolder(port: number, n: number, rate: number, durationSeco
       return { held: s.active, errors: Object.values(s.errors).reduce((a, b) => a + b, 0) + s.closed, byCause };
     },
     async stop() {
-      await postJson(`${base}/stop`, {}).catch(() => undefined);
+      await postJson(`${base}/stop`, {}, token).catch(() => undefined);
       await exited(lg.proc, 5000);
     },
   };

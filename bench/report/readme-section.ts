@@ -140,7 +140,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
         `${kb(f.server.slopeBytes)}, ${kb(f.server.totalPerConnectionBytes)}`,
         kb(f.loadgen.slopeBytes),
         `${pct(k.ratio)} (${fmtInt(k.receivedPerSecond)}/s of ${fmtInt(k.expectedPerSecond)}/s)`,
-        c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1)} + ${c.loadgenUsPerChunk?.toFixed(1)})`,
+        c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} + ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'})`,
         b ? `${ms(b.fanOutMs)}${b.complete ? '' : ' (incomplete)'}, ${ms(b.p50Ms)}, ${ms(b.p99Ms)}` : f.incomplete?.includes('/broadcast') ? 'failed: POST /broadcast timed out' : 'not run',
         s ? `${fmtInt(s.sustainedRate)}, ${ms(s.p99Ms)}` : 'not run',
         link(file),

@@ -21,7 +21,7 @@ export function floodCause(f: FloodFigures): string {
   sat(f.cpu.hostRamp, 'ramp');
   sat(f.cpu.hostHold, 'hold');
   if (f.cpu.totalUsPerChunk !== undefined && f.cpu.totalUsPerChunk > 20) {
-    causes.push(`${f.cpu.totalUsPerChunk.toFixed(1)} µs of CPU per delivered chunk end to end (server ${f.cpu.serverUsPerChunk?.toFixed(1)}, load generators ${f.cpu.loadgenUsPerChunk?.toFixed(1)}) against a 20 µs budget`);
+    causes.push(`${f.cpu.totalUsPerChunk.toFixed(1)} µs of CPU per delivered chunk end to end (server ${f.cpu.serverUsPerChunk?.toFixed(1) ?? 'n/a'}, load generators ${f.cpu.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'}) against a 20 µs budget`);
   }
   if (f.capacity.planRefusal) causes.push(`the planner refused ${fmtInt(f.nAsked)} (${f.capacity.planRefusal}); run at ${fmtInt(f.n)}`);
   if (!f.capacity.fits) causes.push(`host limit: the doctor's assessCapacity holds at most ${fmtInt(f.capacity.maxN)}, limited by ${f.capacity.limitedBy}`);
@@ -210,7 +210,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
     if (!big || c?.totalUsPerChunk === undefined) out.push(notRun('cpu-20us', target, 'flood with a hold'));
     else {
       const met = c.totalUsPerChunk <= 20;
-      out.push({ id: 'cpu-20us', target, measured: `${c.totalUsPerChunk.toFixed(1)} µs (server ${c.serverUsPerChunk?.toFixed(1)}, load generators ${c.loadgenUsPerChunk?.toFixed(1)}) over ${fmtInt(c.clientChunks ?? 0)} chunks in ${c.holdSeconds?.toFixed(0)} s of hold`, met, atN: big.n, ...(met ? {} : { by: `${(c.totalUsPerChunk - 20).toFixed(1)} µs over`, cause: c.hostHold ? `host during the hold: ${pct(c.hostHold.busy)} busy (softirq ${pct(c.hostHold.softirq)}); process CPU from /proc includes timers, sampling answers and GC` : 'n/a' }) });
+      out.push({ id: 'cpu-20us', target, measured: `${c.totalUsPerChunk.toFixed(1)} µs (server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'}, load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'}) over ${fmtInt(c.clientChunks ?? 0)} chunks in ${c.holdSeconds?.toFixed(0)} s of hold`, met, atN: big.n, ...(met ? {} : { by: `${(c.totalUsPerChunk - 20).toFixed(1)} µs over`, cause: c.hostHold ? `host during the hold: ${pct(c.hostHold.busy)} busy (softirq ${pct(c.hostHold.softirq)}); process CPU from /proc includes timers, sampling answers and GC` : 'n/a' }) });
     }
   }
   return out;

@@ -1,5 +1,6 @@
 /** Helpers the load generator's benchmarks and heavy tests share: start a process and wait for its ready line. */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export const NODE = process.execPath;
@@ -9,6 +10,8 @@ export interface Started<T> {
   info: T;
   /** Every stdout line so far (the ready line included). */
   lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
 }
 
 /** Spawns `cmd args` and resolves with the JSON after `prefix` on its first stdout line that has it. */
@@ -27,7 +30,7 @@ export function startWithReadyLine<T>(cmd: string, args: string[], prefix: strin
       const at = line.indexOf(prefix);
       if (at >= 0) {
         clearTimeout(timer);
-        resolve({ proc, info: JSON.parse(line.slice(at + prefix.length)) as T, lines });
+        resolve({ proc, info: JSON.parse(line.slice(at + prefix.length)) as T, lines, stderr: () => stderr });
       }
     });
     proc.on('exit', (code, signal) => {
@@ -55,8 +58,17 @@ export async function getJson<T>(url: string, init?: RequestInit): Promise<T> {
   return (await res.json()) as T;
 }
 
-export function postJson<T>(url: string, body: unknown): Promise<T> {
-  return getJson<T>(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+/** POSTs JSON; `token` is a load generator's control token (its POSTs answer 401 without it). */
+export function postJson<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  return getJson<T>(url, { method: 'POST', headers, body: JSON.stringify(body) });
+}
+
+/** The control token a load generator made for itself: the file its ready line names (`controlTokenFile`). */
+export function controlTokenOf(info: { controlTokenFile?: string }): string {
+  if (info.controlTokenFile === undefined) throw new Error('the ready line names no controlTokenFile (was a token given?)');
+  return readFileSync(info.controlTokenFile, 'utf8').trim();
 }
 
 /** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (then throws with `what`). */

@@ -13,7 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, type Started } from './bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, type Started } from './bench-support.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   });
   const n = Number(values.n);
   const servers: Array<Started<{ port: number }>> = [];
-  let loadgen: Started<{ controlPort: number }> | undefined;
+  let loadgen: Started<{ controlPort: number; controlTokenFile?: string }> | undefined;
   try {
     if (values.server === 'comet') {
       // The comet server (server/cli.ts) listens on 127.0.0.1; the clients bind other addresses, so no port clash.
@@ -49,9 +49,10 @@ async function main(): Promise<void> {
     if (values['local-ports']) args.push('--local-ports', values['local-ports']);
     loadgen = await startWithReadyLine(NODE, args, 'comet-lab loadgen ready ', 60_000);
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
+    const token = controlTokenOf(loadgen.info);
     const samples: Array<{ t: number; done: number }> = [];
     const t0 = Date.now();
-    await postJson(`${base}/ramp`, { target: n, rate: 0 });
+    await postJson(`${base}/ramp`, { target: n, rate: 0 }, token);
     let s: LoadgenStatus;
     for (;;) {
       await new Promise((r) => setTimeout(r, 100));
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     const deciles = Array.from({ length: 10 }, (_, k) => rateBetween(k * 0.1 * n, (k + 1) * 0.1 * n).toFixed(0));
     console.log(`by tenth of the ramp (/s): ${deciles.join(' ')}`);
     console.log(`first 10%: ${deciles[0]} /s (includes the ramp request and warm-up)   last 10%: ${deciles[9]} /s`);
-    await postJson(`${base}/stop`, {});
+    await postJson(`${base}/stop`, {}, token);
     await exited(loadgen.proc, 20_000);
   } finally {
     loadgen?.proc.kill('SIGKILL');

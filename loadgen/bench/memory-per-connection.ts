@@ -3,15 +3,16 @@
  * process. The load generator runs in a memory cgroup (v1) of its own from its first instruction, so the kernel
  * charges it its socket structures and buffers; the figure is (usage at N - usage at 0) / N, with the totals
  * beside it. The connections go to loadgen/bench/hold-server.ts (a raw-handle server in another process). With
- * `--transports chunked,ws` each transport is measured in turn (a fresh load generator and group each).
+ * `--transports chunked,ws` each transport is measured in turn (a fresh load generator and group each); `--io net`
+ * measures the net.Socket path instead of raw handles (loadgen/io/).
  *
- *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/memory-per-connection.ts [--n 15000] [--transports chunked,ws]
+ *   flock /tmp/comet-lab-heavy.lock node_modules/.bin/node loadgen/bench/memory-per-connection.ts [--n 15000] [--transports chunked,ws] [--io raw|net]
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 let CG = '';
@@ -36,7 +37,7 @@ const kb = (bytes: number) => (bytes / 1024).toFixed(2);
 const PATHS: Record<string, string> = { chunked: 'http://HOST/test/{i}', ws: 'ws://HOST/ws/{i}' };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { n: { type: 'string', default: '15000' }, rate: { type: 'string', default: '5000' }, transports: { type: 'string', default: 'chunked' } } });
+  const { values } = parseArgs({ options: { n: { type: 'string', default: '15000' }, rate: { type: 'string', default: '5000' }, transports: { type: 'string', default: 'chunked' }, io: { type: 'string', default: 'raw' } } });
   const transports = values.transports.split(',').map((t) => t.trim());
   const bad = transports.filter((t) => PATHS[t] === undefined);
   if (bad.length > 0) {
@@ -44,27 +45,29 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const rows: string[] = [];
-  for (const transport of transports) rows.push(await measure(transport, Number(values.n), Number(values.rate)));
-  console.log('\ntransport   held   per connection (usage delta / N)   user    kernel');
+  for (const transport of transports) rows.push(await measure(transport, Number(values.n), Number(values.rate), values.io));
+  console.log(`\nio ${values.io}`);
+  console.log('transport   held   per connection (usage delta / N)   user    kernel');
   for (const r of rows) console.log(r);
 }
 
-async function measure(transport: string, n: number, rate: number): Promise<string> {
+async function measure(transport: string, n: number, rate: number, io: string): Promise<string> {
   CG = `/sys/fs/cgroup/memory/comet-lab-loadgen-bench-${process.pid}-${transport}`;
   console.log(`== ${transport}`);
   mkdirSync(CG);
   const server = await startWithReadyLine<{ port: number }>(NODE, [HERE('./hold-server.ts'), '--port', '0'], 'hold-server ready ');
-  let loadgen: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number }>>> | undefined;
+  let loadgen: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>>> | undefined;
   try {
     // Enter the cgroup before exec, so every page and socket of the load generator is charged there.
     const cli = HERE('../cli.ts');
-    const args = [`--url`, PATHS[transport]!.replace('HOST', `127.0.0.1:${server.info.port}`), '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s'];
-    loadgen = await startWithReadyLine<{ controlPort: number }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
+    const args = [`--url`, PATHS[transport]!.replace('HOST', `127.0.0.1:${server.info.port}`), '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s', '--io', io];
+    loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
+    const token = controlTokenOf(loadgen.info);
     await new Promise((r) => setTimeout(r, 2000));
     const before = read();
     const t0 = Date.now();
-    await postJson(`${base}/ramp`, { target: n, rate });
+    await postJson(`${base}/ramp`, { target: n, rate }, token);
     let status: LoadgenStatus | undefined;
     await waitFor(`${n} active`, async () => {
       status = await getJson<LoadgenStatus>(`${base}/status`);
@@ -81,7 +84,7 @@ async function measure(transport: string, n: number, rate: number): Promise<stri
     console.log(`per connection (usage delta / N):       ${kb(d('usage') / s.active)} KB  [user ${kb((d('usage') - d('kmem')) / s.active)} KB + kernel ${kb(d('kmem') / s.active)} KB]`);
     console.log(`per connection (working-set delta / N): ${kb(d('workingSet') / s.active)} KB`);
     console.log(`per connection (total usage / N):       ${kb(after.usage / s.active)} KB (includes the Node runtime's fixed cost)`);
-    await postJson(`${base}/stop`, {});
+    await postJson(`${base}/stop`, {}, token);
     await exited(loadgen.proc);
     const per = (k: keyof Reading) => kb(d(k) / s.active);
     return `${transport.padEnd(9)} ${String(s.active).padStart(6)}   ${per('usage').padStart(8)} KB${' '.repeat(25)}${kb((d('usage') - d('kmem')) / s.active).padStart(6)}  ${per('kmem').padStart(6)}`;

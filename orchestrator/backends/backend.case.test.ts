@@ -88,7 +88,7 @@ for (const c of CASES) {
 
     test('a ramp driven over the control APIs reaches N on the server and on each load generator', { skip: skip('ramps'), timeout: 120_000 }, async () => {
       const loadgens = adopted.loadgens.map((p) => backend.components().find((x) => x.name === p.name)!);
-      await Promise.all(loadgens.map((l, i) => ramp(l.url, { target: adopted.loadgens[i]!.connections, rate: 1000 })));
+      await Promise.all(loadgens.map((l, i) => ramp(l.url, { target: adopted.loadgens[i]!.connections, rate: 1000 }, l.token)));
       const server = backend.components().find((x) => x.role === 'server')!;
       await until(`${c.n} connections on the server`, 60_000, async () => ((await serverStats(server.url)).open.total >= c.n ? true : undefined));
       for (const [i, l] of loadgens.entries()) {

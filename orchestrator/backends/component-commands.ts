@@ -32,6 +32,7 @@ export function loadgenArgs(plan: Plan, lg: LoadgenPlan, port: number, durationS
     `--procs=${lg.procs}`,
     ...(lg.sourceAddresses.length ? [`--source-ips=${lg.sourceAddresses.join(',')}`] : []),
     '--control-port=0',
+    '--hold', // open nothing until the run's POST /ramp (a count alone opens at the default pace)
     `--duration=${Math.ceil(durationSeconds)}s`,
   ];
 }

@@ -7,7 +7,7 @@
  * nothing (a negative growth, socket buffers a probe cannot see) are left out rather than shown as 0 or below.
  */
 import { ERROR_CAUSES, type ErrorCause, type LatencySummary } from '../../shared/contracts.ts';
-import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
+import type { BroadcastOutcome, RampPace, SendsOutcome } from '../run/outcome.ts';
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
@@ -65,6 +65,8 @@ export interface Summary extends TargetSummary {
   /** Connections per second achieved: reached / time to reach it. */
   rampRate?: number;
   askedRate: number;
+  /** The load generators' closed-loop pace over the ramp (run.json's outcome.ramp.pace has the per-second timeline). */
+  rampPace?: Omit<RampPace, 'timeline'>;
   memory: { server: MemoryFigures; loadgen: MemoryFigures };
   kernel: {
     tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
@@ -226,6 +228,7 @@ function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, key
     rampEndedBy: o?.ramp?.endedBy,
     rampRate,
     askedRate: record.plan.rampRate,
+    ...(o?.ramp?.pace ? { rampPace: (({ timeline: _, ...rest }) => rest)(o.ramp.pace) } : {}),
     memory: { server: memoryFigures(table, record, 'server'), loadgen: memoryFigures(table, record, 'loadgen') },
     kernel: {
       tcpBytesAtHold: kernelHold,

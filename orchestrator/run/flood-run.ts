@@ -21,6 +21,7 @@ import type { Plan } from '../plan/plan.ts';
 import { broadcastPhase } from './broadcast-phase.ts';
 import { stopLoadgen } from './control.ts';
 import type { ComponentRecord, RunError, RunOutcome } from './outcome.ts';
+import { SamplingLog } from './sampling-record.ts';
 import type { PhaseContext } from './phase-context.ts';
 import { rampPhase } from './ramp-phase.ts';
 import { HealthWatch } from './health-watch.ts';
@@ -42,6 +43,12 @@ export interface RunOptions {
   broadcastTimeoutSeconds: number;
   /** The server under test, when it is not comet-lab's own (orchestrator/targets/): what it supports, how to message it. */
   target?: RunTarget;
+  /**
+   * Nice value for the orchestrator while it samples (set after every component started, so they keep theirs).
+   * With ~120 busy lab processes on 2 cores a nice-0 orchestrator waited its turn behind each: samples came 100 s
+   * apart in a 1,000,000 run. Undefined: left as it is.
+   */
+  orchestratorNice?: number;
 }
 
 export interface RunTarget {
@@ -74,6 +81,15 @@ export interface FloodRunEvents {
 /** What a listener needs of a run: to subscribe and unsubscribe (a FloodRun, or a test's own emitter). */
 export type RunEventSource = Pick<EventEmitter<FloodRunEvents>, 'on' | 'off'>;
 
+/** Samples whose answers may be awaited at once before a tick is skipped (each waits at most SAMPLE_WAIT_PERIODS). */
+const MAX_SAMPLES_IN_FLIGHT = 4;
+/**
+ * How long a sample waits for answers, in periods: samples are emitted in order, so this is also how late one can
+ * be (the health watch calls 5 s without a sample a stall). The server's /stats answered in about 1-2 s while a
+ * 1,000,000 were held on 2 cores; a later answer leaves the server's figures out of that sample.
+ */
+const SAMPLE_WAIT_PERIODS = 2.5;
+
 export class FloodRun extends EventEmitter<FloodRunEvents> {
   /** The plan given, then (once the backend is up) the plan the backend adopted: what the run drives and reports. */
   plan: Plan;
@@ -88,6 +104,11 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
   private health: HealthWatch | undefined;
   private readonly lastStatuses = new Map<string, LoadgenStatus>();
   private counter: KernelConnectionCounter | undefined;
+  private readonly samplingLog = new SamplingLog();
+  /** Components whose last request has not been answered yet: not asked again until it is. */
+  private readonly pending = new Set<string>();
+  /** Components whose request failed since a sample last looked (the health watch hears of the server's). */
+  private readonly failed = new Set<string>();
 
   constructor(plan: Plan, backend: Backend, options: RunOptions) {
     super();
@@ -124,6 +145,7 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
       const listen = components.find((c) => c.role === 'server')?.listen;
       const peers = [...new Set(this.plan.loadgens.flatMap((l) => l.sourceAddresses))];
       if (listen) this.counter = new KernelConnectionCounter({ ...listen, ...(peers.length ? { peers } : {}) });
+      this.samplingLog.start(this.options.orchestratorNice);
       sampler = this.sampleLoop(components);
       const ctx = this.context(components);
       this.enter('ramp');
@@ -198,17 +220,27 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', e);
   }
 
-  private async sampleOnce(components: Component[]): Promise<SampleResult> {
+  private async sampleOnce(components: Component[], budgetMs?: number): Promise<SampleResult> {
     if (this.counter?.method) this.outcome.serverCount = `kernel: ${this.counter.method}`;
     const res = await takeSample({
-      components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, counter: this.counter, askStats: this.options.target?.hasStats ?? true,
+      components, startedAtMs: this.startedAtMs, phase: this.phase, target: this.target, counter: this.counter,
+      askStats: this.options.target?.hasStats ?? true, budgetMs, pending: this.pending, failed: this.failed,
     });
-    this.latest = res;
+    this.samplingLog.taken(res.sample);
+    if (!this.latest || res.sample.atMs >= this.latest.sample.atMs) this.latest = res;
     for (const [name, s] of res.loadgenStatuses) this.lastStatuses.set(name, s);
     if (res.serverStats) this.outcome.final.server = res.serverStats;
     return res;
   }
 
+  /**
+   * Starts a sample every period on the clock without waiting for the previous one's answers: a component slow to
+   * answer (the server's /stats took 120-400 ms at 100,000 connections and 1-10 s during a 1,000,000 ramp) must not
+   * stretch the period. Each sample holds what the components answered to the requests made at its time; a
+   * component still answering an earlier sample is not asked again (its figures are absent from the samples in
+   * between). Samples are emitted in the order they were started. At most MAX_SAMPLES_IN_FLIGHT are out at once; a
+   * tick beyond that is skipped and counted (`sampling.skipped` in run.json).
+   */
   private async sampleLoop(components: Component[]): Promise<void> {
     this.sampling = true;
     const period = this.options.sampleSeconds * 1000;
@@ -216,36 +248,50 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     this.health = new HealthWatch(period, (e) => this.report(e.kind === 'worker-died' ? 'server' : undefined, e.kind === 'worker-died' ? 'LAB_WARN_WORKER_DIED' : 'LAB_WARN_STALL', e.message));
     this.health.start();
     let next = Date.now();
+    let inFlight = 0;
+    let emitted: Promise<void> = Promise.resolve();
     while (this.sampling) {
-      const res = await this.sampleOnce(components);
-      if (!this.sampling) break; // teardown began while this sample was taken: its figures may be half-stopped
-      // A server without comet-lab's /stats (another target) has answered when the kernel could count its connections.
-      const answered = this.options.target?.hasStats === false ? res.sample.connections.server !== undefined : res.serverStats !== undefined;
-      this.health.sample(res.sample.atMs, res.serverStats, answered || !server || server.exited() !== undefined);
-      for (const c of res.sample.components) {
-        if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
-          this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);
-          this.abort(`${c.name} died: ${c.exited}`);
-        }
+      if (inFlight < MAX_SAMPLES_IN_FLIGHT) {
+        inFlight++;
+        const taking = this.sampleOnce(components, SAMPLE_WAIT_PERIODS * period).finally(() => inFlight--);
+        emitted = emitted.then(async () => {
+          const res = await taking.catch(() => undefined);
+          if (!res || !this.sampling) return; // teardown began while this sample was taken: its figures may be half-stopped
+          if (res.serverAnswered === undefined && res.sample.server === undefined) this.samplingLog.late();
+          // Late (still answering) is no silence yet; a request that failed or timed out (10 s) is.
+          this.health?.sample(res.sample.atMs, res.serverStats, res.serverAnswered !== false || !server || server.exited() !== undefined);
+          for (const c of res.sample.components) {
+            if (!c.up && !this.outcome.errors.some((e) => e.component === c.name)) {
+              this.report(c.name, 'LAB_ERR_COMPONENT_DIED', `${c.name} died: ${c.exited}`);
+              this.abort(`${c.name} died: ${c.exited}`);
+            }
+          }
+          this.emit('sample', res.sample);
+        });
+      } else {
+        this.samplingLog.skip();
       }
-      this.emit('sample', res.sample);
       next += period;
       const wait = next - Date.now();
       if (wait > 0) await sleep(wait);
       else next = Date.now();
     }
+    await emitted;
   }
 
   private async teardown(sampler: Promise<void> | undefined): Promise<void> {
     this.enter('teardown');
     this.sampling = false;
     await sampler;
+    const sampling = this.samplingLog.record(); // the loop's samples only: the last reading below is not periodic
+    if (sampling) this.outcome.sampling = sampling;
     this.health?.stop();
     if (this.health?.reasons.length) this.outcome.degraded = [...this.health.reasons];
     const components = this.backend.components();
     // One last reading of every counter (errors by cause, chunks, latency) before anything is stopped.
     if (components.length > 0) await this.sampleOnce(components).catch(() => undefined);
     this.outcome.final.loadgens = Object.fromEntries(this.lastStatuses);
+    this.samplingLog.stop();
     for (const rec of this.outcome.components) {
       const c = components.find((x) => x.name === rec.name);
       const m = this.latest?.sample.components.find((x) => x.name === rec.name);

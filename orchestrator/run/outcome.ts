@@ -2,7 +2,7 @@
  * What a run leaves besides its samples: phase times, each phase's result, the components' final counters, and why
  * it stopped early if it did. Written as run.json next to samples.csv; the report is computed from the two.
  */
-import type { LatencySummary, LoadgenStatus, ServerStats } from '../../shared/contracts.ts';
+import type { LatencySummary, LoadgenStatus, PaceReason, ServerStats } from '../../shared/contracts.ts';
 import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
 
 export interface PhaseRecord {
@@ -21,6 +21,27 @@ export interface RampOutcome {
   seconds: number;
   endedBy: 'target' | 'all-attempted' | 'stalled' | 'aborted';
   askedRate: number;
+  /** How often the load generators were polled (s): `secondsToTarget` is within one poll. */
+  pollSeconds?: number;
+  /** What the load generators' closed-loop pace did (absent from load generators that do not report one). */
+  pace?: RampPace;
+}
+
+/** The ramp's pace: asked, settled, why, and one point a second (shared/contracts.ts PaceStatus, summed). */
+export interface RampPace {
+  /** Connections per second asked of all load generators together. */
+  askedPerSecond: number;
+  /** The rate the closed loops allowed, summed: median over the second half of the ramp (after slow start). */
+  settledPerSecond: number;
+  /** The pace reason given most often over that half (PaceReason: asked-rate, slow-connects, connect-timeouts...). */
+  reason: PaceReason;
+  /** Rate cuts, summed over every load-generator process. */
+  decreases: number;
+  /** Connects tried again after a timeout, and connects lost to timeouts after their retries (both summed). */
+  connectRetries: number;
+  connectTimeouts: number;
+  /** One point a second: the summed allowed rate, connections held, the reason most processes gave, worst p90. */
+  timeline: Array<{ t: number; active: number; currentPerSecond: number; reason: PaceReason; connectP90Ms?: number }>;
 }
 
 export interface SendsOutcome {
@@ -98,4 +119,31 @@ export interface RunOutcome {
   degraded?: string[];
   interrupted: boolean;
   errors: RunError[];
+  /** The orchestrator's own sampling: how regular it was and what it cost (present once sampling ran). */
+  sampling?: SamplingRecord;
+}
+
+export interface SamplingRecord {
+  /** The nice value the orchestrator ran at while sampling, and why it could not be set if it could not. */
+  nice?: number;
+  niceError?: string;
+  samples: number;
+  /** Ticks with no sample taken: MAX_SAMPLES_IN_FLIGHT earlier ones were still waiting for answers. */
+  skipped: number;
+  /** Seconds between consecutive samples' start (asked: the sample interval). */
+  periodSeconds: { p50: number; p99: number; max: number };
+  /** Wall time to take one sample (every component's status and probe), ms; and of it, the server's answer, the
+   * slowest load generator's answer and the probes' reading. */
+  sampleMs: { p50: number; p99: number; max: number };
+  serverMs: { p50: number; p99: number; max: number };
+  loadgenMs: { p50: number; p99: number; max: number };
+  probesMs: { p50: number; p99: number; max: number };
+  /** Samples with a component's figures absent (it had not answered within the sample's budget). */
+  samplesMissingAnswers: number;
+  /** Samples whose server answer left out workers (late to its own 2 s round): its counts are absent there. */
+  serverPartial: number;
+  /** Samples without the server's figures because it was still answering (later than the sample could wait). */
+  serverLate: number;
+  /** The orchestrator's whole CPU time while it sampled (ramp polls and listeners included), per sample (s). */
+  cpuSecondsPerSample: number;
 }

@@ -32,8 +32,12 @@ before(async () => {
   await backend.up(plan);
   const [server, ...loadgens] = backend.components();
   ctx = { plan, server: server!, loadgens, signal: abort.signal, latest: () => undefined, setTarget: () => {} };
+  // Started by the backend, a load generator opens nothing until the run's POST /ramp.
+  await sleep(300);
+  const idle = await loadgenStatus(loadgens[0]!.url);
+  assert.equal(idle.target + idle.active + idle.connecting, 0, 'nothing opened before the ramp');
   // The ramp falls short: 200 of the 400 planned ids are connected.
-  await ramp(loadgens[0]!.url, { target: HELD, rate: 0 });
+  await ramp(loadgens[0]!.url, { target: HELD, rate: 0 }, loadgens[0]!.token);
   let s: LoadgenStatus | undefined;
   for (let i = 0; i < 150 && s?.active !== HELD; i++) {
     await sleep(100);

@@ -5,7 +5,7 @@
  * every field, so the report rebuilds the same samples from the file. Numbers a component did not give are absent,
  * never 0.
  */
-import type { ErrorCause } from '../../shared/contracts.ts';
+import type { ErrorCause, PaceStatus } from '../../shared/contracts.ts';
 import type { ComponentRole, MemoryMethod } from '../backends/backend.ts';
 
 /** One component as seen in one sample. Memory fields are absent when the probe could not read them. */
@@ -79,6 +79,14 @@ export interface RunSample {
   kernelTcpBytes: number; // host-wide socket buffers, /proc/net/sockstat
   tcpInuse: number; // host-wide TCP sockets in use, /proc/net/sockstat
   kernelSlabBytes?: number; // host-wide, /proc/meminfo Slab
+  /** The load generators' connect pace, summed (shared/pace.ts), when they report one. */
+  pace?: PaceStatus;
+  /**
+   * What taking this sample cost the orchestrator: wall time (ms), and of it the server's answer, the slowest load
+   * generator's answer, and the probes' reading (ms); components that did not answer within the sample's budget
+   * (their figures are absent); its own CPU time so far (s).
+   */
+  orchestrator?: { sampleMs: number; serverMs: number; loadgenMs: number; probesMs: number; missing: number; serverPartial?: boolean; cpuSeconds: number };
 }
 
 /** Memory a component holds: its working set plus kernel socket buffers charged outside it, where known. */

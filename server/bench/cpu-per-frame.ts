@@ -9,7 +9,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../../loadgen/bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../../loadgen/bench/bench-support.ts';
 import { treeUsage } from '../../orchestrator/backends/probes/process-tree.ts';
 import type { LoadgenStatus, ServerStats, Transport } from '../../shared/contracts.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
@@ -36,10 +36,10 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
     20_000,
     { env: { ...process.env, COMET_ADMIN_TOKEN: '' } },
   );
-  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number }>>> | undefined;
+  let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>>> | undefined;
   try {
     const url = `http://127.0.0.1:${server.info.port}/${PATH[transport]}/{i}`;
-    lg = await startWithReadyLine<{ controlPort: number }>(
+    lg = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>(
       NODE,
       [`${REPO}loadgen/cli.ts`, '--url', url, '--transport', transport, '--count', String(n), '--procs', '1', '--hold', '--source-ips', '127.0.0.2', '--control-port', '0', '--duration', '600s', '--report-every', '600s'],
       'comet-lab loadgen ready ',
@@ -47,7 +47,7 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
       { env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } },
     );
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
-    await postJson(`${base}/ramp`, { target: n, rate: 5000 });
+    await postJson(`${base}/ramp`, { target: n, rate: 5000 }, controlTokenOf(lg.info));
     await waitFor(`${n} active`, async () => (await getJson<LoadgenStatus>(`${base}/status`)).active === n, 60_000, 250);
     await sleep(Math.max(3000, 2 * intervalMs)); // past the ramp's welcomes and the idle GC it triggers
     const read = async () => ({

@@ -165,7 +165,7 @@ test('docker backend: 3 load-generator containers at their own addresses hold N;
     assert.deepEqual(loadgens.map((l) => l.url).sort(), [...addresses].sort().map((a) => `http://${a}:9100`));
 
     for (const l of loadgens) {
-      const res = await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: N / 3, rate: 500 }) });
+      const res = await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${l.token}` }, body: JSON.stringify({ target: N / 3, rate: 500 }) });
       assert.equal(res.status, 200, await res.text());
     }
     const server = backend.components().find((c) => c.role === 'server')!;
@@ -211,7 +211,7 @@ test('extra source addresses inside the containers: every address carries connec
     const loadgens = backend.components().filter((c) => c.role === 'loadgen');
     assert.equal(loadgens.length, 2);
     for (const l of loadgens) {
-      await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ target: n / 2, rate: 500 }) });
+      await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${l.token}` }, body: JSON.stringify({ target: n / 2, rate: 500 }) });
     }
     const server = backend.components().find((c) => c.role === 'server')!;
     await until(`${n} connections`, 30_000, async () => ((await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } }).open.total >= n ? true : undefined);

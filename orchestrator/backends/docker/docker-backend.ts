@@ -122,6 +122,8 @@ export class DockerBackend implements Backend {
   #watch: DockerExitWatch | undefined;
   #components: Component[] = [];
   #stopped = false;
+  /** The load generators' control token for this run (their control ports listen on the lab network). */
+  readonly loadgenToken = randomBytes(24).toString('base64url');
 
   constructor(options: DockerBackendOptions = {}) {
     this.options = options;
@@ -199,6 +201,7 @@ export class DockerBackend implements Backend {
         transport: plan.transport,
         durationSeconds: this.options.durationSeconds ?? loadgenLifetime(plan),
         accountTcp: v1,
+        controlToken: this.loadgenToken,
       };
       // Created one after another (the engine serialises network attachment anyway), started together.
       const containers: Dockerode.Container[] = [];
@@ -221,6 +224,7 @@ export class DockerBackend implements Backend {
           name: spec.name,
           role: 'loadgen',
           url: `http://${spec.ip}:${CONTROL_PORT}`,
+          token: this.loadgenToken,
           probe: new DockerMemoryProbe(c, { cgroupV1Dir: cgroupDir(c.id) }),
           exited: () => watch.exited(c.id),
         });

@@ -28,11 +28,13 @@ export interface LoadgenContainerOptions {
   durationSeconds: number;
   /** cgroup v1: a TCP kernel-memory limit switches on the group's socket accounting (memory.kmem.tcp.*). */
   accountTcp: boolean;
+  /** The control API's token (LOADGEN_CONTROL_TOKEN in the container): its control port listens on the lab network. */
+  controlToken: string;
 }
 
 /**
  * The loadgen command line (loadgen/cli.ts; as component-commands.ts builds it for processes), the server addressed by
- * its lab address. No --rate: the load generator opens nothing until the run's POST /ramp.
+ * its lab address. --hold: the load generator opens nothing until the run's POST /ramp.
  */
 export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: LoadgenContainerOptions): string[] {
   return [
@@ -42,6 +44,7 @@ export function loadgenArgs(lab: LabInfo, spec: LoadgenContainerSpec, opts: Load
     `--procs=${spec.procs}`,
     `--control-port=${CONTROL_PORT}`,
     `--control-host=0.0.0.0`,
+    '--hold',
     `--transport=${opts.transport}`,
     `--duration=${Math.ceil(opts.durationSeconds)}s`,
     ...(spec.extraIps.length ? [`--source-ips=${[spec.ip, ...spec.extraIps].join(',')}`] : []),
@@ -75,6 +78,7 @@ export async function createLoadgenContainer(
     name: `${lab.project}-${opts.runId}-${spec.name}`,
     Image: opts.image,
     Cmd: loadgenArgs(lab, spec, opts),
+    Env: [`LOADGEN_CONTROL_TOKEN=${opts.controlToken}`],
     Labels: {
       [LABELS.lab]: lab.project,
       [LABELS.role]: 'loadgen',

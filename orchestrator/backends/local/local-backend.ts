@@ -52,6 +52,8 @@ export class LocalBackend implements Backend {
   private layout: CgroupLayout | undefined;
   private readonly list: LocalComponent[] = [];
   private stopped = false;
+  /** The load generators' control token for this run (LOADGEN_CONTROL_TOKEN in their environment only). */
+  private readonly controlToken = randomBytes(24).toString('base64url');
   /** Runs of a killed orchestrator whose leftovers `up` removed. */
   reaped: string[] = [];
 
@@ -90,10 +92,12 @@ export class LocalBackend implements Backend {
       server.listen = { port };
     }
     await Promise.all(plan.loadgens.map(async (lg) => {
-      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, [...loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), '--exit-with-parent']);
+      const env = { ...process.env, LOADGEN_CONTROL_TOKEN: this.controlToken };
+      const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, [...loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), '--exit-with-parent'], env);
       const controlPort = c.proc!.ready.controlPort;
       if (typeof controlPort !== 'number') throw new Error(`${lg.name}'s ready line has no controlPort`);
       c.url = `http://127.0.0.1:${controlPort}`;
+      c.token = this.controlToken;
     }));
     return { ...plan, server: { ...plan.server, port } };
   }

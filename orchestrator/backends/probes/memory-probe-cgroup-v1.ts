@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MemoryProbe, MemoryReading } from '../backend.ts';
 import { parseMemoryStat } from './memory-stat.ts';
-import { treeUsage } from './process-tree.ts';
+import { PROBE_SCAN_REUSE_MS, treeUsage } from './process-tree.ts';
 
 export class CgroupV1MemoryProbe implements MemoryProbe {
   readonly dir: string;
@@ -38,7 +38,7 @@ export class CgroupV1MemoryProbe implements MemoryProbe {
       workingSetBytes: Math.max(0, usage - inactive),
       kernelSocketBytes,
       kernelBytes,
-      cpuSeconds: pid === undefined ? undefined : treeUsage(pid).cpuSeconds,
+      cpuSeconds: pid === undefined ? undefined : treeUsage(pid, PROBE_SCAN_REUSE_MS).cpuSeconds,
       method: 'cgroup-v1',
     };
   }

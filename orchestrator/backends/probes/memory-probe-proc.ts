@@ -4,7 +4,7 @@
  * /proc/net/sockstat next to it, and the report says so.
  */
 import type { MemoryProbe, MemoryReading } from '../backend.ts';
-import { treeUsage } from './process-tree.ts';
+import { PROBE_SCAN_REUSE_MS, treeUsage } from './process-tree.ts';
 
 export class ProcMemoryProbe implements MemoryProbe {
   readonly rootPid: () => number | undefined;
@@ -14,7 +14,7 @@ export class ProcMemoryProbe implements MemoryProbe {
 
   async read(): Promise<MemoryReading> {
     const pid = this.rootPid();
-    const usage = pid === undefined ? { rssBytes: 0, cpuSeconds: 0 } : treeUsage(pid);
+    const usage = pid === undefined ? { rssBytes: 0, cpuSeconds: 0 } : treeUsage(pid, PROBE_SCAN_REUSE_MS);
     return { workingSetBytes: usage.rssBytes, cpuSeconds: usage.cpuSeconds, method: 'proc-rss' };
   }
 }
