@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { LoadgenStatus, RampRequest } from '../shared/contracts.ts';
 import type { LoadgenEngine } from './engine.ts';
 import { metricsText } from './metrics.ts';
+import { ownCgroupMemory } from '../shared/own-cgroup-memory.ts';
 
 export interface ControlServer {
   port: number;
@@ -65,7 +66,7 @@ export function startControlServer(
       const route = `${req.method} ${path}`;
       switch (route) {
         case 'GET /status':
-          return json(res, 200, await engine.status());
+          return json(res, 200, { ...(await engine.status()), cgroupMemory: ownCgroupMemory() });
         case 'GET /metrics': {
           const text = metricsText(await engine.status());
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

@@ -1,14 +1,17 @@
 /**
  * What the orchestrator needs from wherever the lab runs. One folder per way (local/: processes on this host,
- * docker/: containers on one engine), memory probes in probes/; every backend passes
+ * docker/: containers on one engine, swarm/: services over the nodes of a Docker swarm), memory probes in probes/; every backend passes
  * orchestrator/backends/backend.case.test.ts (the shared suite), each listing what it skips and why.
  */
 import type { Plan } from '../plan/plan.ts';
 
 export type ComponentRole = 'server' | 'loadgen';
 
-/** How memory was read; the report names it next to every figure. */
-export type MemoryMethod = 'cgroup-v1' | 'cgroup-v2' | 'docker-stats' | 'proc-rss';
+/**
+ * How memory was read; the report names it next to every figure. `cgroup-v1-inside`/`cgroup-v2-inside`: the
+ * component read its own cgroup (the `docker stats` formula) and reported it through its API (swarm backend).
+ */
+export type MemoryMethod = 'cgroup-v1' | 'cgroup-v2' | 'docker-stats' | 'proc-rss' | 'cgroup-v1-inside' | 'cgroup-v2-inside';
 
 export interface MemoryReading {
   /** User-space working set as `docker stats` counts it: usage minus inactive file cache. */
@@ -23,6 +26,8 @@ export interface MemoryReading {
   /** Cumulative CPU time (user + system) in seconds, where known. */
   cpuSeconds?: number;
   method: MemoryMethod;
+  /** The same working set read another way at the same time, where one can be had (swarm: the node engine's stats). */
+  crossCheck?: { workingSetBytes: number; method: MemoryMethod };
 }
 
 export interface MemoryProbe {
@@ -40,12 +45,14 @@ export interface Component {
    */
   token?: string;
   probe: MemoryProbe;
-  /** Set when the component has died: why (exit code, signal, OOM kill). */
+  /** Set when the component has died: why (exit code, signal, OOM kill, the node it ran on left). */
   exited(): string | undefined;
+  /** The host it runs on, where the backend spans several (swarm: the node's host name). */
+  node?: string;
 }
 
 export interface Backend {
-  readonly name: 'local' | 'docker';
+  readonly name: 'local' | 'docker' | 'swarm';
   /**
    * Starts the server and load generators of the plan; resolves when every one answers on its API, with the plan it
    * adopted: what really runs (the server's port, workers and heartbeat, the load generators as laid out), which the
