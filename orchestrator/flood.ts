@@ -72,10 +72,12 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   return list;
 }
 
-async function chooseBackend(config: FloodConfig): Promise<'local' | 'docker'> {
+async function chooseBackend(config: FloodConfig): Promise<Plan['backend']> {
   if (config.backend !== 'auto') return config.backend;
   const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
-  return (await isDockerLabUp()) ? 'docker' : 'local';
+  if (await isDockerLabUp()) return 'docker';
+  const { isSwarmLabUp } = await import('./backends/swarm/swarm-lab.ts');
+  return (await isSwarmLabUp()) ? 'swarm' : 'local';
 }
 
 async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDir: string | undefined): Promise<Backend> {
@@ -83,13 +85,17 @@ async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDi
     const { DockerBackend } = await import('./backends/docker/docker-backend.ts');
     return new DockerBackend({ runId });
   }
+  if (plan.backend === 'swarm') {
+    const { SwarmBackend } = await import('./backends/swarm/swarm-backend.ts');
+    return new SwarmBackend({ runId });
+  }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
   return new LocalBackend({ runId, lifetimeSeconds: lifetime, logDir, cwd: REPO_ROOT, serverEntry: config.serverEntry || undefined });
 }
 
 export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks = {}): Promise<FloodResult> {
   const backendName = await chooseBackend(config);
-  const plan = makeFloodPlan(config, backendName);
+  const plan = backendName === 'swarm' ? await (await import('./plan/make-swarm-plan.ts')).makeSwarmFloodPlan(config, { ...process.env, ...io.env }) : makeFloodPlan(config, backendName);
   if (!config.json) io.stderr.write(`${formatPlan(plan)}\n`);
   if (plan.refusals.length > 0 && !config.force) {
     throw new LabError('LAB_ERR_PLAN_REFUSED', `this host cannot run the plan:\n${plan.refusals.map((r) => `  - ${r}`).join('\n')}`, {

@@ -63,4 +63,6 @@ export interface Backend {
   components(): Component[];
   /** Stops and removes everything `up` made (processes, cgroups, containers, networks). Safe to call twice. */
   stop(): Promise<void>;
+  /** What the backend saw happen around the run, with times (swarm: nodes going down, tasks rescheduled). */
+  events?(): Array<{ atMs: number; what: string }>;
 }

@@ -9,7 +9,7 @@ import { usageError } from '../../shared/errors.ts';
 import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { parseDurationSeconds } from './duration.ts';
 
-export type BackendChoice = 'auto' | 'local' | 'docker';
+export type BackendChoice = 'auto' | 'local' | 'docker' | 'swarm';
 
 export interface FloodConfig {
   n: number;
@@ -98,7 +98,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   busyWaitSeconds: 'LAB_FLOOD_WAIT',
 };
 
-const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
+const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker', 'swarm'];
 const TRANSPORTS: readonly Transport[] = TRANSPORT_NAMES;
 
 /**

@@ -8,6 +8,7 @@ import type { BroadcastOutcome, SendsOutcome } from '../run/outcome.ts';
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
+import { componentMemory, nodeMemory, type ComponentMemory, type NodeMemory } from './per-node.ts';
 
 export interface MemoryFigures {
   /** Components summed into this figure. */
@@ -46,6 +47,12 @@ export interface Summary {
   rampRate?: number;
   askedRate: number;
   memory: { server: MemoryFigures; loadgen: MemoryFigures };
+  /** Each component's mean working set over the hold, its node and its cross-check reading where there is one. */
+  components?: ComponentMemory[];
+  /** The same summed per node, where components ran on several hosts (swarm). */
+  nodes?: NodeMemory[];
+  /** What the backend saw happen (swarm: a node going down, a task rescheduled). */
+  backendEvents?: Array<{ atMs: number; what: string }>;
   kernel: {
     tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
     slabBytesAtHold?: number; slabBytesBaseline?: number; slabPerConnectionBytes?: number;
@@ -120,6 +127,13 @@ function memoryFigures(table: SamplesTable, record: RunRecord, role: 'server' | 
   return out;
 }
 
+function perComponent(table: SamplesTable, record: RunRecord): Pick<Summary, 'components' | 'nodes' | 'backendEvents'> {
+  const components = componentMemory(table, record);
+  const nodes = nodeMemory(components);
+  const events = record.outcome?.backendEvents;
+  return { components, ...(nodes ? { nodes } : {}), ...(events?.length ? { backendEvents: events } : {}) };
+}
+
 export function summarize(table: SamplesTable, record: RunRecord): Summary {
   const o = record.outcome;
   const col = (name: string, phases?: string[]) =>
@@ -168,6 +182,7 @@ export function summarize(table: SamplesTable, record: RunRecord): Summary {
     rampRate,
     askedRate: record.plan.rampRate,
     memory: { server: memoryFigures(table, record, 'server'), loadgen: memoryFigures(table, record, 'loadgen') },
+    ...perComponent(table, record),
     kernel: {
       tcpBytesAtHold: kernelHold,
       tcpBytesBaseline: kernelBase,

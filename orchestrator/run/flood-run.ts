@@ -82,7 +82,7 @@ export class FloodRun extends EventEmitter {
       this.plan = await this.backend.up(this.plan);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
-      this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
+      this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url, ...(c.node ? { node: c.node } : {}) }));
       this.emit('up', { components: this.outcome.components });
       sampler = this.sampleLoop(components);
       const ctx = this.context(components);
@@ -204,6 +204,8 @@ export class FloodRun extends EventEmitter {
     } catch (err) {
       this.report(undefined, (err as LabError).code ?? 'LAB_ERR_TEARDOWN', `teardown: ${(err as Error).message}`);
     }
+    const events = this.backend.events?.() ?? [];
+    if (events.length) this.outcome.backendEvents = events;
     const last = this.outcome.phases.at(-1)!;
     last.endMs = Date.now();
     this.outcome.endedAtMs = last.endMs;

@@ -68,6 +68,8 @@ export interface ComponentRecord {
   url: string;
   method?: MemoryMethod;
   exited?: string;
+  /** The host it ran on, where the backend spans several (swarm: the node's host name). */
+  node?: string;
 }
 
 export interface RunOutcome {
@@ -86,4 +88,6 @@ export interface RunOutcome {
   degraded?: string[];
   interrupted: boolean;
   errors: Array<{ atMs: number; component?: string; code: string; message: string }>;
+  /** What the backend saw happen around the run (swarm: nodes going down, tasks rescheduled), with times. */
+  backendEvents?: Array<{ atMs: number; what: string }>;
 }

@@ -237,9 +237,17 @@ export async function startTwoNodeSwarm(): Promise<TwoNodeSwarm> {
     await waitEngine(node, 'the second engine', logFile);
 
     await manager.swarmInit({ ListenAddr: `${MANAGER_ADDR}:2377`, AdvertiseAddr: MANAGER_ADDR });
-    const swarm = (await manager.swarmInspect()) as { Version: { Index: number }; Spec: Record<string, unknown> & { Labels?: Record<string, string> }; JoinTokens: { Worker: string } };
-    // The whole spec with the current version index, as every swarm update must be sent.
-    await manager.swarmUpdate({ _query: { version: swarm.Version.Index }, _body: { ...swarm.Spec, Labels: { ...swarm.Spec.Labels, [TEST_SWARM_LABEL]: String(process.pid) } } });
+    const swarm = (await manager.swarmInspect()) as {
+      Version: { Index: number };
+      Spec: Record<string, unknown> & { Labels?: Record<string, string>; Dispatcher?: Record<string, unknown> };
+      JoinTokens: { Worker: string };
+    };
+    // The whole spec with the current version index, as every swarm update must be sent. A 1 s heartbeat (default
+    // 5 s) lets the manager see a killed node go down within a few seconds instead of ~15.
+    await manager.swarmUpdate({
+      _query: { version: swarm.Version.Index },
+      _body: { ...swarm.Spec, Labels: { ...swarm.Spec.Labels, [TEST_SWARM_LABEL]: String(process.pid) }, Dispatcher: { ...swarm.Spec.Dispatcher, HeartbeatPeriod: 1e9 } },
+    });
     await node.swarmJoin({ ListenAddr: `${NODE_ADDR}:2377`, AdvertiseAddr: NODE_ADDR, RemoteAddrs: [`${MANAGER_ADDR}:2377`], JoinToken: swarm.JoinTokens.Worker });
     const deadline = Date.now() + 30_000;
     for (;;) {

@@ -1,0 +1,30 @@
+/**
+ * Entrypoint of the swarm's load-generator replicas (delivered to every node as a swarm config, mounted at
+ * /app/swarm-loadgen-entry.ts in the load-generator image): every replica has the same spec, so each takes its share
+ * of the connection ids from its task slot. COMET_LAB_TASK_SLOT is swarm's {{.Task.Slot}} (1..replicas; a task that
+ * is rescheduled keeps its slot); COMET_LAB_SHARES lists `start:count` per slot, as the orchestrator planned them.
+ * Then it is loadgen/cli.ts with `--start` and `--count` added, in this same process (no second Node process in the
+ * container's memory).
+ */
+import { main } from './loadgen/cli.ts';
+
+const slot = Number(process.env.COMET_LAB_TASK_SLOT);
+const shares = (process.env.COMET_LAB_SHARES ?? '').split(',').filter(Boolean);
+const share = shares[slot - 1];
+if (!Number.isInteger(slot) || slot < 1 || !share) {
+  console.error(`swarm-loadgen-entry: no share for task slot '${process.env.COMET_LAB_TASK_SLOT}' among ${shares.length}`);
+  process.exit(2);
+}
+const [start, count] = share.split(':');
+const io = { stdout: (l: string) => process.stdout.write(`${l}\n`), stderr: (l: string) => process.stderr.write(`${l}\n`), env: process.env };
+main([...process.argv.slice(2), `--start=${start}`, `--count=${count}`], io, (run) => {
+  const onSignal = () => void run.stop('signal');
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`loadgen: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
