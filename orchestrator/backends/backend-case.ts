@@ -22,7 +22,8 @@ export interface BackendCase {
   /** After stop(): removes what setup made, whatever happened. */
   teardown?(): Promise<void>;
   make(): Backend;
-  plan(n: number): Plan;
+  /** A plan for N as this backend's planner makes it (swarm: from the engine's node list, hence a promise). */
+  plan(n: number): Plan | Promise<Plan>;
   /** Kills the named component from outside, as a crash would (SIGKILL, docker kill). */
   kill(backend: Backend, name: string): Promise<void>;
   /** Whatever the backend made that is still there (processes, cgroups, containers): empty after stop(). */

@@ -85,9 +85,18 @@ export async function swarmLabDown(docker: Dockerode, s: SwarmSettings, log: (li
     }
     if (!gone) problems.push(`network ${n.network} is still in use (tasks on a node that is down?)`);
   }
+  // Each reachable node removes a service's task containers a moment after its tasks go, but keeps those of a
+  // finished job (measured here: the tuner's, engine 20.10): whatever the lab's services left is removed here, then
+  // the node's tuner-state volume.
   const engines = nodeEngines(docker, await localNodeId(docker), nodes, s.nodeEngines);
   for (const [id, engine] of engines) {
-    if (nodes.find((x) => x.id === id)?.state !== 'ready') continue;
+    const node = nodes.find((x) => x.id === id);
+    if (node?.state !== 'ready') continue;
+    const list = async () => engine.listContainers({ all: true, ...byLab(s.project) }).catch(() => [] as Dockerode.ContainerInfo[]);
+    for (let i = 0; i < 12 && (await list()).some((c) => c.State === 'running'); i++) await sleep(250);
+    for (const c of await list()) await engine.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    const left = (await list()).map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+    if (left.length) problems.push(`node ${node.name}: containers still there: ${left.join(', ')}`);
     await engine.getVolume(n.tunerState).remove().catch(() => undefined);
   }
   if (!o.quiet) {

@@ -24,6 +24,8 @@ export const MANAGER_ADDR = '10.237.0.1';
 export const NODE_ADDR = '10.237.0.2';
 /** Swarm spec label that marks a swarm made by these tests, with the pid that made it. */
 export const TEST_SWARM_LABEL = 'comet-lab.test-swarm';
+/** The lab project (COMET_LAB_PROJECT) a test run uses: its containers and volumes on the main engine carry it. */
+export const testProject = (pid = process.pid) => `clsw${pid}`;
 
 export interface TwoNodeSwarm {
   tag: string;
@@ -146,10 +148,21 @@ async function leaveTestSwarm(manager: Dockerode, onlyPid?: number): Promise<boo
   return true;
 }
 
+/** The lab's standalone containers (gateways) and volumes (tuner state) a run left on the main engine. */
+async function removeProjectObjects(manager: Dockerode, project: string): Promise<void> {
+  for (const c of await manager.listContainers({ all: true, filters: { label: [`comet-lab.lab=${project}`] } })) {
+    await manager.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+  }
+  for (const v of (await manager.listVolumes()).Volumes ?? []) {
+    if (v.Name.startsWith(`${project}_`)) await manager.getVolume(v.Name).remove().catch(() => undefined);
+  }
+}
+
 /** Removes what the run `tag` made on this machine (engine, namespace, veth, data), and the test swarm if it is gone. */
 async function removeRun(tag: string, manager: Dockerode, ownerPid: number): Promise<void> {
   const dir = `/tmp/${tag}`;
   await leaveTestSwarm(manager, ownerPid).catch(() => false);
+  await removeProjectObjects(manager, testProject(ownerPid)).catch(() => undefined);
   killAll(pidsMentioning(`${dir}/`));
   killNodeContainers(dir);
   const ns = tag;
@@ -180,6 +193,21 @@ export async function sweepSwarmLeftovers(manager: Dockerode = new Dockerode()):
   }
   // A test swarm whose maker is gone, without any folder left (killed between leaving and cleaning).
   if (await leaveTestSwarm(manager).catch(() => false)) swept.push('test swarm on the main engine');
+  // Gateways and volumes of projects whose test process is gone.
+  const projects = new Set<number>();
+  for (const c of await manager.listContainers({ all: true, filters: { label: ['comet-lab.lab'] } })) {
+    const m = /^clsw(\d+)$/.exec(c.Labels['comet-lab.lab'] ?? '');
+    if (m) projects.add(Number(m[1]));
+  }
+  for (const v of (await manager.listVolumes()).Volumes ?? []) {
+    const m = /^clsw(\d+)_/.exec(v.Name);
+    if (m) projects.add(Number(m[1]));
+  }
+  for (const pid of projects) {
+    if (alive(pid)) continue;
+    await removeProjectObjects(manager, testProject(pid));
+    swept.push(`containers and volumes of ${testProject(pid)}`);
+  }
   return swept;
 }
 
