@@ -13,6 +13,7 @@ declare -A wanted=(
   [/usr/bin/docker-compose]=docker-compose
   [/usr/sbin/ip]=iproute2
   [/usr/bin/ss]=iproute2
+  [/usr/bin/nsenter]=util-linux
   [/usr/sbin/iptables]=iptables
 )
 missing=()

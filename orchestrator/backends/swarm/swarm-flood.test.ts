@@ -121,6 +121,11 @@ test('lab-up BACKEND=swarm: images into the second node, the overlay, the tuner 
   assert.equal(container.HostConfig.Sysctls?.['net.ipv4.ip_local_port_range'], '10240 65535');
   const again = await sh('scripts/lab-up.sh');
   assert.match(again.out, /already up/);
+  // The plan per node, as `plan --backend swarm` prints it from the engine's node list.
+  const plan = await run(process.execPath, ['orchestrator/cli.ts', 'plan', '--backend', 'swarm', '--n', String(N)], { env });
+  assert.match(plan.stdout + plan.stderr, /nodes: 2/);
+  assert.match(plan.stdout + plan.stderr, new RegExp(`${swarm.nodeName}: 2 cores, \\d+ MiB; 1 load generator\\(s\\): loadgen-\\d; expected \\d+ MiB`));
+  assert.match(plan.stdout + plan.stderr, /server \(2 workers\) \+ 1 load generator\(s\)/);
 });
 
 test(`a ${N.toLocaleString('en-US')}-connection flood on both nodes: counts as ss sees them, memory as each engine's docker stats sees it, the report per node`, { skip: noDocker, timeout: 240_000 }, async () => {
