@@ -152,7 +152,9 @@ export class SwarmBackend implements Backend {
       };
       const component = (name: string, role: 'server' | 'loadgen', url: string, t: Task): Component => {
         watch.track(name, t);
-        return { name, role, url, node: watch.nodeName(t.NodeID ?? ''), probe: new StatusMemoryProbe(url, role, crossCheck(t)), exited: () => watch.exited(name) };
+        // The server's admin token (random per lab, from lab-up) travels with it: sends and broadcast need it.
+        const token = role === 'server' ? lab.server.adminToken : undefined;
+        return { name, role, url, ...(token ? { token } : {}), node: watch.nodeName(t.NodeID ?? ''), probe: new StatusMemoryProbe(url, role, crossCheck(t)), exited: () => watch.exited(name) };
       };
       this.#components = [
         component('server', 'server', gw.url(GATEWAY_SERVER_PORT), server),

@@ -6,6 +6,7 @@
  * restart (a component that dies is a result to report, not something to hide), and the lab's labels.
  */
 import type { ProfileSetting } from '../../../kernel/profile.ts';
+import type { Transport } from '../../../shared/contracts.ts';
 import { SERVER_LABEL, SERVER_LABEL_VALUE } from '../../plan/swarm-planner.ts';
 import { CONTROL_PORT, LABEL, names, SERVER_PORT } from './swarm-settings.ts';
 
@@ -88,7 +89,7 @@ export interface LoadgenSpecInput {
   shares: Array<{ startIndex: number; connections: number }>;
   procs: number;
   serverAddress: string;
-  transport: 'chunked' | 'sse' | 'poll';
+  transport: Transport;
   streamPrefix: string;
   durationSeconds: number;
   /** At most this many replicas per node, so swarm spreads them evenly. */
