@@ -1,12 +1,12 @@
 /**
  * Entrypoint of the swarm's load-generator replicas (delivered to every node as a swarm config, mounted at
- * /app/swarm-loadgen-entry.ts in the load-generator image): every replica has the same spec, so each takes its share
- * of the connection ids from its task slot. COMET_LAB_TASK_SLOT is swarm's {{.Task.Slot}} (1..replicas; a task that
- * is rescheduled keeps its slot); COMET_LAB_SHARES lists `start:count` per slot, as the orchestrator planned them.
- * Then it is loadgen/cli.ts with `--start` and `--count` added, in this same process (no second Node process in the
- * container's memory).
+ * /app/docker/swarm-loadgen-entry.ts in the load-generator image, beside /app/loadgen as in the repository): every
+ * replica has the same spec, so each takes its share of the connection ids from its task slot. COMET_LAB_TASK_SLOT is
+ * swarm's {{.Task.Slot}} (1..replicas; a task that is rescheduled keeps its slot); COMET_LAB_SHARES lists
+ * `start:count` per slot, as the orchestrator planned them. Then it is loadgen/cli.ts with `--start` and `--count`
+ * added, in this same process (no second Node process in the container's memory).
  */
-import { main } from './loadgen/cli.ts';
+import { main } from '../loadgen/cli.ts';
 
 const slot = Number(process.env.COMET_LAB_TASK_SLOT);
 const shares = (process.env.COMET_LAB_SHARES ?? '').split(',').filter(Boolean);

@@ -43,7 +43,7 @@ test('load generators: one service, slot template, shares, spread at most N per 
   assert.ok(s.TaskTemplate.ContainerSpec.Args!.includes('--duration=100s'));
   assert.equal(s.TaskTemplate.Placement?.MaxReplicas, 2);
   assert.deepEqual(s.TaskTemplate.Placement?.Constraints, ['node.labels.comet-lab.role!=server']);
-  assert.equal(s.TaskTemplate.ContainerSpec.Configs![0]!.File.Name, '/app/swarm-loadgen-entry.ts');
+  assert.equal(s.TaskTemplate.ContainerSpec.Configs![0]!.File.Name, '/app/docker/swarm-loadgen-entry.ts');
   assert.deepEqual(s.Labels, { 'comet-lab.lab': 'p', 'comet-lab.role': 'loadgen', 'comet-lab.run': 'r1' });
 });
 

@@ -99,7 +99,8 @@ export interface LoadgenSpecInput {
   entryConfig: { id: string; name: string };
 }
 
-export const LOADGEN_ENTRY_PATH = '/app/swarm-loadgen-entry.ts';
+/** Where the entry lands in the load-generator image (WORKDIR /app): beside loadgen/ as in the repository. */
+export const LOADGEN_ENTRY_PATH = '/app/docker/swarm-loadgen-entry.ts';
 
 export function loadgenSpec(lab: LabSpecInput, o: LoadgenSpecInput): ServiceSpec {
   const labels = { [LABEL.lab]: lab.project, [LABEL.role]: 'loadgen', [LABEL.run]: o.runId };
