@@ -6,7 +6,7 @@
  * `start:count` per slot, as the orchestrator planned them. Then it is loadgen/cli.ts with `--start` and `--count`
  * added, in this same process (no second Node process in the container's memory).
  */
-import { main } from '../loadgen/cli.ts';
+import { runCli } from '../loadgen/cli.ts';
 
 const slot = Number(process.env.COMET_LAB_TASK_SLOT);
 const shares = (process.env.COMET_LAB_SHARES ?? '').split(',').filter(Boolean);
@@ -16,15 +16,4 @@ if (!Number.isInteger(slot) || slot < 1 || !share) {
   process.exit(2);
 }
 const [start, count] = share.split(':');
-const io = { stdout: (l: string) => process.stdout.write(`${l}\n`), stderr: (l: string) => process.stderr.write(`${l}\n`), env: process.env };
-main([...process.argv.slice(2), `--start=${start}`, `--count=${count}`], io, (run) => {
-  const onSignal = () => void run.stop('signal');
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-}).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`loadgen: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runCli([...process.argv.slice(2), `--start=${start}`, `--count=${count}`]);

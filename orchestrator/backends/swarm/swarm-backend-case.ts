@@ -5,28 +5,19 @@
  * where no docker CLI is installed. Run it under `flock /tmp/comet-lab-docker.lock` (it puts the main engine in swarm
  * mode for the while, and takes it out again).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Backend } from '../backend.ts';
-import type { BackendCase } from '../backend-case.ts';
+import { noDockerCli, type BackendCase } from '../backend-case.ts';
 import { makeSwarmPlan } from '../../plan/swarm-planner.ts';
 import { SwarmBackend } from './swarm-backend.ts';
 import { readSwarmNodes } from './swarm-nodes.ts';
-import { startTwoNodeSwarm, testProject, type TwoNodeSwarm } from './testing/two-node-swarm.ts';
+import { labelNode, startTwoNodeSwarm, testProject, type TwoNodeSwarm } from './testing/two-node-swarm.ts';
 
 const run = promisify(execFile);
-
-function dockerCli(): string | false {
-  try {
-    execFileSync('docker', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'no docker CLI on this host (bash scripts/install-system-deps.sh installs docker.io)';
-  }
-}
 
 export function swarmCase(): BackendCase {
   let swarm: TwoNodeSwarm | undefined;
@@ -35,7 +26,7 @@ export function swarmCase(): BackendCase {
   const sh = (script: string) => run('bash', [script], { env, timeout: 400_000, maxBuffer: 1 << 24 });
   return {
     name: 'swarm',
-    skip: dockerCli(),
+    skip: noDockerCli(),
     n: 600,
     async setup() {
       await run('bash', ['scripts/start-dockerd.sh'], { timeout: 120_000 });
@@ -54,9 +45,7 @@ export function swarmCase(): BackendCase {
         COMET_INTERVAL: '1s',
       };
       // A one-node-labelled swarm: the server goes to the manager.
-      const me = ((await swarm.manager.listNodes()) as Array<{ ID: string; Description: { Hostname: string }; Version: { Index: number }; Spec: object }>)
-        .find((x) => x.Description.Hostname === swarm!.managerName)!;
-      await swarm.manager.getNode(me.ID).update({ _query: { version: me.Version.Index }, _body: { ...me.Spec, Labels: { 'comet-lab.role': 'server' } } } as never);
+      await labelNode(swarm.manager, swarm.managerName, { 'comet-lab.role': 'server' });
       await sh('scripts/lab-up.sh');
     },
     async teardown() {

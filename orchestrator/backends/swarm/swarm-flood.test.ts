@@ -21,7 +21,7 @@ import { flood, type FloodHooks } from '../../flood.ts';
 import type { RunSample } from '../../run/sample.ts';
 import { windowedDockerStats, withinWindow } from '../docker/docker-stats-cli.ts';
 import { SwarmBackend } from './swarm-backend.ts';
-import { startTwoNodeSwarm, sweepSwarmLeftovers, testProject, type TwoNodeSwarm } from './testing/two-node-swarm.ts';
+import { labelNode, startTwoNodeSwarm, sweepSwarmLeftovers, testProject, type TwoNodeSwarm } from './testing/two-node-swarm.ts';
 
 const run = promisify(execFile);
 const PROJECT = testProject();
@@ -63,9 +63,7 @@ before(async () => {
   await run('bash', ['scripts/start-dockerd.sh'], { timeout: 120_000 });
   swarm = await startTwoNodeSwarm();
   // The server on the manager, labelled as a user would: docker node update --label-add comet-lab.role=server <node>.
-  const me = ((await swarm.manager.listNodes()) as Array<{ ID: string; Description: { Hostname: string }; Version: { Index: number }; Spec: object }>)
-    .find((x) => x.Description.Hostname === swarm.managerName)!;
-  await swarm.manager.getNode(me.ID).update({ _query: { version: me.Version.Index }, _body: { ...me.Spec, Labels: { 'comet-lab.role': 'server' } } } as never);
+  await labelNode(swarm.manager, swarm.managerName, { 'comet-lab.role': 'server' });
   // A profile whose one host-wide line raises fs.file-max by one (harmless; lab-down must put it back), with c1m's
   // per-namespace lines for the containers.
   const profile = join(out, 'swarm-test.conf');

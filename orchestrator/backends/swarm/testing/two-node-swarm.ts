@@ -227,7 +227,15 @@ async function waitEngine(docker: Dockerode, what: string, logFile: string, ms =
   }
 }
 
-/** Makes the two-node swarm (sweeping a killed run's leftovers first). `labels`: node labels to add, by node. */
+/** Adds labels to the node of that host name, as `docker node update --label-add` does (whole spec, current version). */
+export async function labelNode(manager: Dockerode, hostname: string, labels: Record<string, string>): Promise<void> {
+  const nodes = (await manager.listNodes()) as Array<{ ID: string; Description: { Hostname: string }; Version: { Index: number }; Spec: { Labels?: Record<string, string> } }>;
+  const node = nodes.find((x) => x.Description.Hostname === hostname);
+  if (!node) throw new Error(`no swarm node ${hostname}`);
+  await manager.getNode(node.ID).update({ _query: { version: node.Version.Index }, _body: { ...node.Spec, Labels: { ...node.Spec.Labels, ...labels } } } as never);
+}
+
+/** Makes the two-node swarm (sweeping a killed run's leftovers first). */
 export async function startTwoNodeSwarm(): Promise<TwoNodeSwarm> {
   const manager = new Dockerode();
   await sweepSwarmLeftovers(manager);
