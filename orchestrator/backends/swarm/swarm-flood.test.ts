@@ -112,6 +112,10 @@ test('lab-up BACKEND=swarm: images into the second node, the overlay, the tuner 
   assert.equal(net.IPAM?.Config?.[0]?.Subnet, '10.212.0.0/16');
   const svc = (await swarm.manager.listServices({ filters: { name: [`${PROJECT}_server`] } }))[0]!;
   assert.equal(svc.Spec?.EndpointSpec?.Mode, 'dnsrr');
+  // The server's admin token: random per lab, kept root-only on the manager, and what the service runs with.
+  const token = readFileSync(join(out, 'state', PROJECT, 'admin-token'), 'utf8').trim();
+  assert.ok(token.length >= 24, token);
+  assert.ok((svc.Spec?.TaskTemplate as { ContainerSpec?: { Env?: string[] } }).ContainerSpec?.Env?.includes(`COMET_ADMIN_TOKEN=${token}`));
   const [task] = (await swarm.manager.listTasks({ filters: { service: [svc.ID], 'desired-state': ['running'] } })) as Array<{ NodeID: string; Status: { ContainerStatus: { ContainerID: string } } }>;
   const container = await swarm.manager.getContainer(task!.Status.ContainerStatus.ContainerID).inspect();
   assert.deepEqual(container.HostConfig.Ulimits, [{ Name: 'nofile', Soft: 20000, Hard: 20000 }]);
@@ -160,7 +164,7 @@ test(`a ${N.toLocaleString('en-US')}-connection flood on both nodes: counts as s
       });
     },
   };
-  const config = resolveFloodConfig({ n: String(N), rate: '4000', holdSeconds: '20s', intervalSeconds: '1s', backend: 'swarm', out, stallSeconds: '30s' }, env);
+  const config = resolveFloodConfig({ n: String(N), rate: '4000', holdSeconds: '20s', intervalSeconds: '1s', backend: 'swarm', out, stallSeconds: '30s', sendsRate: '200', sendsSeconds: '3s', broadcast: true }, env);
   const result = await flood(config, io(), hooks);
   await seen.checks;
   assert.deepEqual(problems, []);
@@ -168,6 +172,9 @@ test(`a ${N.toLocaleString('en-US')}-connection flood on both nodes: counts as s
   const s = result.summary!;
   assert.equal(s.reached.client, N);
   assert.equal(s.reached.server, N);
+  // Sends and the broadcast go through the gateway to the server on the overlay, with the lab's token.
+  assert.ok(s.sends!.accepted! > 0 && s.sends!.non2xx === 0, `sends: ${JSON.stringify(s.sends)}`);
+  assert.ok(s.broadcast?.complete && s.broadcast.expected === N, `broadcast: ${JSON.stringify(s.broadcast)}`);
   // Load generators on both nodes, one each (LAB_SWARM_LOADGENS_ON=all, at most ceil(2/2) per node).
   assert.deepEqual(result.plan.loadgens.map((l) => l.node).sort(), [swarm.managerName, swarm.nodeName].sort());
   assert.deepEqual(s.nodes!.map((x) => x.node).sort(), [swarm.managerName, swarm.nodeName].sort());
@@ -209,6 +216,7 @@ test('lab-down: services, gateway, configs and network gone; the tuning restored
   for (const engine of [swarm.manager, swarm.node]) {
     assert.deepEqual((await engine.listContainers({ all: true, filters: { label: [`comet-lab.lab=${PROJECT}`] } })).map((c) => c.Names[0]), []);
   }
+  assert.equal(existsSync(join(out, 'state', PROJECT, 'admin-token')), false, 'the lab secret goes with the lab');
   assert.match((await sh('scripts/lab-down.sh')).out, /not up: nothing to take down/);
 });
 
@@ -243,7 +251,7 @@ test("the second node's engine killed mid-run: the run stops naming the node, th
   assert.equal((await swarm.manager.listServices({ filters: { label: [`comet-lab.lab=${PROJECT}`] } })).length, 0);
 });
 
-test("what a killed run left is swept by the next: namespace, veth, folder, a test swarm labelled with the dead pid", { skip: noDocker, timeout: 60_000 }, async () => {
+test("what a killed run left is swept by the next: namespace, veth, folder, a test swarm labelled with the dead pid", { skip: noDocker, timeout: 240_000 }, async () => {
   // Runs last: the swarm above is gone first (its own stop), then a dead run's leftovers are made by hand.
   await swarm.stop();
   const dead = Number(execFileSync('sh', ['-c', 'sh -c "echo \\$\\$"'], { encoding: 'utf8' }).trim());

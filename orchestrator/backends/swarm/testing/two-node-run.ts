@@ -7,7 +7,7 @@
  *   node_modules/.bin/node orchestrator/backends/swarm/testing/two-node-run.ts --n 20000,40000 [--hold 30s] [--rate 2000]
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs, promisify } from 'node:util';
 import { startTwoNodeSwarm, testProject } from './two-node-swarm.ts';
 
@@ -47,6 +47,7 @@ async function main(): Promise<void> {
     const down = await run('make', ['lab-down', 'BACKEND=swarm'], { env, timeout: 300_000 }).catch((e: { stdout?: string }) => e);
     say(String(down.stdout ?? ''));
     await swarm.stop();
+    rmSync(env.COMET_LAB_STATE_DIR, { recursive: true, force: true });
     say('swarm removed');
   }
 }
