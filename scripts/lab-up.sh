@@ -10,7 +10,8 @@
 # (10s), COMET_ENGINE (raw), COMET_ADMIN_TOKEN (random per lab, kept root-only in COMET_LAB_STATE_DIR), COMET_LAB_PROFILE
 # (c1m), COMET_LAB_TUNE (apply | dry-run | skip; the values replaced are saved and `make lab-down` restores them),
 # COMET_LAB_STATE_DIR (/var/lib/comet-lab), BASE_IMAGE (node:24-bookworm-slim, else built offline),
-# COMET_LAB_PULL_TIMEOUT (20 s), COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building).
+# COMET_LAB_PULL_TIMEOUT (20 s), COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building),
+# COMET_LAB_IMAGE_TAG (latest: the tag the built images get), BACKEND / COMET_LAB_BACKEND (docker | swarm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . docker/lab-env.sh
@@ -32,6 +33,10 @@ for v in COMET_LAB_SERVER_PORT COMET_LAB_PROMETHEUS_PORT COMET_LAB_GRAFANA_PORT;
 # BACKEND=swarm (make lab-up BACKEND=swarm): the same images, run as swarm services (orchestrator/backends/swarm/).
 backend="${COMET_LAB_BACKEND:-docker}"
 [[ "$backend" =~ ^(docker|swarm)$ ]] || problems+=("BACKEND=$backend: must be docker or swarm")
+# The tag lab-up builds the lab's images under (latest): a lab of its own (a test's) builds its own, so two labs
+# from two checkouts on one engine never swap images under each other.
+tag="${COMET_LAB_IMAGE_TAG:-latest}"
+[[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || problems+=("COMET_LAB_IMAGE_TAG=$tag: must be a Docker tag (letters, digits, _ . -)")
 if [ ${#problems[@]} -gt 0 ]; then
   printf 'comet-lab: LAB_ERR_USAGE: %s\n' "${problems[@]}" >&2
   echo "  hint: e.g. make lab-up N=100000 (nothing was built or started)" >&2
@@ -95,11 +100,12 @@ for role in server loadgen; do
     say "$role image: ${!var} (given, not built)"
     continue
   fi
-  say "building comet-lab/$role on $base"
-  if ! out="$(docker build -q -f "$role/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$role:latest" . 2>&1)"; then
+  say "building comet-lab/$role:$tag on $base"
+  if ! out="$(docker build -q -f "$role/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$role:$tag" . 2>&1)"; then
     echo "$out" >&2
     fail "LAB_ERR_IMAGE_BUILD: building comet-lab/$role failed (output above)"
   fi
+  export "$var=comet-lab/$role:$tag"
 done
 
 # Earlier builds of the lab's images, untagged by these: dangling layers only (by label, never anyone else's images).
@@ -118,11 +124,12 @@ mkdir -p "$COMET_LAB_TARGETS_DIR" && chmod 755 "$COMET_LAB_STATE_DIR/prometheus-
 if [ "$backend" = swarm ]; then
   # The tuner travels to the nodes as an image (they have no copy of kernel/), then the swarm part takes over.
   if [ "${COMET_LAB_TUNE:-apply}" != skip ] && [ -z "${COMET_LAB_TUNER_IMAGE:-}" ]; then
-    say "building comet-lab/tuner on $base"
-    if ! out="$(docker build -q -f docker/tuner.Dockerfile --build-arg "BASE_IMAGE=$base" -t comet-lab/tuner:latest . 2>&1)"; then
+    say "building comet-lab/tuner:$tag on $base"
+    if ! out="$(docker build -q -f docker/tuner.Dockerfile --build-arg "BASE_IMAGE=$base" -t "comet-lab/tuner:$tag" . 2>&1)"; then
       echo "$out" >&2
       fail "LAB_ERR_IMAGE_BUILD: building comet-lab/tuner failed (output above)"
     fi
+    export COMET_LAB_TUNER_IMAGE="comet-lab/tuner:$tag"
   fi
   exec node_modules/.bin/node orchestrator/backends/swarm/swarm-lab-cli.ts up
 fi

@@ -35,6 +35,7 @@ export function swarmCase(): BackendCase {
         ...process.env,
         COMET_LAB_BACKEND: 'swarm',
         COMET_LAB_PROJECT: testProject(),
+        COMET_LAB_IMAGE_TAG: testProject(),
         COMET_LAB_NODE_ENGINES: `${swarm.nodeName}=${swarm.nodeEngine}`,
         COMET_LAB_TUNE: 'skip',
         COMET_LAB_STATE_DIR: state,

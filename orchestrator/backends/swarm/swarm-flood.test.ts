@@ -73,6 +73,7 @@ before(async () => {
     ...process.env,
     COMET_LAB_BACKEND: 'swarm',
     COMET_LAB_PROJECT: PROJECT,
+    COMET_LAB_IMAGE_TAG: PROJECT,
     COMET_LAB_NODE_ENGINES: `${swarm.nodeName}=${swarm.nodeEngine}`,
     COMET_LAB_PROFILE: profile,
     COMET_LAB_STATE_DIR: join(out, 'state'),
@@ -98,12 +99,12 @@ after(async () => {
 test('lab-up BACKEND=swarm: images into the second node, the overlay, the tuner on both nodes, the server on the labelled node', { skip: noDocker, timeout: 300_000 }, async () => {
   const r = await sh('scripts/lab-up.sh');
   assert.equal(r.code, 0, r.out);
-  assert.match(r.out, new RegExp(`images: ${swarm.nodeName}: loaded comet-lab/server:latest, comet-lab/loadgen:latest, comet-lab/tuner:latest \\(\\d+ MiB in [\\d.]+ s`));
+  assert.match(r.out, new RegExp(`images: ${swarm.nodeName}: loaded comet-lab/server:${PROJECT}, comet-lab/loadgen:${PROJECT}, comet-lab/tuner:${PROJECT} \\(\\d+ MiB in [\\d.]+ s`));
   assert.match(r.out, /tuner on vm|tuner on \S+: complete/);
   assert.equal((r.out.match(/tuner on \S+: complete/g) ?? []).length, 2, r.out);
   assert.equal(fileMax(), String(Number(FILE_MAX) + 1), 'the tuner raised fs.file-max');
   assert.match(r.out, /is up on the swarm: server on \S+ at 10\.212\.\d+\.\d+:8000/);
-  for (const image of ['comet-lab/server:latest', 'comet-lab/loadgen:latest']) {
+  for (const image of [`comet-lab/server:${PROJECT}`, `comet-lab/loadgen:${PROJECT}`]) {
     assert.equal((await swarm.node.getImage(image).inspect()).Id, (await swarm.manager.getImage(image).inspect()).Id, `${image} on the second node`);
   }
   const net = await swarm.manager.getNetwork(`${PROJECT}_swarm`).inspect();
@@ -190,7 +191,7 @@ test(`a ${N.toLocaleString('en-US')}-connection flood on both nodes: counts as s
 });
 
 test('a replica whose image is missing on its node: up() fails naming that node, and leaves nothing', { skip: noDocker, timeout: 120_000 }, async () => {
-  await swarm.manager.getImage('comet-lab/loadgen:latest').tag({ repo: 'comet-lab/loadgen', tag: `only-manager-${process.pid}` });
+  await swarm.manager.getImage(`comet-lab/loadgen:${PROJECT}`).tag({ repo: 'comet-lab/loadgen', tag: `only-manager-${process.pid}` });
   const backend = new SwarmBackend({ runId: `missing-${process.pid}`, env, image: `comet-lab/loadgen:only-manager-${process.pid}`, readyTimeoutMs: 60_000 });
   try {
     const plan = (await import('../../plan/make-swarm-plan.ts')).makeSwarmFloodPlan(resolveFloodConfig({ n: '2000', backend: 'swarm' }, env), env);

@@ -65,6 +65,8 @@ export function swarmSettings(env: NodeJS.ProcessEnv = process.env): SwarmSettin
   const tune = env.COMET_LAB_TUNE || 'apply';
   if (!['apply', 'dry-run', 'skip'].includes(tune)) problems.push(`COMET_LAB_TUNE=${tune}: must be apply, dry-run or skip`);
   const nodeEngines = parseNodeEngines(env.COMET_LAB_NODE_ENGINES, problems);
+  // The tag lab-up built the images under (scripts/lab-up.sh COMET_LAB_IMAGE_TAG).
+  const tag = env.COMET_LAB_IMAGE_TAG || 'latest';
   if (problems.length) {
     throw usageError(problems, 'e.g. COMET_LAB_NODE_ENGINES=node2=ssh://root@10.0.0.2 COMET_LAB_SWARM_SUBNET=10.212.0.0/16 make lab-up BACKEND=swarm');
   }
@@ -73,9 +75,9 @@ export function swarmSettings(env: NodeJS.ProcessEnv = process.env): SwarmSettin
     subnet,
     nodeEngines,
     loadgensOn: on === 'others' || on === 'all' ? on : undefined,
-    serverImage: env.COMET_LAB_SERVER_IMAGE || 'comet-lab/server:latest',
-    loadgenImage: env.COMET_LAB_LOADGEN_IMAGE || 'comet-lab/loadgen:latest',
-    tunerImage: env.COMET_LAB_TUNER_IMAGE || 'comet-lab/tuner:latest',
+    serverImage: env.COMET_LAB_SERVER_IMAGE || `comet-lab/server:${tag}`,
+    loadgenImage: env.COMET_LAB_LOADGEN_IMAGE || `comet-lab/loadgen:${tag}`,
+    tunerImage: env.COMET_LAB_TUNER_IMAGE || `comet-lab/tuner:${tag}`,
     nofile,
     profile: env.COMET_LAB_PROFILE || 'c1m',
     tune: tune as SwarmSettings['tune'],

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
   const env = {
     ...process.env,
     COMET_LAB_PROJECT: testProject(),
+    COMET_LAB_IMAGE_TAG: testProject(),
     COMET_LAB_NODE_ENGINES: `${swarm.nodeName}=${swarm.nodeEngine}`,
     // The second node shares this machine's kernel: its host-wide sysctls are this host's, so nothing is written.
     COMET_LAB_TUNE: 'dry-run',

@@ -148,8 +148,13 @@ async function leaveTestSwarm(manager: Dockerode, onlyPid?: number): Promise<boo
   return true;
 }
 
-/** The lab's standalone containers (gateways) and volumes (tuner state) a run left on the main engine. */
+/**
+ * The lab's standalone containers (gateways), volumes (tuner state) and images a run left on the main engine: a test's
+ * lab builds its images under its own tag (COMET_LAB_IMAGE_TAG=<project>), so that another checkout's `lab-up` on the
+ * same engine cannot swap them under it.
+ */
 async function removeProjectObjects(manager: Dockerode, project: string): Promise<void> {
+  for (const role of ['server', 'loadgen', 'tuner']) await manager.getImage(`comet-lab/${role}:${project}`).remove().catch(() => undefined);
   for (const c of await manager.listContainers({ all: true, filters: { label: [`comet-lab.lab=${project}`] } })) {
     await manager.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
   }
@@ -202,6 +207,12 @@ export async function sweepSwarmLeftovers(manager: Dockerode = new Dockerode()):
   for (const v of (await manager.listVolumes()).Volumes ?? []) {
     const m = /^clsw(\d+)_/.exec(v.Name);
     if (m) projects.add(Number(m[1]));
+  }
+  for (const image of await manager.listImages({ filters: { reference: ['comet-lab/*'] } })) {
+    for (const t of image.RepoTags ?? []) {
+      const m = /:clsw(\d+)$/.exec(t);
+      if (m) projects.add(Number(m[1]));
+    }
   }
   for (const pid of projects) {
     if (alive(pid)) continue;
