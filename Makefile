@@ -5,6 +5,8 @@ NODE := node_modules/.bin/node
 N ?= 100000
 PROFILE ?= c1m
 ARGS ?=
+# lab-up: docker (compose on this engine) or swarm (services over the swarm this engine manages); lab-down: both unless set
+BACKEND ?=
 
 .PHONY: test typecheck deps system-deps flood compare report server loadgen doctor tune untune lab-up lab-down bench bench-server clean
 
@@ -53,10 +55,10 @@ untune: deps
 	$(NODE) kernel/cli.ts untune $(ARGS)
 
 lab-up: deps system-deps
-	COMET_MAX_CONNECTIONS=$${COMET_MAX_CONNECTIONS:-$(N)} bash scripts/lab-up.sh
+	COMET_MAX_CONNECTIONS=$${COMET_MAX_CONNECTIONS:-$(N)} COMET_LAB_BACKEND=$(BACKEND) bash scripts/lab-up.sh
 
 lab-down:
-	bash scripts/lab-down.sh
+	COMET_LAB_BACKEND=$(BACKEND) bash scripts/lab-down.sh
 
 ## bench ARGS="--only memory --n 100000": the scale benchmark; one heavy run at a time (flock), results in bench/results/
 bench: deps system-deps

@@ -93,9 +93,10 @@ export async function main(argv: string[], io: CliIo, onRun?: (run: LoadgenRun) 
   return reason === 'signal' || reason === 'parent-gone' ? EXIT.interrupted : EXIT.ok;
 }
 
-if (import.meta.main) {
+/** The CLI as a process runs it: stdio, signals stop the run, the exit code ends the process (also docker/'s swarm entry). */
+export function runCli(argv: string[]): void {
   const io: CliIo = { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`), env: process.env };
-  main(process.argv.slice(2), io, (run) => {
+  main(argv, io, (run) => {
     const onSignal = () => void run.stop('signal');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -107,3 +108,5 @@ if (import.meta.main) {
     },
   );
 }
+
+if (import.meta.main) runCli(process.argv.slice(2));

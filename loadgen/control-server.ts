@@ -12,6 +12,7 @@ import type { LoadgenStatus, RampRequest } from '../shared/contracts.ts';
 import type { LoadgenEngine } from './engine.ts';
 import { authorized } from './control-token.ts';
 import { metricsText } from './metrics.ts';
+import { ownCgroupMemory } from '../shared/own-cgroup-memory.ts';
 
 export interface ControlServer {
   port: number;
@@ -72,7 +73,7 @@ export function startControlServer(
       }
       switch (route) {
         case 'GET /status':
-          return json(res, 200, await engine.status());
+          return json(res, 200, { ...(await engine.status()), cgroupMemory: ownCgroupMemory() });
         case 'GET /metrics': {
           const text = metricsText(await engine.status());
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

@@ -15,6 +15,7 @@ import { resolveFloodConfig, type RawOptions } from './config/flood-config.ts';
 import { flood, summaryLine, targetPlan, type FloodHooks, type FloodIo } from './flood.ts';
 import { formatPlan } from './plan/format-plan.ts';
 import { makeFloodPlan } from './plan/make-flood-plan.ts';
+import { makeSwarmFloodPlan } from './plan/make-swarm-plan.ts';
 import { readRunRecord } from './report/run-record.ts';
 import { writeReport } from './report/write-report.ts';
 import { summarize } from './report/summarize.ts';
@@ -27,7 +28,7 @@ import { compare, compareFolders, splitTargets } from './compare/compare.ts';
 function floodOptions(cmd: Command): Command {
   return cmd
     .option('--n <N>', 'connections to ramp to and hold')
-    .option('--backend <name>', 'auto | local | docker (auto: docker when the lab is up)')
+    .option('--backend <name>', 'auto | local | docker | swarm (auto: docker or swarm when that lab is up, else local)')
     .option('--rate <R>', 'connections per second, all load generators together (default 2000)')
     .option('--hold <duration>', 'how long to hold N (default 30s)')
     .option('--interval <duration>', 'server heartbeat interval (default 10s)')
@@ -103,7 +104,9 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
     .action(async (opts: Record<string, unknown>) => {
       const config = resolveFloodConfig(toRaw(opts), io.env, false);
       const target = makeTarget(config.target, { serverPid: config.serverPid, serverContainer: config.serverContainer });
-      const plan = targetPlan(makeFloodPlan(config, config.backend === 'docker' || target.kind === 'image' ? 'docker' : 'local'), target);
+      const plan = config.backend === 'swarm'
+        ? await makeSwarmFloodPlan(config, io.env)
+        : targetPlan(makeFloodPlan(config, config.backend === 'docker' || target.kind === 'image' ? 'docker' : 'local'), target);
       say(formatPlan(plan));
       if (plan.refusals.length > 0) exitCode = EXIT.preflight;
     });

@@ -100,12 +100,16 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
   return list;
 }
 
-/** auto: docker when the lab is up, unless the target runs on one backend only (the peers and cmd:/url: are local). */
-async function chooseBackend(config: FloodConfig, target: Target): Promise<'local' | 'docker'> {
+/** auto: docker when its lab is up, then swarm when its lab is up, else local; a target runs only where it can. */
+async function chooseBackend(config: FloodConfig, target: Target): Promise<Plan['backend']> {
   if (config.backend !== 'auto') return config.backend;
   if (!target.backends.includes('docker')) return 'local';
   const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
   if (await isDockerLabUp()) return 'docker';
+  if (target.backends.includes('swarm')) {
+    const { isSwarmLabUp } = await import('./backends/swarm/swarm-lab.ts');
+    if (await isSwarmLabUp()) return 'swarm';
+  }
   if (!target.backends.includes('local')) {
     throw new LabError('LAB_ERR_LAB_NOT_UP', `--target ${target.name} runs on the Docker backend, and the Docker lab is not up`, { exitCode: EXIT.preflight, hint: 'make lab-up' });
   }
@@ -116,6 +120,10 @@ async function makeBackend(plan: Plan, runId: string, config: FloodConfig, logDi
   if (plan.backend === 'docker') {
     const { DockerBackend } = await import('./backends/docker/docker-backend.ts');
     return new DockerBackend({ runId, server: target.launchDocker });
+  }
+  if (plan.backend === 'swarm') {
+    const { SwarmBackend } = await import('./backends/swarm/swarm-backend.ts');
+    return new SwarmBackend({ runId });
   }
   const lifetime = (2 * plan.n) / plan.rampRate + plan.holdSeconds + (config.sendsRate ? config.sendsSeconds : 0) + 300;
   return new LocalBackend({
@@ -143,7 +151,9 @@ export function targetPlan(plan: Plan, target: Target): Plan {
 export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks = {}): Promise<FloodResult> {
   const target = hooks.target ?? (await prepareTarget(config));
   const backendName = await chooseBackend(config, target);
-  const plan = targetPlan(hooks.plan?.(backendName) ?? makeFloodPlan(config, backendName), target);
+  const plan = backendName === 'swarm'
+    ? await (await import('./plan/make-swarm-plan.ts')).makeSwarmFloodPlan(config, { ...process.env, ...io.env })
+    : targetPlan(hooks.plan?.(backendName) ?? makeFloodPlan(config, backendName), target);
   if (!config.json) io.stderr.write(`${formatPlan(plan)}\n`);
   if (plan.refusals.length > 0 && !config.force) {
     throw new LabError('LAB_ERR_PLAN_REFUSED', `this host cannot run the plan:\n${plan.refusals.map((r) => `  - ${r}`).join('\n')}`, {

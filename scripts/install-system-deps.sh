@@ -13,6 +13,7 @@ declare -A wanted=(
   [/usr/bin/docker-compose]=docker-compose
   [/usr/sbin/ip]=iproute2
   [/usr/bin/ss]=iproute2
+  [/usr/bin/nsenter]=util-linux
   [/usr/sbin/iptables]=iptables
   # the mochiweb target (orchestrator/targets/mochiweb/): Erlang/OTP, mochiweb 3.1.1, and inets, which mochiweb
   # calls (httpd_util) although Debian's erlang-mochiweb does not depend on it

@@ -32,6 +32,19 @@ if ! engine_answers; then
   exit 0
 fi
 
+# The swarm lab (make lab-up BACKEND=swarm): its services, gateway, configs, network and every node's tuning.
+# BACKEND=swarm takes down only that; without BACKEND both kinds go, the swarm part only where the engine manages one.
+case "${COMET_LAB_BACKEND:-}" in
+  swarm)
+    node_modules/.bin/node orchestrator/backends/swarm/swarm-lab-cli.ts down || exit $?
+    # The lab's secrets (the swarm keeps its tuning state on each node, not here): gone with the lab.
+    rm -f "$COMET_LAB_PROJECT_STATE/admin-token" "$COMET_LAB_PROJECT_STATE/grafana-password"
+    rmdir "$COMET_LAB_PROJECT_STATE" 2>/dev/null || true
+    exit 0 ;;
+  docker) ;;
+  *) node_modules/.bin/node orchestrator/backends/swarm/swarm-lab-cli.ts down --if-swarm || exit $? ;;
+esac
+
 network="${COMET_LAB_PROJECT}_lab"
 volume="${COMET_LAB_PROJECT}_prometheus-data"
 mapfile -t ids < <(lab_containers)

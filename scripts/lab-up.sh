@@ -10,7 +10,8 @@
 # (10s), COMET_ENGINE (raw), COMET_ADMIN_TOKEN (random per lab, kept root-only in COMET_LAB_STATE_DIR), COMET_LAB_PROFILE
 # (c1m), COMET_LAB_TUNE (apply | dry-run | skip; the values replaced are saved and `make lab-down` restores them),
 # COMET_LAB_STATE_DIR (/var/lib/comet-lab), BASE_IMAGE (node:24-bookworm-slim, else built offline),
-# COMET_LAB_PULL_TIMEOUT (20 s), COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building).
+# COMET_LAB_PULL_TIMEOUT (20 s), COMET_LAB_SERVER_IMAGE / COMET_LAB_LOADGEN_IMAGE (ready-made images instead of building),
+# COMET_LAB_IMAGE_TAG (latest: the tag the built images get), BACKEND / COMET_LAB_BACKEND (docker | swarm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . docker/lab-env.sh
@@ -29,24 +30,31 @@ for v in COMET_LAB_SERVER_PORT COMET_LAB_PROMETHEUS_PORT COMET_LAB_GRAFANA_PORT;
 [[ "${COMET_INTERVAL:-10s}" =~ ^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$ ]] || problems+=("COMET_INTERVAL=${COMET_INTERVAL}: must be a duration: 500ms, 10s, 2m, or bare seconds")
 [[ "${COMET_ENGINE:-raw}" =~ ^(raw|net|http|express)$ ]] || problems+=("COMET_ENGINE=${COMET_ENGINE}: must be raw, net, http or express")
 [[ "${COMET_LAB_TUNE:-apply}" =~ ^(apply|dry-run|skip)$ ]] || problems+=("COMET_LAB_TUNE=${COMET_LAB_TUNE}: must be apply, dry-run or skip")
+# BACKEND=swarm (make lab-up BACKEND=swarm): the same images, run as swarm services (orchestrator/backends/swarm/).
+backend="${COMET_LAB_BACKEND:-docker}"
+[[ "$backend" =~ ^(docker|swarm)$ ]] || problems+=("BACKEND=$backend: must be docker or swarm")
+# The tag lab-up builds the lab's images under (latest): a lab of its own (a test's) builds its own, so two labs
+# from two checkouts on one engine never swap images under each other.
+tag="${COMET_LAB_IMAGE_TAG:-latest}"
+[[ "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || problems+=("COMET_LAB_IMAGE_TAG=$tag: must be a Docker tag (letters, digits, _ . -)")
 if [ ${#problems[@]} -gt 0 ]; then
   printf 'comet-lab: LAB_ERR_USAGE: %s\n' "${problems[@]}" >&2
   echo "  hint: e.g. make lab-up N=100000 (nothing was built or started)" >&2
   exit 2
 fi
 
-[ ${#COMPOSE[@]} -gt 0 ] || fail "LAB_ERR_NO_COMPOSE: neither 'docker compose' nor 'docker-compose' is installed" \
+[ "$backend" = swarm ] || [ ${#COMPOSE[@]} -gt 0 ] || fail "LAB_ERR_NO_COMPOSE: neither 'docker compose' nor 'docker-compose' is installed" \
   "bash scripts/install-system-deps.sh (as root) installs docker-compose" 3
 bash scripts/start-dockerd.sh || exit 3
 
-running="$(lab_containers --filter label=comet-lab.role=server --filter status=running)"
+running="$([ "$backend" = swarm ] || lab_containers --filter label=comet-lab.role=server --filter status=running)"
 if [ -n "$running" ]; then
   say "the lab '$COMET_LAB_PROJECT' is already up (server $(docker inspect -f '{{.Name}}' $running | tr -d /)); nothing to do"
   say "make lab-down first to rebuild it"
   exit 0
 fi
 # Leftovers of a lab that did not come up (exited containers, a network): clear them before starting anew.
-if [ -n "$(lab_containers)" ]; then
+if [ "$backend" = docker ] && [ -n "$(lab_containers)" ]; then
   say "removing the leftovers of an earlier lab '$COMET_LAB_PROJECT'"
   bash scripts/lab-down.sh >/dev/null
 fi
@@ -66,7 +74,7 @@ if ! have_image "$base"; then
 fi
 export BASE_IMAGE="$base"
 prom="${COMET_LAB_PROMETHEUS_IMAGE:-prom/prometheus:v2.53.0}"
-if ! have_image "$prom"; then
+if [ "$backend" = docker ] && ! have_image "$prom"; then
   say "$prom cannot be had: building comet-lab/prometheus-local from Debian's /usr/bin/prometheus offline"
   prom="$(bash docker/build-prometheus-local.sh)" || fail "LAB_ERR_IMAGE_BUILD: building the offline Prometheus image failed (output above)"
 fi
@@ -74,7 +82,9 @@ export COMET_LAB_PROMETHEUS_IMAGE="$prom"
 grafana="${COMET_LAB_GRAFANA_IMAGE:-grafana/grafana:11.1.0}"
 export COMET_LAB_GRAFANA_IMAGE="$grafana"
 services=(tuner server prometheus)
-if have_image "$grafana"; then
+if [ "$backend" = swarm ]; then
+  :  # no Prometheus or Grafana on the swarm lab (yet): the orchestrator's exporter and live page still run
+elif have_image "$grafana"; then
   export COMET_LAB_GRAFANA_SCALE=1
   services+=(grafana)
 else
@@ -90,11 +100,12 @@ for role in server loadgen; do
     say "$role image: ${!var} (given, not built)"
     continue
   fi
-  say "building comet-lab/$role on $base"
-  if ! out="$(docker build -q -f "$role/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$role:latest" . 2>&1)"; then
+  say "building comet-lab/$role:$tag on $base"
+  if ! out="$(docker build -q -f "$role/Dockerfile" --build-arg "BASE_IMAGE=$base" -t "comet-lab/$role:$tag" . 2>&1)"; then
     echo "$out" >&2
     fail "LAB_ERR_IMAGE_BUILD: building comet-lab/$role failed (output above)"
   fi
+  export "$var=comet-lab/$role:$tag"
 done
 
 # Earlier builds of the lab's images, untagged by these: dangling layers only (by label, never anyone else's images).
@@ -109,6 +120,19 @@ export COMET_ADMIN_TOKEN COMET_LAB_GRAFANA_PASSWORD
 mkdir -p "$COMET_LAB_PROJECT_STATE"
 # The folder the orchestrator writes the load generators' scrape targets to (readable by Prometheus, no secret in it).
 mkdir -p "$COMET_LAB_TARGETS_DIR" && chmod 755 "$COMET_LAB_STATE_DIR/prometheus-targets" "$COMET_LAB_TARGETS_DIR"
+
+if [ "$backend" = swarm ]; then
+  # The tuner travels to the nodes as an image (they have no copy of kernel/), then the swarm part takes over.
+  if [ "${COMET_LAB_TUNE:-apply}" != skip ] && [ -z "${COMET_LAB_TUNER_IMAGE:-}" ]; then
+    say "building comet-lab/tuner:$tag on $base"
+    if ! out="$(docker build -q -f docker/tuner.Dockerfile --build-arg "BASE_IMAGE=$base" -t "comet-lab/tuner:$tag" . 2>&1)"; then
+      echo "$out" >&2
+      fail "LAB_ERR_IMAGE_BUILD: building comet-lab/tuner failed (output above)"
+    fi
+    export COMET_LAB_TUNER_IMAGE="comet-lab/tuner:$tag"
+  fi
+  exec node_modules/.bin/node orchestrator/backends/swarm/swarm-lab-cli.ts up
+fi
 
 # From here on, a failure takes down what was started. Services are named: Compose v1 would try to pull the image
 # of a service scaled to 0 (Grafana without its image) and fail offline.

@@ -4,6 +4,8 @@
  * Metric names (Prometheus) are listed here too, so the dashboards and the tests that check them share one spelling.
  */
 
+import type { OwnCgroupMemory } from './own-cgroup-memory.ts';
+
 export const TRANSPORT_NAMES = ['chunked', 'sse', 'poll', 'ws'] as const;
 export type Transport = (typeof TRANSPORT_NAMES)[number];
 
@@ -76,6 +78,8 @@ export interface LoadgenStatus {
   io?: 'raw' | 'net'; // raw libuv handles or net.Socket
   transport?: Transport; // what the connections speak (one per load generator)
   wsCloseCodes?: Record<string, number>; // WebSocket close frames from the server, by code (ws only)
+  /** The load generator's own memory cgroup read from inside (a container's: what `docker stats` shows for it). */
+  cgroupMemory?: OwnCgroupMemory;
 }
 
 /** `POST /ramp` body: raise (or lower) the target, paced at `rate` connections per second. */
@@ -107,6 +111,8 @@ export interface ServerStats {
   resets: number;
   /** Idle garbage collections (server/worker/idle-gc.ts), summed over processes; lastAtMs: the newest (epoch ms, 0: none). */
   idleGc: { count: number; lastAtMs: number };
+  /** The server's own memory cgroup read from inside (a container's: what `docker stats` shows for it). */
+  cgroupMemory?: OwnCgroupMemory;
 }
 
 /** A worker that died while the server ran. */

@@ -3,6 +3,7 @@
  * one of its components from outside (as a crash or a lost node would), and how to list what it left behind. Each
  * backend's harness lives in its own folder and names every test it skips, with the reason.
  */
+import { execFileSync } from 'node:child_process';
 import type { Backend } from './backend.ts';
 import type { Plan } from '../plan/plan.ts';
 
@@ -22,9 +23,20 @@ export interface BackendCase {
   /** After stop(): removes what setup made, whatever happened. */
   teardown?(): Promise<void>;
   make(): Backend;
-  plan(n: number): Plan;
+  /** A plan for N as this backend's planner makes it (swarm: from the engine's node list, hence a promise). */
+  plan(n: number): Plan | Promise<Plan>;
   /** Kills the named component from outside, as a crash would (SIGKILL, docker kill). */
   kill(backend: Backend, name: string): Promise<void>;
   /** Whatever the backend made that is still there (processes, cgroups, containers): empty after stop(). */
   leftovers(backend: Backend): Promise<string[]>;
+}
+
+/** Why a Docker-based backend cannot run its case here (no docker CLI), or false. */
+export function noDockerCli(): string | false {
+  try {
+    execFileSync('docker', ['--version'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'no docker CLI on this host (bash scripts/install-system-deps.sh installs docker.io)';
+  }
 }

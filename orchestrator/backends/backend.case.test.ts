@@ -13,10 +13,11 @@ import type { Backend, Component } from './backend.ts';
 import type { BackendCase, BackendCaseTest } from './backend-case.ts';
 import { dockerCase } from './docker/docker-backend-case.ts';
 import { localCase } from './local/local-backend-case.ts';
+import { swarmCase } from './swarm/swarm-backend-case.ts';
 import type { Plan } from '../plan/plan.ts';
 import { loadgenStatus, ramp, serverStats } from '../run/control.ts';
 
-const CASES: BackendCase[] = [localCase(), dockerCase()];
+const CASES: BackendCase[] = [localCase(), dockerCase(), swarmCase()];
 
 async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + ms;
@@ -45,7 +46,7 @@ for (const c of CASES) {
     before(async () => {
       await c.setup?.();
       backend = c.make();
-      given = c.plan(c.n);
+      given = await c.plan(c.n);
       givenCopy = structuredClone(given);
       adopted = await backend.up(given);
     }, { timeout: 300_000 });

@@ -1,6 +1,6 @@
 /**
  * What the orchestrator needs from wherever the lab runs. One folder per way (local/: processes on this host,
- * docker/: containers on one engine), memory probes in probes/; every backend passes
+ * docker/: containers on one engine, swarm/: services over the nodes of a Docker swarm), memory probes in probes/; every backend passes
  * orchestrator/backends/backend.case.test.ts (the shared suite), each listing what it skips and why.
  */
 import type { Plan } from '../plan/plan.ts';
@@ -8,8 +8,11 @@ import type { ListenSocket } from '../run/kernel-connections.ts';
 
 export type ComponentRole = 'server' | 'loadgen';
 
-/** How memory was read; the report names it next to every figure. */
-export type MemoryMethod = 'cgroup-v1' | 'cgroup-v2' | 'docker-stats' | 'proc-rss';
+/**
+ * How memory was read; the report names it next to every figure. `cgroup-v1-inside`/`cgroup-v2-inside`: the
+ * component read its own cgroup (the `docker stats` formula) and reported it through its API (swarm backend).
+ */
+export type MemoryMethod = 'cgroup-v1' | 'cgroup-v2' | 'docker-stats' | 'proc-rss' | 'cgroup-v1-inside' | 'cgroup-v2-inside';
 
 export interface MemoryReading {
   /** User-space working set as `docker stats` counts it: usage minus inactive file cache. */
@@ -24,6 +27,8 @@ export interface MemoryReading {
   /** Cumulative CPU time (user + system) in seconds, where known. */
   cpuSeconds?: number;
   method: MemoryMethod;
+  /** The same working set read another way at the same time, where one can be had (swarm: the node engine's stats). */
+  crossCheck?: { workingSetBytes: number; method: MemoryMethod };
 }
 
 export interface MemoryProbe {
@@ -43,12 +48,14 @@ export interface Component {
   probe: MemoryProbe;
   /** The server's: where its sockets are, so the kernel can count its connections (orchestrator/run/kernel-connections.ts). */
   listen?: ListenSocket;
-  /** Set when the component has died: why (exit code, signal, OOM kill). */
+  /** Set when the component has died: why (exit code, signal, OOM kill, the node it ran on left). */
   exited(): string | undefined;
+  /** The host it runs on, where the backend spans several (swarm: the node's host name). */
+  node?: string;
 }
 
 export interface Backend {
-  readonly name: 'local' | 'docker';
+  readonly name: 'local' | 'docker' | 'swarm';
   /**
    * Starts the server and load generators of the plan; resolves when every one answers on its API, with the plan it
    * adopted: what really runs (the server's port, workers and heartbeat, the load generators as laid out), which the
@@ -59,4 +66,6 @@ export interface Backend {
   components(): Component[];
   /** Stops and removes everything `up` made (processes, cgroups, containers, networks). Safe to call twice. */
   stop(): Promise<void>;
+  /** What the backend saw happen around the run, with times (swarm: nodes going down, tasks rescheduled). */
+  events?(): Array<{ atMs: number; what: string }>;
 }

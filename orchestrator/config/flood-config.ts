@@ -11,7 +11,7 @@ import { parseDurationSeconds } from './duration.ts';
 import { targetProblems } from '../targets/targets.ts';
 import { thresholdProblems } from '../thresholds/summary-fields.ts';
 
-export type BackendChoice = 'auto' | 'local' | 'docker';
+export type BackendChoice = 'auto' | 'local' | 'docker' | 'swarm';
 
 export interface FloodConfig {
   n: number;
@@ -121,7 +121,7 @@ export const ENV_NAMES: Partial<Record<keyof FloodConfig, string>> = {
   targetReadySeconds: 'LAB_TARGET_READY_TIMEOUT',
 };
 
-const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker'];
+const BACKENDS: BackendChoice[] = ['auto', 'local', 'docker', 'swarm'];
 const TRANSPORTS: readonly Transport[] = TRANSPORT_NAMES;
 
 /**

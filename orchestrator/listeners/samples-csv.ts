@@ -2,9 +2,10 @@
  * samples.csv, the run's raw data, written row by row as samples arrive (a run that is killed still leaves what
  * it measured). The report is computed from this file and run.json only (report/load-run.ts reads it back).
  * Columns: the run's counters (errors by cause as `client_err_<cause>`, delivery latency of the worst load generator
- * and inside the server), then five per component (`<name>_ws_bytes`, `<name>_sock_bytes`, `<name>_cpu_s`,
- * `<name>_up`, `<name>_kmem_bytes`); an empty cell is a figure the component did not give, never 0. Every field of a
- * RunSample has a column, so report/samples-table.ts rebuilds the same samples from the file.
+ * and inside the server), then six per component (`<name>_ws_bytes`, `<name>_sock_bytes`, `<name>_cpu_s`,
+ * `<name>_up`, `<name>_kmem_bytes`, `<name>_xcheck_bytes`: the same working set read another way, the swarm node
+ * engine's stats); an empty cell is a figure the component did not give, never 0. Every field of a RunSample has a
+ * column, so report/samples-table.ts rebuilds the same samples from the file.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -22,7 +23,7 @@ export const BASE_COLUMNS = [
   ...ERROR_CAUSES.map((c) => `client_err_${c}` as const),
   'server_reported_connections',
 ] as const;
-export const COMPONENT_COLUMNS = ['ws_bytes', 'sock_bytes', 'cpu_s', 'up', 'kmem_bytes'] as const;
+export const COMPONENT_COLUMNS = ['ws_bytes', 'sock_bytes', 'cpu_s', 'up', 'kmem_bytes', 'xcheck_bytes'] as const;
 
 const cell = (v: number | string | undefined): string => (v === undefined ? '' : String(v));
 
@@ -43,7 +44,7 @@ export function csvRow(s: RunSample, componentNames: string[]): string {
   ];
   const per = componentNames.flatMap((name) => {
     const c = s.components.find((x) => x.name === name);
-    return [c?.workingSetBytes, c?.kernelSocketBytes, c?.cpuSeconds?.toFixed(2), c ? (c.up ? 1 : 0) : undefined, c?.kernelBytes];
+    return [c?.workingSetBytes, c?.kernelSocketBytes, c?.cpuSeconds?.toFixed(2), c ? (c.up ? 1 : 0) : undefined, c?.kernelBytes, c?.crossCheckWorkingSetBytes];
   });
   return [...base, ...per].map(cell).join(',');
 }

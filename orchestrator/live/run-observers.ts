@@ -25,7 +25,7 @@ export function runInfoOf(plan: Plan): RunInfo {
 export const DOCKER_METRICS_PORT = 9465;
 
 export interface RunObserversOptions {
-  backend: 'local' | 'docker';
+  backend: 'local' | 'docker' | 'swarm';
   /** undefined: no live page. */
   livePort?: number;
   /** undefined: no exporter. With the docker backend, 0 means DOCKER_METRICS_PORT so the lab's Prometheus finds it. */

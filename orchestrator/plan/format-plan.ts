@@ -32,9 +32,22 @@ function loadgenLine(g: LoadgenPlan[]): string {
   const ids = `ids ${count(first.startIndex)}..${count(last.startIndex + last.connections - 1)}`;
   const targets = first.targets.map((_, i) => span(g.map((l) => l.targets[i]!.host))).join(', ');
   const sources = first.sourceAddresses.map((_, i) => span(g.map((l) => l.sourceAddresses[i]!))).join(', ');
-  const where = `-> ${targets}${sources ? ` from ${sources}` : ''}`;
+  const nodes = [...new Set(g.map((l) => l.node).filter((n): n is string => n !== undefined))];
+  const where = `-> ${targets}${sources ? ` from ${sources}` : ''}${nodes.length ? ` on ${nodes.join(', ')}` : ''}`;
   if (g.length === 1) return `    ${first.name}: ${count(first.connections)} connections (${ids}), ${first.procs} procs ${where}`;
   return `    ${first.name}..${last.name}: ${g.length} x ${count(first.connections)} connections (${ids}), ${first.procs} procs each ${where}`;
+}
+
+/** Swarm: what each node gets (load generators: as swarm spreads them, at most ceil(replicas / nodes) each). */
+function nodeLines(plan: Plan): string[] {
+  if (!plan.nodes) return [];
+  return [
+    `  nodes: ${plan.nodes.length}`,
+    ...plan.nodes.map((x) => {
+      const runs = [x.server ? `server (${plan.server.workers} workers)` : '', x.loadgens.length ? `${x.loadgens.length} load generator(s): ${x.loadgens.join(', ')}` : ''].filter(Boolean);
+      return `    ${x.name}: ${x.cores} cores, ${mib(x.memoryBytes)}; ${runs.join(' + ') || 'nothing'}; expected ${mib(x.expectedMemoryBytes)}`;
+    }),
+  ];
 }
 
 /** A docker plan is shown as the docker backend will lay it out (container addresses), not the loopback layout. */
@@ -46,6 +59,7 @@ export function formatPlan(planned: Plan): string {
     `  server: ${plan.server.workers} workers${plan.server.engine ? `, engine ${plan.server.engine}` : ''}, listening on ${plan.server.addresses.join(', ')}:${plan.server.port || '(free port below the ephemeral range)'}`,
     `  load generators: ${plan.loadgens.length} (${procs} processes; up to ${plan.portsPerAddress} ports per destination address, ${plan.fdLimitPerProcess} files per process)`,
     ...groupLoadgens(plan.loadgens).map(loadgenLine),
+    ...nodeLines(plan),
     `  expected memory: server ${mib(plan.expectedMemory.server)}, load generators ${mib(plan.expectedMemory.loadgen)}, kernel ${mib(plan.expectedMemory.kernel)}`,
     ...plan.warnings.map((w) => `  warning: ${w}`),
     ...plan.refusals.map((r) => `  REFUSED: ${r}`),

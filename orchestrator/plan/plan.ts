@@ -15,11 +15,28 @@ export interface LoadgenPlan {
   sourceAddresses: string[];
   /** Where it connects: the server's address(es) and port. */
   targets: Array<{ host: string; port: number }>;
+  /** Swarm: the node it runs on (host name), once the backend has placed it; planned: absent (swarm spreads them). */
+  node?: string;
+}
+
+/** Swarm: one node of the swarm and what the plan puts on it. */
+export interface NodePlan {
+  /** The node's host name (as `docker node ls` shows it) and id. */
+  name: string;
+  id: string;
+  cores: number;
+  memoryBytes: number;
+  /** Runs the server (it carries the label comet-lab.role=server, or is the only node). */
+  server: boolean;
+  /** Load-generator replicas it takes: planned (swarm spreads them, at most this many per node), or as placed. */
+  loadgens: string[];
+  /** Memory expected on this node at N: server and load generators, user space and kernel sockets. */
+  expectedMemoryBytes: number;
 }
 
 export interface Plan {
   n: number;
-  backend: 'local' | 'docker';
+  backend: 'local' | 'docker' | 'swarm';
   server: {
     engine: string;
     workers: number;
@@ -43,6 +60,8 @@ export interface Plan {
    * load generators ask (`{i}` = index) and their extra flags. Absent: comet-lab's server and its paths.
    */
   target?: { name: string; kind: string; streamPath: string; loadgenFlags: string[] };
+  /** Swarm: the nodes and what runs on each (planned from the engine's node list; after up(), as placed). */
+  nodes?: NodePlan[];
   /** Why this host cannot run it (empty when it can); `--force` runs anyway. */
   refusals: string[];
   warnings: string[];

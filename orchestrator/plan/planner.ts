@@ -34,7 +34,7 @@ export interface PlannerHost {
 
 export interface PlanRequest {
   n: number;
-  backend: 'local' | 'docker';
+  backend: Plan['backend'];
   engine: string;
   transport: Transport;
   rate: number;

@@ -41,6 +41,27 @@ function latencyTable(by: Record<string, LatencySummary> | undefined): string[] 
   ];
 }
 
+/** Swarm runs: memory per node and per component, where each load generator ran, what happened to the nodes. */
+function perNodeSection(s: Summary): string[] {
+  if (!s.nodes) return [];
+  const m = (b?: number) => (b === undefined ? 'n/a' : `${(b / 2 ** 20).toFixed(1)} MiB`);
+  return [
+    '### Per node',
+    '',
+    '| node | runs | working set, hold mean | node engine\'s stats, same samples |',
+    '| --- | --- | --- | --- |',
+    ...s.nodes.map((n) => `| ${n.node} | ${[n.server ? 'server' : '', ...n.loadgens].filter(Boolean).join(', ')} | ${m(n.holdBytes)} | ${m(n.crossCheckHoldBytes)} |`),
+    '',
+    '| component | node | working set, hold mean | node engine\'s stats | method |',
+    '| --- | --- | --- | --- | --- |',
+    ...(s.components ?? []).map((c) => `| ${c.name} | ${c.node ?? ''} | ${m(c.holdBytes)} | ${m(c.crossCheckHoldBytes)} | ${c.method ?? ''} |`),
+    '',
+    'Working set: each container read its own cgroup (usage minus inactive file, the `docker stats` formula) and reported it through its API; the engine column is one-shot `stats` from that node\'s engine, read in the same sample where the manager can reach the engine (COMET_LAB_NODE_ENGINES).',
+    ...(s.backendEvents?.length ? ['', 'What the swarm did during the run:', '', ...s.backendEvents.map((e) => `- ${new Date(e.atMs).toISOString()}: ${e.what}`)] : []),
+    '',
+  ];
+}
+
 export function renderReportMd(s: Summary, record: RunRecord): string {
   const p = record.plan;
   const env = record.environment;
@@ -68,6 +89,7 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '',
     ...memorySection('Server', s.memory.server),
     ...memorySection('Load generators (all together)', s.memory.loadgen),
+    ...perNodeSection(s),
     '### Kernel socket memory',
     '',
     `- Socket buffers (queued data): ${mib(s.kernel.tcpBytesBaseline)} before the ramp, ${mib(s.kernel.tcpBytesAtHold)} at the hold (${s.kernel.method}); idle streams queue nothing, so this stays small between heartbeats and is not divided per connection.`,

@@ -11,6 +11,7 @@ import type { BroadcastOutcome, RampPace, SendsOutcome } from '../run/outcome.ts
 import type { RunRecord } from './run-record.ts';
 import { linearFit, type LinearFit } from './fit.ts';
 import type { SamplesTable } from './samples-table.ts';
+import { componentMemory, nodeMemory, type ComponentMemory, type NodeMemory } from './per-node.ts';
 import { targetSummary, type TargetSummary } from './target-summary.ts';
 
 /**
@@ -68,6 +69,12 @@ export interface Summary extends TargetSummary {
   /** The load generators' closed-loop pace over the ramp (run.json's outcome.ramp.pace has the per-second timeline). */
   rampPace?: Omit<RampPace, 'timeline'>;
   memory: { server: MemoryFigures; loadgen: MemoryFigures };
+  /** Each component's mean working set over the hold, its node and its cross-check reading where there is one. */
+  components?: ComponentMemory[];
+  /** The same summed per node, where components ran on several hosts (swarm). */
+  nodes?: NodeMemory[];
+  /** What the backend saw happen (swarm: a node going down, a task rescheduled). */
+  backendEvents?: Array<{ atMs: number; what: string }>;
   kernel: {
     tcpBytesAtHold?: number; tcpBytesBaseline?: number; perConnectionBytes?: number; method: string;
     slabBytesAtHold?: number; slabBytesBaseline?: number; slabPerConnectionBytes?: number;
@@ -172,6 +179,13 @@ export function headline(m: MemoryFigures): PerConnectionHeadline | undefined {
   return undefined;
 }
 
+function perComponent(table: SamplesTable, record: RunRecord): Pick<Summary, 'components' | 'nodes' | 'backendEvents'> {
+  const components = componentMemory(table, record);
+  const nodes = nodeMemory(components);
+  const events = record.outcome?.backendEvents;
+  return { components, ...(nodes ? { nodes } : {}), ...(events?.length ? { backendEvents: events } : {}) };
+}
+
 export function summarize(table: SamplesTable, record: RunRecord): Summary {
   const base = summarizeRun(table, record);
   return { ...base, ...targetSummary(base, table, record) };
@@ -230,6 +244,7 @@ function summarizeRun(table: SamplesTable, record: RunRecord): Omit<Summary, key
     askedRate: record.plan.rampRate,
     ...(o?.ramp?.pace ? { rampPace: (({ timeline: _, ...rest }) => rest)(o.ramp.pace) } : {}),
     memory: { server: memoryFigures(table, record, 'server'), loadgen: memoryFigures(table, record, 'loadgen') },
+    ...perComponent(table, record),
     kernel: {
       tcpBytesAtHold: kernelHold,
       tcpBytesBaseline: kernelBase,

@@ -158,6 +158,9 @@ export function summaryDocument(s: Summary, record: RunRecord): SummaryV1 {
     errors: { total: errorsTotal, byCause },
     cpu: { seconds: Object.fromEntries(Object.entries(s.cpuSeconds).filter(([, x]) => x >= 0)) },
   };
+  if (s.components?.length) doc.components = s.components.map((c) => present({ ...c }));
+  if (s.nodes) doc.nodes = s.nodes.map((n) => present({ ...n, loadgens: [...n.loadgens] }));
+  if (s.backendEvents?.length) doc.backendEvents = s.backendEvents.map((e) => ({ atMs: e.atMs, what: e.what }));
   if (s.sends) {
     const a = s.sends;
     doc.sends = present({

@@ -163,6 +163,25 @@ export const SummarySchema = Type.Object(
       fanOutMs: Opt(N('latest arrival - publish time')),
       delivery: Opt(Latency),
     })),
+    components: Opt(Type.Array(Obj('One component: where it ran and its memory over the hold.', {
+      name: S('server, loadgen-1, ...'),
+      role: S('server or loadgen'),
+      node: Opt(S('the host it ran on (swarm node), where the backend says')),
+      method: Opt(S('memory probe')),
+      holdBytes: Opt(N('mean working set over the hold')),
+      crossCheckHoldBytes: Opt(N("the same container read another way over the same samples (swarm: the node engine's stats)")),
+    }), { description: 'Memory per component; on several hosts, which node each ran on.' })),
+    nodes: Opt(Type.Array(Obj('One host of a multi-host run (swarm).', {
+      node: S('node name'),
+      server: Type.Boolean({ description: 'the server ran here' }),
+      loadgens: Type.Array(Type.String(), { description: 'load generators that ran here' }),
+      holdBytes: Opt(N('memory of its components over the hold, summed')),
+      crossCheckHoldBytes: Opt(N("the node engine's own figure for the same, summed")),
+    }), { description: 'Memory per node (swarm backend only).' })),
+    backendEvents: Opt(Type.Array(Obj('Something the backend saw happen (swarm: a node going down, a task rescheduled).', {
+      atMs: N('epoch ms'),
+      what: S('what happened'),
+    }))),
     cpu: Obj('CPU per component.', {
       seconds: Type.Record(Type.String(), N('user + system seconds over the run')),
     }),

@@ -140,7 +140,7 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
       this.plan = await this.backend.up(this.plan);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
-      this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url }));
+      this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url, ...(c.node ? { node: c.node } : {}) }));
       this.emit('up', { components: this.outcome.components });
       const listen = components.find((c) => c.role === 'server')?.listen;
       const peers = [...new Set(this.plan.loadgens.flatMap((l) => l.sourceAddresses))];
@@ -305,6 +305,8 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     } catch (err) {
       this.report(undefined, (err as LabError).code ?? 'LAB_ERR_TEARDOWN', `teardown: ${(err as Error).message}`);
     }
+    const events = this.backend.events?.() ?? [];
+    if (events.length) this.outcome.backendEvents = events;
     const last = this.outcome.phases.at(-1)!;
     last.endMs = Date.now();
     this.outcome.endedAtMs = last.endMs;

@@ -89,6 +89,8 @@ export interface ComponentRecord {
   url: string;
   method?: MemoryMethod;
   exited?: string;
+  /** The host it ran on, where the backend spans several (swarm: the node's host name). */
+  node?: string;
 }
 
 /** Something that went wrong during a run (a component that died, a phase that failed, a missed target). */
@@ -119,6 +121,8 @@ export interface RunOutcome {
   degraded?: string[];
   interrupted: boolean;
   errors: RunError[];
+  /** What the backend saw happen around the run (swarm: nodes going down, tasks rescheduled), with times. */
+  backendEvents?: Array<{ atMs: number; what: string }>;
   /** The orchestrator's own sampling: how regular it was and what it cost (present once sampling ran). */
   sampling?: SamplingRecord;
 }

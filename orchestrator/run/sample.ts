@@ -24,6 +24,10 @@ export interface ComponentSample {
   /** Cumulative CPU time (user + system). */
   cpuSeconds?: number;
   method?: MemoryMethod;
+  /** The host it runs on (swarm: the node's host name). */
+  node?: string;
+  /** The same working set read another way in the same sample (swarm: the node engine's `docker stats` figure). */
+  crossCheckWorkingSetBytes?: number;
 }
 
 /** Percentiles of a latency histogram, milliseconds. */

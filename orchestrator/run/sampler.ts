@@ -108,7 +108,9 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
       role: c.role,
       up: exited === undefined,
       ...(exited ? { exited } : {}),
+      ...(c.node ? { node: c.node } : {}),
       ...(m ? { workingSetBytes: m.workingSetBytes, kernelSocketBytes: m.kernelSocketBytes, kernelBytes: m.kernelBytes, cpuSeconds: m.cpuSeconds, method: m.method } : {}),
+      ...(m?.crossCheck ? { crossCheckWorkingSetBytes: m.crossCheck.workingSetBytes } : {}),
     };
   });
   const latency = worstLatency(answered.map((s) => s.latencyMs));

@@ -13,7 +13,7 @@ export function cometLabTarget(): Target {
     name: 'comet-lab',
     label: 'comet-lab',
     supports: { transports: [...TRANSPORT_NAMES], sends: true, broadcast: true, heartbeat: true },
-    backends: ['local', 'docker'],
+    backends: ['local', 'docker', 'swarm'],
     description: "comet-lab's own server (server/cli.ts), as the plan sizes it",
     loadgenFlags: [],
     streamPath: (transport: Transport) => `/${STREAM_PREFIX[transport]}/{i}`,

@@ -99,7 +99,7 @@ export interface Target {
   readonly label: string;
   readonly supports: TargetSupport;
   /** Which backend can run it. */
-  readonly backends: ReadonlyArray<'local' | 'docker'>;
+  readonly backends: ReadonlyArray<'local' | 'docker' | 'swarm'>;
   /** One sentence for the report: what runs, configured how. */
   readonly description: string;
   /** How its memory is measured when not by the backend's probe of the server it started (url:), known after preflight. */

@@ -13,6 +13,7 @@ import { lingerOnClose } from '../http/linger.ts';
 import { ID_PATTERN } from '../http/routes.ts';
 import { SERVER_NAME, errorCode } from '../http/responses.ts';
 import type { RouteResult } from './router.ts';
+import { ownCgroupMemory } from '../../shared/own-cgroup-memory.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -121,7 +122,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
       }
       gcAtMs = Date.now();
     }
-    res.json(await deps.stats(gc));
+    res.json({ ...((await deps.stats(gc)) as object), cgroupMemory: ownCgroupMemory() });
   });
 
   app.get('/metrics', async (_req, res) => {

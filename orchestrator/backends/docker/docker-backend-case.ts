@@ -4,10 +4,10 @@
  * are the run's containers. Skipped where no docker CLI is installed. Everything here talks to the engine: run it
  * under `flock /tmp/comet-lab-docker.lock`.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Backend } from '../backend.ts';
-import type { BackendCase } from '../backend-case.ts';
+import { noDockerCli, type BackendCase } from '../backend-case.ts';
 import type { Plan } from '../../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
 import { dockerTestEnv } from './docker-test-env.ts';
@@ -15,22 +15,13 @@ import { connectDocker } from './docker-lab.ts';
 
 const run = promisify(execFile);
 
-function dockerCli(): string | false {
-  try {
-    execFileSync('docker', ['--version'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'no docker CLI on this host (bash scripts/install-system-deps.sh installs docker.io)';
-  }
-}
-
 export function dockerCase(): BackendCase {
   const project = `clcase${process.pid}`;
   const env = dockerTestEnv(project, { COMET_WORKERS: '1', COMET_INTERVAL: '1s' });
   const sh = (script: string) => run('bash', [script], { env, timeout: 300_000, maxBuffer: 1 << 24 });
   return {
     name: 'docker',
-    skip: dockerCli(),
+    skip: noDockerCli(),
     n: 600,
     async setup() {
       await run('bash', ['scripts/start-dockerd.sh'], { timeout: 120_000 });

@@ -16,9 +16,12 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, kB: 1e3, MB: 1e6, GB: 1e9 };
 
-/** MEM USAGE by container name, as `docker stats --no-stream` prints it, for the names given (or all running). */
-export async function dockerStatsCli(names: string[] = []): Promise<Map<string, number>> {
-  const { stdout } = await run('docker', ['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', ...names], { timeout: 30_000 });
+/**
+ * MEM USAGE by container name, as `docker stats --no-stream` prints it, for the names given (or all running), of
+ * the local engine or of the engine at `host` (`-H unix:///...`: another swarm node's).
+ */
+export async function dockerStatsCli(names: string[] = [], host?: string): Promise<Map<string, number>> {
+  const { stdout } = await run('docker', [...(host ? ['-H', host] : []), 'stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}', ...names], { timeout: 30_000 });
   const out = new Map<string, number>();
   for (const line of stdout.trim().split('\n')) {
     const m = /^(\S+) ([\d.]+)\s*([KMG]i?B|B) /.exec(line);
@@ -40,14 +43,14 @@ export interface WindowedReading {
  * lab's readings spread no more than `still` across the window or `attempts` run out; returns the steadiest window.
  * `docker stats` prints the memory of one moment inside its window, so a right probe's readings surround it.
  */
-export async function windowedDockerStats(name: string, probe: () => Promise<number>, attempts = 8, still = 0.05): Promise<WindowedReading> {
+export async function windowedDockerStats(name: string, probe: () => Promise<number>, attempts = 8, still = 0.05, host?: string): Promise<WindowedReading> {
   let best: WindowedReading | undefined;
   for (let i = 0; i < attempts; i++) {
     let r: WindowedReading;
     try {
       const seen: number[] = [await probe()];
       let running = true;
-      const cliDone = dockerStatsCli([name]).finally(() => (running = false));
+      const cliDone = dockerStatsCli([name], host).finally(() => (running = false));
       while (running) {
         await new Promise((res) => setTimeout(res, 200));
         seen.push(await probe());
