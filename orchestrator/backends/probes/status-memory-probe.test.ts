@@ -4,6 +4,7 @@
  * a real server holding 3,000 streams from a real load generator, each in its own memory cgroup. Skipped where no
  * cgroup can be made (then the local backend has none either).
  */
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,7 +39,8 @@ before(async () => {
   const loadgen = await start('loadgen', [
     'loadgen/cli.ts', `--url=${server.url}/test/{i}`, `--count=${N}`, '--rate=0', '--control-port=0', '--duration=120s',
   ]);
-  await ramp(loadgen.url, { target: N, rate: 0 });
+  const token = readFileSync(String(loadgen.proc.ready.controlTokenFile), 'utf8').trim(); // POST /ramp needs it
+  await ramp(loadgen.url, { target: N, rate: 0 }, token);
   for (let i = 0; i < 100 && (await serverStats(server.url)).open.total < N; i++) await sleep(200);
   assert.equal((await loadgenStatus(loadgen.url)).active, N);
 }, { timeout: 60_000 });

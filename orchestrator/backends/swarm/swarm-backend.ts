@@ -71,6 +71,8 @@ export class SwarmBackend implements Backend {
   readonly name = 'swarm' as const;
   readonly options: SwarmBackendOptions;
   readonly runId: string;
+  /** The load generators' control token for this run (their control ports listen on the overlay). */
+  readonly loadgenToken = randomBytes(24).toString('base64url');
   readonly settings: SwarmSettings;
   lab: SwarmLab | undefined;
   gateway: Gateway | undefined;
@@ -121,6 +123,7 @@ export class SwarmBackend implements Backend {
         maxPerNode: Math.ceil(replicas / Math.max(1, spread)),
         avoidServerNode,
         entryConfig: entry,
+        controlToken: this.loadgenToken,
       }) as never,
     );
     this.serviceId = svc.id;
@@ -152,8 +155,9 @@ export class SwarmBackend implements Backend {
       };
       const component = (name: string, role: 'server' | 'loadgen', url: string, t: Task): Component => {
         watch.track(name, t);
-        // The server's admin token (random per lab, from lab-up) travels with it: sends and broadcast need it.
-        const token = role === 'server' ? lab.server.adminToken : undefined;
+        // The server's admin token (random per lab, from lab-up) travels with it: sends and broadcast need it; the
+        // load generators' control token (random per run) with them: ramp, stop and latency reset need it.
+        const token = role === 'server' ? lab.server.adminToken : this.loadgenToken;
         return { name, role, url, ...(token ? { token } : {}), node: watch.nodeName(t.NodeID ?? ''), probe: new StatusMemoryProbe(url, role, crossCheck(t)), exited: () => watch.exited(name) };
       };
       this.#components = [

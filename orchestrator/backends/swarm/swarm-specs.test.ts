@@ -32,8 +32,10 @@ test('load generators: one service, slot template, shares, spread at most N per 
   const s = loadgenSpec(lab, {
     runId: 'r1', image: 'lg', replicas: 3, procs: 2, serverAddress: '10.212.0.2', transport: 'sse', streamPrefix: 'sse', durationSeconds: 99.2,
     shares: [{ startIndex: 0, connections: 4 }, { startIndex: 4, connections: 3 }, { startIndex: 7, connections: 3 }],
-    maxPerNode: 2, avoidServerNode: true, entryConfig: { id: 'c1', name: 'p_loadgen-entry_abc' },
+    maxPerNode: 2, avoidServerNode: true, entryConfig: { id: 'c1', name: 'p_loadgen-entry_abc' }, controlToken: 'tok-of-this-run-0123456789',
   });
+  assert.ok(s.TaskTemplate.ContainerSpec.Env!.includes('LOADGEN_CONTROL_TOKEN=tok-of-this-run-0123456789'), 'control POSTs need the run\'s token');
+  assert.ok(s.TaskTemplate.ContainerSpec.Args!.includes('--hold'), 'nothing opens before POST /ramp');
   assert.equal(s.Name, 'p_loadgen_r1');
   assert.deepEqual(s.Mode, { Replicated: { Replicas: 3 } });
   assert.deepEqual(s.EndpointSpec, { Mode: 'dnsrr' });

@@ -97,6 +97,8 @@ export interface LoadgenSpecInput {
   /** Keep them off the server's node. */
   avoidServerNode: boolean;
   entryConfig: { id: string; name: string };
+  /** The control API's token (LOADGEN_CONTROL_TOKEN in every replica): its control port listens on the overlay. */
+  controlToken: string;
 }
 
 /** Where the entry lands in the load-generator image (WORKDIR /app): beside loadgen/ as in the repository. */
@@ -117,9 +119,15 @@ export function loadgenSpec(lab: LabSpecInput, o: LoadgenSpecInput): ServiceSpec
           `--procs=${o.procs}`,
           `--control-port=${CONTROL_PORT}`,
           '--control-host=0.0.0.0',
+          // Nothing opens before the orchestrator's POST /ramp (a count alone opens at the default pace).
+          '--hold',
           `--duration=${Math.ceil(o.durationSeconds)}s`,
         ],
-        Env: ['COMET_LAB_TASK_SLOT={{.Task.Slot}}', `COMET_LAB_SHARES=${o.shares.map((s) => `${s.startIndex}:${s.connections}`).join(',')}`],
+        Env: [
+          'COMET_LAB_TASK_SLOT={{.Task.Slot}}',
+          `COMET_LAB_SHARES=${o.shares.map((s) => `${s.startIndex}:${s.connections}`).join(',')}`,
+          `LOADGEN_CONTROL_TOKEN=${o.controlToken}`,
+        ],
         Labels: labels,
         Ulimits: ulimits(lab.nofile),
         Sysctls: netnsSysctls(lab.profile),
