@@ -2,7 +2,7 @@
  * The default engine: libuv TCP handles driven directly (shared/raw-tcp), no net.Socket, no stream machinery.
  * A held stream costs the kernel socket, the libuv handle and a handful of fields on the handle's JS object.
  */
-import { closeRaw, errName, listenRaw, RawReader, shutdownRaw, type RawListener, type TcpHandle, writeRaw } from '../../shared/raw-tcp/raw-tcp.ts';
+import { closeRaw, errName, listenRaw, queuedBytes, RawReader, shutdownRaw, type RawListener, type TcpHandle, writeRaw } from '../../shared/raw-tcp/raw-tcp.ts';
 import type { Engine, EngineOptions } from './engine.ts';
 import { LeanHttp, type ConnOps, type LeanConn } from './lean-http.ts';
 
@@ -28,7 +28,7 @@ function detach(socket: unknown): RawConn | undefined {
 export function createRawEngine(options: EngineOptions): Engine {
   const ops: ConnOps<RawConn> = {
     write: (h, data) => writeRaw(h, data) === 0,
-    queued: (h) => h.writeQueueSize,
+    queued: queuedBytes,
     close: (h, graceful) => (graceful ? closeGracefully(h) : closeRaw(h)),
     handOff(h, bytes) {
       h.readStop();
