@@ -27,6 +27,11 @@ export interface StreamIO<S> {
   /** Writes one framed event. False: it failed or its write queue is over the cap; the engine closed it. */
   event(s: S, payload: string): boolean;
   /**
+   * Writes a heartbeat as `event` does. Its payload is ASCII (ids are `[A-Za-z0-9_-]`), so an engine can frame it by
+   * its length without counting UTF-8 bytes; an engine without this method gets `event`.
+   */
+  heartbeat?(s: S, payload: string): boolean;
+  /**
    * Answers a long-poll: 200 with `body` (and `lastSeq` as its event id), or 204 when body is undefined; with
    * `reset`, 205 (the poll named a position of another server run) with this run's start as its event id.
    */
@@ -52,11 +57,13 @@ export class Hub<S extends CometStream> {
   private dirOps: string[] = [];
   private dirFlush: NodeJS.Immediate | undefined;
   private readonly io: StreamIO<S>;
+  private readonly beat: (s: S, payload: string) => boolean;
   private readonly counters: WorkerCounters;
   private readonly options: HubOptions;
 
   constructor(io: StreamIO<S>, counters: WorkerCounters, options: HubOptions) {
     this.io = io;
+    this.beat = io.heartbeat !== undefined ? io.heartbeat.bind(io) : io.event.bind(io);
     this.counters = counters;
     this.options = options;
     this.heartbeats = new TimerWheel<S>(options.intervalMs, (s) => this.heartbeat(s));
@@ -220,7 +227,7 @@ export class Hub<S extends CometStream> {
 
   private heartbeat(s: S): void {
     const payload = TRANSPORTS[s.tr]!.heartbeat(++s.n, s.id);
-    if (payload !== undefined && this.io.event(s, payload)) this.counters.chunksSent++;
+    if (payload !== undefined && this.beat(s, payload)) this.counters.chunksSent++;
   }
 
   private pollExpired(s: S): void {
