@@ -4,9 +4,9 @@
  * and its request object); a load generator at 100,000 chunks/s paid about 1 µs of its 6-7 µs per chunk there, and
  * a server worker about as much per write (perf, issue 15). Here:
  *
- *   writeStrings(fds Int32Array, strings Array, count, results Int32Array)
- *       write(fds[i], UTF-8 of strings[i]) for i < count, one call for the whole batch (an entry that is a number
- *       instead of a string repeats the bytes of the entry before: a broadcast, one payload to many sockets);
+ *   writeStrings(fds Int32Array, entries Array, count, results Int32Array)
+ *       write(fds[i], entries[i]) for i < count, one call for the whole batch: a string is written as UTF-8, a
+ *       Uint8Array as it is, and 0 repeats the bytes of the entry before (a broadcast: one payload, many sockets);
  *       results[i] = 0 when all was written, the bytes NOT written after a partial write, or -errno (-EAGAIN:
  *       nothing written). Once a socket
  *       took less than asked, its later strings in the batch are not tried (-EAGAIN), so the caller queues them in
@@ -75,6 +75,7 @@ static napi_value write_strings(napi_env env, napi_callback_info info) {
   }
   char stack[STR_STACK];
   char *bytes = stack;
+  const char *out = bytes;
   size_t cap = sizeof stack, len = 0;
   int32_t blocked[64]; /* sockets that took less than asked in this batch (rare) */
   int nblocked = 0, overflow = 0;
@@ -100,17 +101,27 @@ static napi_value write_strings(napi_env env, napi_callback_info info) {
           CHECK(napi_get_value_string_utf8(env, s, bytes, cap, &len));
         }
       }
+      out = bytes;
+    } else if (type == napi_object) {
+      /* bytes as they are (a WebSocket frame): written from the caller's memory, which it keeps alive */
+      napi_typedarray_type ta;
+      void *data;
+      if (napi_get_typedarray_info(env, s, &ta, &len, &data, NULL, NULL) != napi_ok || ta != napi_uint8_array) {
+        napi_throw_type_error(env, "LAB_ERR_BATCH_IO", "writeStrings: an entry must be a string, a Uint8Array or 0");
+        return NULL;
+      }
+      out = data;
     } else if (i == 0) {
-      napi_throw_type_error(env, "LAB_ERR_BATCH_IO", "writeStrings: the first entry must be a string");
+      napi_throw_type_error(env, "LAB_ERR_BATCH_IO", "writeStrings: the first entry must be a string or a Uint8Array");
       return NULL;
-    } /* else: a number, meaning the same bytes as the entry before */
+    } /* else: 0, the same bytes as the entry before */
     int skip = overflow;
     for (int b = 0; b < nblocked && !skip; b++) skip = blocked[b] == fds[i];
     if (skip) {
       results[i] = -EAGAIN;
       continue;
     }
-    ssize_t w = write(fds[i], bytes, len);
+    ssize_t w = write(fds[i], out, len);
     results[i] = w < 0 ? -errno : (int32_t)(len - (size_t)w);
     if (results[i] != 0) {
       /* past 64 such sockets in one batch, every later string goes the slow, ordered way */

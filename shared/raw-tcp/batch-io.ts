@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 /** The addon's functions (see batch-io.c). */
 export interface BatchIo {
-  writeStrings(fds: Int32Array, strings: (string | number)[], count: number, results: Int32Array): void;
+  writeStrings(fds: Int32Array, entries: (string | Uint8Array | number)[], count: number, results: Int32Array): void;
   readerCreate(buffer: Uint8Array, results: Int32Array, onBatch: (count: number) => void): unknown;
   readerWatch(reader: unknown, fd: number, slot: number): number;
   readerUnwatch(reader: unknown, fd: number): number;

@@ -19,10 +19,10 @@ export class BatchWriter {
   private readonly io: BatchIo;
   private readonly onFail: (h: FdHandle, err: number) => void;
   private readonly fds: Int32Array;
-  /** What C reads: the string, or 0 for "the same bytes as the entry before" (a broadcast's one payload). */
-  private readonly entries: (string | number)[];
-  /** The string of each entry, for what the kernel did not take at once. */
-  private readonly strings: string[];
+  /** What C reads: the string or bytes, or 0 for "the same as the entry before" (a broadcast's one payload). */
+  private readonly entries: (string | Uint8Array | number)[];
+  /** The data of each entry, for what the kernel did not take at once. */
+  private readonly data: (string | Uint8Array)[];
   private readonly handles: (FdHandle | undefined)[];
   private readonly results: Int32Array;
   private n = 0;
@@ -37,14 +37,14 @@ export class BatchWriter {
     this.io = io;
     this.onFail = onFail;
     this.fds = new Int32Array(capacity);
-    this.entries = new Array<string | number>(capacity).fill(0);
-    this.strings = new Array<string>(capacity).fill('');
+    this.entries = new Array<string | Uint8Array | number>(capacity).fill(0);
+    this.data = new Array<string | Uint8Array>(capacity).fill('');
     this.handles = new Array<FdHandle | undefined>(capacity).fill(undefined);
     this.results = new Int32Array(capacity);
   }
 
   /** Writes `data` to `h` (now or at the end of this task); false only when an immediate write failed. */
-  write(h: FdHandle, data: string): boolean {
+  write(h: FdHandle, data: string | Uint8Array): boolean {
     if (queuedBytes(h) > 0) {
       this.flush();
       return writeRaw(h, data) === 0;
@@ -52,8 +52,8 @@ export class BatchWriter {
     if (this.n === this.fds.length) this.flush();
     const i = this.n++;
     this.fds[i] = h.fdn;
-    this.entries[i] = i > 0 && data === this.strings[i - 1] ? 0 : data;
-    this.strings[i] = data;
+    this.entries[i] = i > 0 && data === this.data[i - 1] ? 0 : data;
+    this.data[i] = data;
     this.handles[i] = h;
     if (!this.scheduled) {
       this.scheduled = true;
@@ -71,16 +71,16 @@ export class BatchWriter {
     let failed: [FdHandle, number][] | undefined;
     for (let i = 0; i < count; i++) {
       const r = this.results[i]!;
-      const data = this.strings[i]!;
+      const data = this.data[i]!;
       const h = this.handles[i]!;
-      this.strings[i] = '';
+      this.data[i] = '';
       this.entries[i] = 0;
       this.handles[i] = undefined;
       if (r === 0) continue;
       let err = 0;
       if (r > 0) {
         // a partial write: the rest (the last r bytes) waits in libuv, and so will this handle's later writes
-        const bytes = Buffer.from(data, 'utf8');
+        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
         err = writeRaw(h, bytes.subarray(bytes.length - r));
       } else if (r === EAGAIN) {
         err = writeRaw(h, data);
