@@ -3,7 +3,10 @@
  * wake-up, an incremental chunked-framing parser per connection (a few ints), counting chunks (with --sse: SSE
  * events, at their blank line) and messages (`@<sentAtMs> ...`), with delivery latency in a log-linear histogram.
  * It opens `--count` connections to `--host:--port` `GET <path><i>` (i from --start), at most --max-connecting at
- * once, bound to --source-ip when given.
+ * once, bound to --source-ip when given. With a source address it walks that address's ports itself (--local-ports,
+ * default ip_local_port_range), as comet-lab's load generator does: the kernel's connect-time port choice skips every
+ * port any socket on the host bound explicitly, so beside a client that binds its ports it runs out early, and each
+ * failed connect then scans the whole range (a stalled client, measured).
  *
  * Control on stdin, one command per line, answers on stdout:
  *   stats   -> stats {"active":N,"connecting":N,"failed":N,"closed":N,"chunks":N,"messages":N,
@@ -12,7 +15,7 @@
  *   quit (or EOF) -> exit 0
  * It prints `comet-c-client ready {"pid":X}` at start.
  *
- *   c-client --port P --count N [--host 127.0.0.1] [--source-ip A] [--path /test/] [--start 0] [--sse]
+ *   c-client --port P --count N [--host 127.0.0.1] [--source-ip A] [--local-ports LO-HI] [--path /test/] [--start 0] [--sse]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -55,6 +58,7 @@ static long chunks, messages;
 static double last_message_at;
 static const char *host = "127.0.0.1", *source_ip, *path = "/test/";
 static int port, max_connecting = 1000;
+static int port_lo, port_hi, next_port;
 static long start_index;
 static struct sockaddr_in dst, src;
 
@@ -117,18 +121,30 @@ static void open_one(void) {
     failed++;
     return;
   }
-  /* As libuv binds (SO_REUSEADDR), and the port chosen at connect by the whole 4-tuple: a TIME_WAIT socket of an
-   * earlier run on the same source address then never blocks a bind. */
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-  if (source_ip && bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
-    close(fd);
-    failed++;
-    return;
+  int ok = 0;
+  for (int tries = 0; tries < 256 && !ok; tries++) {
+    if (source_ip) {
+      /* as libuv binds: SO_REUSEADDR, so a TIME_WAIT socket of an earlier run on this port never blocks the bind */
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      src.sin_port = htons(next_port);
+      next_port = next_port >= port_hi ? port_lo : next_port + 1;
+      if (bind(fd, (struct sockaddr *)&src, sizeof src) < 0) {
+        if (errno != EADDRINUSE) break;
+        continue; /* a bound socket is not rebound: try the next port on this one */
+      }
+    }
+    if (connect(fd, (struct sockaddr *)&dst, sizeof dst) == 0 || errno == EINPROGRESS) ok = 1;
+    else if (!source_ip || errno != EADDRNOTAVAIL) break;
+    else {
+      /* the 4-tuple is taken: a fresh socket for the next port */
+      close(fd);
+      fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0 || fd >= maxfd) break;
+    }
   }
-  if (connect(fd, (struct sockaddr *)&dst, sizeof dst) < 0 && errno != EINPROGRESS) {
-    close(fd);
+  if (!ok) {
+    if (fd >= 0) close(fd);
     failed++;
     return;
   }
@@ -328,9 +344,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--path") && i + 1 < argc) path = argv[++i];
     else if (!strcmp(argv[i], "--start") && i + 1 < argc) start_index = atol(argv[++i]);
     else if (!strcmp(argv[i], "--max-connecting") && i + 1 < argc) max_connecting = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--local-ports") && i + 1 < argc) sscanf(argv[++i], "%d-%d", &port_lo, &port_hi);
     else if (!strcmp(argv[i], "--sse")) sse = 1;
     else {
-      fprintf(stderr, "usage: c-client --port P --count N [--host H] [--source-ip A] [--path /test/] [--start I] [--sse]\n");
+      fprintf(stderr,
+              "usage: c-client --port P --count N [--host H] [--source-ip A] [--local-ports LO-HI] [--path /test/] [--start I] "
+              "[--sse]\n");
       return 2;
     }
   }
@@ -344,6 +363,16 @@ int main(int argc, char **argv) {
     fprintf(stderr, "c-client: bad --host %s\n", host);
     return 2;
   }
+  if (!port_lo) {
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (!f || fscanf(f, "%d %d", &port_lo, &port_hi) != 2) port_lo = 32768, port_hi = 60999;
+    if (f) fclose(f);
+  }
+  if (port_lo < 1 || port_hi > 65535 || port_lo > port_hi) {
+    fprintf(stderr, "c-client: bad --local-ports %d-%d\n", port_lo, port_hi);
+    return 2;
+  }
+  next_port = port_lo;
   if (source_ip) {
     src.sin_family = AF_INET;
     if (inet_pton(AF_INET, source_ip, &src.sin_addr) != 1) {
