@@ -178,9 +178,7 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     }
     // ASCII: the chunk size is the length. Counting bytes and comparing with the last broadcast payload, as frame()
     // does, cost 0.4 µs of the 0.5 µs spent framing a heartbeat (node, 2,000,000 heartbeats).
-    return this.writeOrDrop(c, (c.fm & CHUNKED) === 0 ? payload : `${payload.length.toString(16)}
-${payload}
-`);
+    return this.writeOrDrop(c, (c.fm & CHUNKED) === 0 ? payload : `${payload.length.toString(16)}\r\n${payload}\r\n`);
   }
 
   pollAnswer(c: C, body: string | undefined, lastSeq: number, reset = false): void {

@@ -15,15 +15,8 @@ export const sse: TransportFraming = {
   name: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
   // welcome and heartbeat lines hold no line break (ids are [A-Za-z0-9_-]): one `data:` field each, no regex
-  welcome: (id) => `data: ${welcomeChunk(id)}
-`,
-  heartbeat: (n, id) => `data: ${heartbeatChunk(n, id)}
-`,
-  message: (seq, sentAtMs, body) => `id: ${eventId(seq)}
-${dataLines(messageChunk(sentAtMs, body).slice(0, -1))}`,
-  reset: () => `event: reset
-id: ${eventId(0)}
-data: ${currentEpoch()}
-
-`,
+  welcome: (id) => `data: ${welcomeChunk(id)}\n`,
+  heartbeat: (n, id) => `data: ${heartbeatChunk(n, id)}\n`,
+  message: (seq, sentAtMs, body) => `id: ${eventId(seq)}\n${dataLines(messageChunk(sentAtMs, body).slice(0, -1))}`,
+  reset: () => `event: reset\nid: ${eventId(0)}\ndata: ${currentEpoch()}\n\n`,
 };

@@ -43,7 +43,7 @@ test('the addon builds with gcc and loads', () => {
   assert.match(batchIoStatus().detail, /\.lab\/batch-io\/[0-9a-f]{16}\/batch-io\.node$/);
 });
 
-test('a batch writes each socket its own bytes, a repeated payload to many, in order across flushes', async () => {
+test('a batch writes each socket its own bytes, a repeated payload and bytes to many, in order across flushes', async () => {
   const io = batchIo()!;
   const p = await pairs(50);
   const failed: FdHandle[] = [];
@@ -51,6 +51,8 @@ test('a batch writes each socket its own bytes, a repeated payload to many, in o
   for (const [i, h] of p.accepted.entries()) assert.ok(w.write(h, `one ${i} ü\n`));
   const same = 'broadcast: the same string object for every socket\n';
   for (const h of p.accepted) w.write(h, same);
+  const bytes = Buffer.from('bytes as they are: \x81\x05\n', 'latin1'); // a WebSocket frame is written unencoded
+  for (const h of p.accepted) w.write(h, bytes);
   await Promise.resolve(); // the batch goes out at the end of the task
   for (const h of p.accepted) w.write(h, 'last\n');
   w.flush();
@@ -59,7 +61,7 @@ test('a batch writes each socket its own bytes, a repeated payload to many, in o
   for (const [k, c] of p.clients.entries()) {
     // accept order and connect order may differ: find the index this socket was written as
     const i = [...order.values()].find((j) => text(c).startsWith(`one ${j} `));
-    assert.equal(text(c), `one ${i} ü\n${same}last\n`, `client ${k}`);
+    assert.equal(Buffer.concat(c.got).toString('latin1'), Buffer.from(`one ${i} ü\n${same}`, 'utf8').toString('latin1') + 'bytes as they are: \x81\x05\nlast\n', `client ${k}`);
   }
   assert.deepEqual(failed, []);
   for (const c of p.clients) c.socket.destroy();
