@@ -109,7 +109,7 @@ test('tiny bench: results file and README section agree with the figures measure
   assert.deepEqual(cpuRows.map((x) => x.transport), ['chunked', 'sse']);
   assert.equal(r.broadcast!.runs.length, 2);
   for (const x of r.broadcast!.runs) assert.ok(x.complete && x.received === 500 && x.fanOutMs > 0, `${x.impl}: ${x.received} in ${x.fanOutMs} ms`);
-  assert.equal(r.targets.length, 17);
+  assert.equal(r.targets.length, 18);
   assert.ok(r.targets.every((t) => t.met !== false || (t.by && t.cause)), 'every miss says by how much and why');
 
   // The .md and README carry exactly those figures.

@@ -42,7 +42,7 @@ function program(io: CliIo): Command {
     .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
     .option('--cpu-n <n>', 'streams of the CPU stage, one process per side (default 10000)')
     .option('--cpu-rates <list>', 'heartbeat chunks per second the CPU stage asks (default 10000,100000)')
-    .option('--cpu-transports <list>', 'transports of the CPU stage: chunked,sse (default both)')
+    .option('--cpu-transports <list>', 'transports of the CPU stage: chunked,sse,ws (default all three)')
     .option('--cpu-window <duration>', 'measuring window of each CPU run (default 10s)')
     .option('--cpu-settle <duration>', 'wait between holding every stream and the window (default 10s)')
     .option('--cpu-rounds <n>', 'runs of each pair per transport and rate, alternating (default 3)')

@@ -1,7 +1,8 @@
 /*
  * The plain C reference flood client of comet-lab's bench: one epoll loop, one read() per ready connection per
  * wake-up, an incremental chunked-framing parser per connection (a few ints), counting chunks (with --sse: SSE
- * events, at their blank line) and messages (`@<sentAtMs> ...`), with delivery latency in a log-linear histogram.
+ * events, at their blank line; with --ws: WebSocket text frames after a 101) and messages (`@<sentAtMs> ...`), with
+ * delivery latency in a log-linear histogram.
  * It opens `--count` connections to `--host:--port` `GET <path><i>` (i from --start), at most --max-connecting at
  * once, bound to --source-ip when given. With a source address it walks that address's ports itself (--local-ports,
  * default ip_local_port_range), as comet-lab's load generator does: the kernel's connect-time port choice skips every
@@ -15,7 +16,8 @@
  *   quit (or EOF) -> exit 0
  * It prints `comet-c-client ready {"pid":X}` at start.
  *
- *   c-client --port P --count N [--host 127.0.0.1] [--source-ip A] [--local-ports LO-HI] [--path /test/] [--start 0] [--sse]
+ *   c-client --port P --count N [--host 127.0.0.1] [--source-ip A] [--local-ports LO-HI] [--path /test/] [--start 0]
+ *            [--sse | --ws]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -35,7 +37,7 @@
 #define MAX_EVENTS 1024
 #define TS_MAX 40
 
-enum { P_CONNECTING, P_HEAD, P_SIZE, P_SIZE_LF, P_DATA, P_DATA_CR, P_DATA_LF, P_DONE };
+enum { P_CONNECTING, P_HEAD, P_SIZE, P_SIZE_LF, P_DATA, P_DATA_CR, P_DATA_LF, P_DONE, P_WS_H0, P_WS_H1, P_WS_EXT, P_WS_DATA };
 
 struct conn {
   int fd;
@@ -46,13 +48,15 @@ struct conn {
   uint8_t tslen;     /* bytes of a message's timestamp collected */
   uint8_t collecting;
   uint8_t skip;      /* bytes of an SSE field name still to pass */
+  uint8_t opcode;    /* WebSocket: the frame's opcode */
+  uint8_t extbytes;  /* WebSocket: extended length bytes still to read */
   uint32_t remaining;
   char ts[TS_MAX];
 };
 
 static struct conn *conns; /* indexed by slot */
 static int *slot_of_fd;
-static int maxfd, epfd, sse;
+static int maxfd, epfd, sse, ws;
 static long count, started, active, connecting, failed, closed_;
 static long chunks, messages;
 static double last_message_at;
@@ -181,10 +185,15 @@ static void on_connected(struct conn *c) {
   if (err) return end_conn(c, 0);
   char req[512];
   long i = start_index + (c - conns);
-  int len = snprintf(req, sizeof req,
-                     "GET %s%ld HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: comet-c-client\r\nAccept: */*\r\n"
-                     "TE: chunked\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n",
-                     path, i, host, port);
+  int len = ws ? snprintf(req, sizeof req,
+                          "GET %s%ld HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: comet-c-client\r\nUpgrade: websocket\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n",
+                          path, i, host, port)
+               : snprintf(req, sizeof req,
+                          "GET %s%ld HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: comet-c-client\r\nAccept: */*\r\n"
+                          "TE: chunked\r\nCache-Control: no-cache\r\nConnection: keep-alive\r\n\r\n",
+                          path, i, host, port);
   if (write(c->fd, req, len) != len) return end_conn(c, 0);
   c->phase = P_HEAD;
   c->headmatch = 0;
@@ -234,6 +243,16 @@ static void data(struct conn *c, const char *p, size_t n) {
   }
 }
 
+/* A WebSocket frame ended: a text or binary frame is a unit; control frames (close, ping) are not counted. */
+static void ws_frame_done(struct conn *c) {
+  if (c->opcode == 1 || c->opcode == 2) unit_done(c);
+  else {
+    c->tslen = 0;
+    c->unitstart = 1;
+  }
+  c->phase = P_WS_H0;
+}
+
 static void parse(struct conn *c, const char *buf, size_t n) {
   size_t i = 0;
   while (i < n) {
@@ -243,7 +262,7 @@ static void parse(struct conn *c, const char *buf, size_t n) {
         static const char want[] = "\r\n\r\n";
         c->headmatch = ch == want[c->headmatch] ? c->headmatch + 1 : (ch == '\r' ? 1 : 0);
         if (c->headmatch == 4) {
-          c->phase = P_SIZE;
+          c->phase = ws ? P_WS_H0 : P_SIZE;
           c->remaining = 0;
           connecting--;
           active++;
@@ -286,6 +305,33 @@ static void parse(struct conn *c, const char *buf, size_t n) {
         c->phase = P_SIZE;
         c->remaining = 0;
         break;
+      case P_WS_H0:
+        c->opcode = (uint8_t)buf[i++] & 0x0f;
+        c->phase = P_WS_H1;
+        break;
+      case P_WS_H1: {
+        unsigned len7 = (uint8_t)buf[i++] & 0x7f; /* server frames are unmasked */
+        c->remaining = len7 < 126 ? len7 : 0;
+        c->extbytes = len7 == 126 ? 2 : len7 == 127 ? 8 : 0;
+        c->phase = c->extbytes ? P_WS_EXT : P_WS_DATA;
+        if (!c->extbytes && !c->remaining) ws_frame_done(c);
+        break;
+      }
+      case P_WS_EXT:
+        c->remaining = c->remaining << 8 | (uint8_t)buf[i++];
+        if (--c->extbytes == 0) {
+          c->phase = P_WS_DATA;
+          if (!c->remaining) ws_frame_done(c);
+        }
+        break;
+      case P_WS_DATA: {
+        size_t take = n - i < c->remaining ? n - i : c->remaining;
+        data(c, buf + i, take);
+        i += take;
+        c->remaining -= (uint32_t)take;
+        if (!c->remaining) ws_frame_done(c);
+        break;
+      }
       default:
         i = n;
     }
@@ -346,10 +392,11 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--max-connecting") && i + 1 < argc) max_connecting = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--local-ports") && i + 1 < argc) sscanf(argv[++i], "%d-%d", &port_lo, &port_hi);
     else if (!strcmp(argv[i], "--sse")) sse = 1;
+    else if (!strcmp(argv[i], "--ws")) ws = 1;
     else {
       fprintf(stderr,
               "usage: c-client --port P --count N [--host H] [--source-ip A] [--local-ports LO-HI] [--path /test/] [--start I] "
-              "[--sse]\n");
+              "[--sse | --ws]\n");
       return 2;
     }
   }

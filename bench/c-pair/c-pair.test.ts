@@ -1,14 +1,15 @@
 /**
  * The C reference pair, built with the real gcc and run as real processes: it holds a few hundred streams over two
  * server and two client processes, heartbeats them at the asked rate (counted by the clients, checked against the
- * servers' own count and against what curl receives), broadcasts to every stream, frames SSE, and leaves nothing
- * running. A few seconds.
+ * servers' own count and against what curl receives), broadcasts to every stream, frames SSE and WebSocket (read by
+ * the ws library), and leaves nothing running. A few seconds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
 import { waitHeld } from '../pairs/pair.ts';
 import { buildCPair } from './build.ts';
 import { startCPair } from './c-pair.ts';
@@ -56,10 +57,10 @@ test('the pair holds 400 streams on 2 + 2 processes, heartbeats them at the aske
   for (const pid of [...pair.roots.server, ...pair.roots.client]) assert.ok(!alive(pid), `process ${pid} is gone`);
 });
 
-test('what the C server writes is what an HTTP client reads: chunked heartbeats, and SSE events with --sse', { timeout: 20_000 }, async () => {
+test('what the C server writes is what an HTTP client reads: chunked heartbeats on /test, SSE events on /sse', { timeout: 20_000 }, async () => {
   const bins = buildCPair();
   for (const sse of [false, true]) {
-    const { child, ready } = await LineControlled.start<{ port: number }>(bins.server, ['--port', '0', '--interval-ms', '100', ...(sse ? ['--sse'] : [])], 'comet-c-server ready', 'c-server');
+    const { child, ready } = await LineControlled.start<{ port: number }>(bins.server, ['--port', '0', '--interval-ms', '100'], 'comet-c-server ready', 'c-server');
     try {
       // curl decodes the chunked framing; 0.35 s is the welcome and three heartbeats
       let body = '';
@@ -77,6 +78,42 @@ test('what the C server writes is what an HTTP client reads: chunked heartbeats,
     } finally {
       await child.stop();
     }
+  }
+});
+
+test('on /ws a WebSocket client (the ws library, which checks the accept key) gets one text frame per line', { timeout: 20_000 }, async () => {
+  const bins = buildCPair();
+  const { child, ready } = await LineControlled.start<{ port: number }>(bins.server, ['--port', '0', '--interval-ms', '100'], 'comet-c-server ready', 'c-server');
+  try {
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const sock = new WebSocket(`ws://127.0.0.1:${ready.port}/ws/alice`);
+      sock.on('message', (data, isBinary) => {
+        assert.equal(isBinary, false);
+        got.push(data.toString());
+        if (got.length === 3) {
+          sock.terminate();
+          resolve();
+        }
+      });
+      sock.on('error', reject);
+    });
+    assert.deepEqual(got, ['Welcome to comet-lab, alice', 'Chunk 1 for ID alice', 'Chunk 2 for ID alice']);
+  } finally {
+    await child.stop();
+  }
+  // and the C client counts those frames, broadcasts included
+  const pair = await startCPair({ n: 100, intervalMs: 100, transport: 'ws', processes: 1 }, bins);
+  try {
+    await waitHeld(pair, 10_000);
+    const t0 = await pair.totals();
+    await pair.broadcast('to every socket');
+    await sleep(500);
+    const t1 = await pair.totals();
+    assert.equal(t1.messages - t0.messages, 100);
+    assert.ok(t1.chunks - t0.chunks >= 100 + 400, `frames in 0.5 s: ${t1.chunks - t0.chunks}`);
+  } finally {
+    await pair.stop();
   }
 });
 

@@ -12,16 +12,17 @@ export async function startCPair(spec: PairSpec, bins: CPairBinaries): Promise<P
     await Promise.all([...clients, ...servers].map((c) => c.stop()));
   };
   try {
-    const sse = spec.transport === 'sse' ? ['--sse'] : [];
+    // the server frames by path (/test, /sse, /ws) as comet-lab does; the client is told what to parse
+    const mode = spec.transport === 'chunked' ? [] : [`--${spec.transport}`];
     for (let k = 0; k < spec.processes; k++) {
-      const args = ['--port', String(port), '--host', '127.0.0.1', '--interval-ms', String(spec.intervalMs), ...sse];
+      const args = ['--port', String(port), '--host', '127.0.0.1', '--interval-ms', String(spec.intervalMs)];
       servers.push((await LineControlled.start(bins.server, args, 'comet-c-server ready', `c-server ${k}`)).child);
     }
     let first = 0;
     for (let k = 0; k < spec.processes; k++) {
       const count = Math.floor(spec.n / spec.processes) + (k < spec.n % spec.processes ? 1 : 0);
-      const path = spec.transport === 'sse' ? '/sse/' : '/test/';
-      const args = ['--port', String(port), '--count', String(count), '--start', String(first), '--source-ip', clientSource('c', k), '--path', path, ...sse];
+      const path = spec.transport === 'chunked' ? '/test/' : `/${spec.transport}/`;
+      const args = ['--port', String(port), '--count', String(count), '--start', String(first), '--source-ip', clientSource('c', k), '--path', path, ...mode];
       clients.push((await LineControlled.start(bins.client, args, 'comet-c-client ready', `c-client ${k}`)).child);
       first += count;
     }

@@ -3,8 +3,8 @@
  * processes share a port with SO_REUSEPORT, as comet-lab's workers do). It answers `GET /<anything>/<id>` with a
  * chunked stream, writes `Welcome to comet-lab, <id>\n` at once and `Chunk <n> for ID <id>\n` to each stream once
  * per interval from a timer wheel (the same shape as comet-lab's server/worker/timer-wheel.ts), each as one HTTP
- * chunk in one write(). With --sse the payloads are SSE events (`data: ...\n\n`) inside the chunks, as comet-lab
- * frames SSE over HTTP/1.1.
+ * chunk in one write(). As comet-lab frames them: `GET /sse/<id>` gets SSE events (`data: ...\n\n`) inside the
+ * chunks; `GET /ws/<id>` with a WebSocket upgrade gets a 101 and one text frame per line (no newline).
  *
  * Control on stdin, one command per line, answers on stdout:
  *   stats             -> stats {"streams":N,"sent":N,"dropped":N,"broadcasts":N}
@@ -13,7 +13,7 @@
  *   quit (or EOF)     -> exit 0
  * It prints `comet-c-server ready {"port":P,"pid":X}` once listening.
  *
- *   c-server --port 0 --interval-ms 1000 [--host 127.0.0.1] [--sse] [--slots 50]
+ *   c-server --port 0 --interval-ms 1000 [--host 127.0.0.1] [--slots 50]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -37,6 +37,7 @@
 #define MAX_EVENTS 1024
 
 enum { READING = 0, STREAMING = 1 };
+enum { CHUNKED = 0, SSE = 1, WS = 2 };
 
 struct conn {
   int fd;
@@ -46,6 +47,7 @@ struct conn {
   struct conn *prev, *next;
   int idlen;
   int headlen;
+  int mode; /* CHUNKED, SSE or WS */
   char id[ID_MAX + 1];
   char *head;     /* request bytes while READING */
 };
@@ -53,7 +55,6 @@ struct conn {
 static struct conn **conns; /* indexed by fd */
 static int maxfd;
 static int epfd, lfd;
-static int sse;
 static long streams, sent, dropped, broadcasts;
 static struct conn **wheel; /* slot -> list head */
 static int slots = 50, cursor;
@@ -97,10 +98,18 @@ static void close_conn(struct conn *c) {
   free(c);
 }
 
-/* Frames `payload` (len bytes) as one HTTP chunk (SSE: as one event first) into out; returns the length. */
-static int frame(char *out, const char *payload, int len) {
+/* Frames `payload` (len bytes, ending in \n) for the stream's transport into out; returns the length. */
+static int frame(int mode, char *out, const char *payload, int len) {
   char body[512];
-  if (sse) {
+  if (mode == WS) {
+    /* one unmasked final text frame, the line without its newline (payloads here stay under 126 bytes) */
+    len -= 1;
+    out[0] = (char)0x81;
+    out[1] = (char)len;
+    memcpy(out + 2, payload, len);
+    return len + 2;
+  }
+  if (mode == SSE) {
     if (len > 400) len = 400;
     memcpy(body, "data: ", 6);
     memcpy(body + 6, payload, len - 1); /* payload ends in \n */
@@ -117,7 +126,7 @@ static int frame(char *out, const char *payload, int len) {
 /* One write per event; a stream whose socket buffer is full loses the event (counted), as a slow consumer would. */
 static int write_event(struct conn *c, const char *payload, int len) {
   char out[600];
-  int total = frame(out, payload, len);
+  int total = frame(c->mode, out, payload, len);
   ssize_t w = write(c->fd, out, total);
   if (w == total) return 1;
   if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -155,6 +164,68 @@ static const char SSE_HEAD[] =
     "HTTP/1.1 200 OK\r\nServer: comet-c\r\nContent-Type: text/event-stream; charset=utf-8\r\nCache-Control: no-cache\r\n"
     "Transfer-Encoding: chunked\r\n\r\n";
 
+/* SHA-1 (FIPS 180-1) of a short message, for the WebSocket accept key only. */
+static void sha1(const unsigned char *msg, size_t n, unsigned char out[20]) {
+  uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+  unsigned char block[128] = {0};
+  size_t total = ((n + 8) / 64 + 1) * 64; /* message, 0x80, zeros, 64-bit length */
+  if (total > sizeof block) return;
+  memcpy(block, msg, n);
+  block[n] = 0x80;
+  uint64_t bits = (uint64_t)n * 8;
+  for (int k = 0; k < 8; k++) block[total - 1 - k] = (unsigned char)(bits >> (8 * k));
+  for (size_t off = 0; off < total; off += 64) {
+    uint32_t w[80];
+    for (int t = 0; t < 16; t++)
+      w[t] = (uint32_t)block[off + 4 * t] << 24 | (uint32_t)block[off + 4 * t + 1] << 16 |
+             (uint32_t)block[off + 4 * t + 2] << 8 | block[off + 4 * t + 3];
+    for (int t = 16; t < 80; t++) {
+      uint32_t x = w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16];
+      w[t] = x << 1 | x >> 31;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+    for (int t = 0; t < 80; t++) {
+      uint32_t f, k;
+      if (t < 20) f = (b & c) | (~b & d), k = 0x5A827999;
+      else if (t < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
+      else if (t < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+      else f = b ^ c ^ d, k = 0xCA62C1D6;
+      uint32_t tmp = (a << 5 | a >> 27) + f + e + k + w[t];
+      e = d, d = c, c = b << 30 | b >> 2, b = a, a = tmp;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
+  }
+  for (int k = 0; k < 20; k++) out[k] = (unsigned char)(h[k / 4] >> (24 - 8 * (k % 4)));
+}
+
+static void base64(const unsigned char *in, int n, char *out) {
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  int o = 0;
+  for (int k = 0; k < n; k += 3) {
+    uint32_t v = (uint32_t)in[k] << 16 | (k + 1 < n ? (uint32_t)in[k + 1] << 8 : 0) | (k + 2 < n ? in[k + 2] : 0);
+    out[o++] = tbl[v >> 18 & 63];
+    out[o++] = tbl[v >> 12 & 63];
+    out[o++] = k + 1 < n ? tbl[v >> 6 & 63] : '=';
+    out[o++] = k + 2 < n ? tbl[v & 63] : '=';
+  }
+  out[o] = 0;
+}
+
+/* The value of header `name` (lower case, with its colon) in the request head, or NULL; its length in *len. */
+static const char *header(struct conn *c, const char *name, int *len) {
+  int nl = (int)strlen(name);
+  for (int k = 0; k + nl < c->headlen; k++) {
+    if (c->head[k] != '\n' || strncasecmp(c->head + k + 1, name, nl) != 0) continue;
+    const char *v = c->head + k + 1 + nl;
+    while (*v == ' ') v++;
+    const char *e = v;
+    while (e < c->head + c->headlen && *e != '\r' && *e != '\n') e++;
+    *len = (int)(e - v);
+    return v;
+  }
+  return NULL;
+}
+
 static void bad_request(struct conn *c) {
   static const char r[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
   (void)!write(c->fd, r, sizeof r - 1);
@@ -173,6 +244,25 @@ static void start_stream(struct conn *c) {
     if (*p == '/') slash = p;
   int idlen = (int)(sp2 - slash - 1);
   if (idlen < 1 || idlen > ID_MAX) return bad_request(c);
+  c->mode = strncmp(path, "/sse/", 5) == 0 ? SSE : strncmp(path, "/ws/", 4) == 0 ? WS : CHUNKED;
+  char out[1024];
+  int hl;
+  if (c->mode == WS) {
+    int keylen;
+    const char *key = header(c, "sec-websocket-key:", &keylen);
+    if (!key || keylen > 60) return bad_request(c);
+    unsigned char in[128], digest[20];
+    memcpy(in, key, keylen);
+    memcpy(in + keylen, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+    sha1(in, keylen + 36, digest);
+    char accept[32];
+    base64(digest, 20, accept);
+    hl = sprintf(out, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Accept: %s\r\n\r\n", accept);
+  } else {
+    hl = c->mode == SSE ? (int)sizeof SSE_HEAD - 1 : (int)sizeof HEAD - 1;
+    memcpy(out, c->mode == SSE ? SSE_HEAD : HEAD, hl);
+  }
   memcpy(c->id, slash + 1, idlen);
   c->id[idlen] = 0;
   c->idlen = idlen;
@@ -180,12 +270,9 @@ static void start_stream(struct conn *c) {
   c->head = NULL;
   c->state = STREAMING;
   streams++;
-  char out[1024];
-  int hl = sse ? (int)sizeof SSE_HEAD - 1 : (int)sizeof HEAD - 1;
-  memcpy(out, sse ? SSE_HEAD : HEAD, hl);
   char payload[128];
   int len = sprintf(payload, "Welcome to comet-lab, %s\n", c->id);
-  int total = hl + frame(out + hl, payload, len);
+  int total = hl + frame(c->mode, out + hl, payload, len);
   if (write(c->fd, out, total) != total) return close_conn(c);
   wheel_add(c);
 }
@@ -280,9 +367,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--host") && i + 1 < argc) host = argv[++i];
     else if (!strcmp(argv[i], "--interval-ms") && i + 1 < argc) interval_ms = atof(argv[++i]);
     else if (!strcmp(argv[i], "--slots") && i + 1 < argc) slots = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--sse")) sse = 1;
     else {
-      fprintf(stderr, "usage: c-server --port P --interval-ms I [--host H] [--sse] [--slots S]\n");
+      fprintf(stderr, "usage: c-server --port P --interval-ms I [--host H] [--slots S]\n");
       return 2;
     }
   }

@@ -59,7 +59,7 @@ export async function startCometPair(spec: PairSpec, options: CometPairOptions =
       60_000,
       { cwd: REPO, env: { ...process.env, COMET_ADMIN_TOKEN: token, ...options.serverEnv } },
     );
-    const path = spec.transport === 'sse' ? '/sse/{i}' : '/test/{i}';
+    const path = spec.transport === 'chunked' ? '/test/{i}' : `/${spec.transport}/{i}`;
     const sources = Array.from({ length: spec.processes }, (_, k) => clientSource('comet-lab', k)).join(',');
     loadgen = await startWithReadyLine<{ controlPort: number; pid: number }>(
       NODE,

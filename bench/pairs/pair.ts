@@ -1,13 +1,13 @@
 /**
  * A server and its flood client, started together for a side-by-side measurement: comet-lab's (server/cli.ts and
- * loadgen/cli.ts) or the C reference pair (bench/c-pair). Both hold `n` streams of `/test/<i>` (or `/sse/<i>`) on
+ * loadgen/cli.ts) or the C reference pair (bench/c-pair). Both hold `n` streams of `/test/<i>` (or `/sse/<i>`, `/ws/<i>`) on
  * loopback, heartbeat them every `intervalMs`, count what arrives on the client side, and can broadcast one message
  * to every stream. The bench measures them the same way through this interface (bench/pairs/cpu-window.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type PairTransport = 'chunked' | 'sse';
-export const PAIR_TRANSPORTS: readonly PairTransport[] = ['chunked', 'sse'];
+export type PairTransport = 'chunked' | 'sse' | 'ws';
+export const PAIR_TRANSPORTS: readonly PairTransport[] = ['chunked', 'sse', 'ws'];
 
 export interface PairSpec {
   n: number;

@@ -13,7 +13,7 @@ import { fmtInt, kb, ms, pct } from './format.ts';
 export const C_RATIO = 1.25;
 /** Issue 15's bound on memory per idle stream against nginx's keep-alive floor. */
 export const FLOOR_RATIO = 1.2;
-export const PAIR_TARGET_IDS = ['cpu-vs-c-chunked', 'cpu-vs-c-sse', 'keep-up-100k', 'broadcast-vs-c-100k', 'broadcast-vs-c-1m'];
+export const PAIR_TARGET_IDS = ['cpu-vs-c-chunked', 'cpu-vs-c-sse', 'cpu-vs-c-ws', 'keep-up-100k', 'broadcast-vs-c-100k', 'broadcast-vs-c-1m'];
 
 const us = (v: number) => `${v.toFixed(1)} µs`;
 
@@ -35,7 +35,7 @@ function cpuCause(over: CpuComparison[]): string {
 function cpuTargets(r: Pick<BenchResults, 'cpu'>): TargetCheck[] {
   const out: TargetCheck[] = [];
   const all = r.cpu ? compareCpu(r.cpu) : [];
-  for (const transport of ['chunked', 'sse'] as const) {
+  for (const transport of ['chunked', 'sse', 'ws'] as const) {
     const id = `cpu-vs-c-${transport}`;
     const target = `CPU per heartbeat chunk (${transport}), server + load generator, <= ${C_RATIO}x the C epoll pair at 10,000 and 100,000 chunks/s (same run)`;
     const rows = all.filter((c) => c.transport === transport);

@@ -105,7 +105,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     'server with one epoll loop and a timer wheel writing `Chunk N for ID x` as one HTTP chunk per stream per interval,',
     'a client reading each ready socket once per wake-up and counting chunks; one process each, several sharing a port',
     'with SO_REUSEPORT for larger N): **cpu** (`--cpu-n` 10,000 streams at `--cpu-rates` 10,000 and 100,000 chunks/s,',
-    'chunked and SSE; comet-lab as `server/cli.ts --engine raw --workers 1` and `loadgen/cli.ts --procs 1`; the pairs in',
+    'chunked, SSE and WebSocket; comet-lab as `server/cli.ts --engine raw --workers 1` and `loadgen/cli.ts --procs 1`; the pairs in',
     'turn, alternating, `--cpu-rounds` 3 times each; process CPU of every process of each side from /proc/<pid>/stat over',
     'a `--cpu-window` divided by the chunks received in it; host softirq per chunk shown apart) and **broadcast** (each',
     'pair holds `--broadcast-n` streams with as many processes per side as comet-lab starts workers for it, and',
