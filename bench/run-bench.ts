@@ -136,6 +136,7 @@ export class BenchRun extends EventEmitter {
           rounds: cfg.cpuRounds,
           signal,
           onProgress: (text) => this.emit('progress', { text }),
+          onFailure: (what, error) => this.emit('figure', { stage: 'cpu', text: `${what}: FAILED ${error}` }),
           onRun: (r) => this.emit('figure', { stage: 'cpu', text: `${r.impl} ${r.transport} ${fmtInt(r.rate)}/s round ${r.round}: ${r.window.usPerChunk.toFixed(1)} µs/chunk (server ${r.window.server.usPerChunk.toFixed(1)}, client ${r.window.client.usPerChunk.toFixed(1)}; softirq ${r.window.softirqUsPerChunk.toFixed(1)} apart), ${pct(r.window.chunks / r.window.expectedChunks)} of the chunks asked` }),
         });
         for (const c of compareCpu(results.cpu)) {
@@ -195,6 +196,7 @@ export class BenchRun extends EventEmitter {
           fileLimit: Number(host.fileLimit.split(' ')[1]) || 20_000, // 'soft hard files': the hard limit, which Node raises itself to
           signal,
           onProgress: (text) => this.emit('progress', { text }),
+          onFailure: (what, error) => this.emit('figure', { stage: 'broadcast', text: `${what}: FAILED ${error}` }),
           onRun: (r) => this.emit('figure', { stage: 'broadcast', text: `${r.impl} at ${fmtInt(r.n)} round ${r.round}: ${fmtInt(r.received)}/${fmtInt(r.expected)} in ${ms(r.fanOutMs)} (p50 ${ms(r.p50Ms, 1)}, p99 ${ms(r.p99Ms, 1)})` }),
         });
         for (const c of compareBroadcast(results.broadcast)) {

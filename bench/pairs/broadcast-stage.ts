@@ -20,6 +20,7 @@ export interface BroadcastStageOptions {
   signal: AbortSignal;
   onProgress?: (text: string) => void;
   onRun?: (run: BroadcastRun) => void;
+  onFailure?: (what: string, error: string) => void;
 }
 
 export interface BroadcastRun {
@@ -126,6 +127,7 @@ export async function runBroadcastStage(o: BroadcastStageOptions): Promise<Broad
       } catch (err) {
         if (o.signal.aborted) return result;
         result.failures.push({ what, error: (err as Error).message });
+        o.onFailure?.(what, (err as Error).message);
       } finally {
         o.signal.removeEventListener('abort', onAbort);
         await Promise.all([...pairs.values()].map((p) => p.stop()));

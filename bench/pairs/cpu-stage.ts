@@ -24,6 +24,7 @@ export interface CpuStageOptions {
   signal: AbortSignal;
   onProgress?: (text: string) => void;
   onRun?: (run: CpuRun) => void;
+  onFailure?: (what: string, error: string) => void;
 }
 
 export interface CpuRun {
@@ -101,6 +102,7 @@ export async function runCpuStage(o: CpuStageOptions): Promise<CpuStageResult> {
           } catch (err) {
             if (o.signal.aborted) return result;
             result.failures.push({ what, error: (err as Error).message });
+            o.onFailure?.(what, (err as Error).message);
           } finally {
             o.signal.removeEventListener('abort', onAbort);
             await pair?.stop();
