@@ -1,6 +1,6 @@
 /**
- * The bench at tiny scale, for real: 300 idle connections for one engine and the nginx floor, then a 2,000-connection
- * flood with a broadcast and routed sends. Checks the results files and the README section (in a temp copy of
+ * The bench at tiny scale, for real: 300 idle connections for one engine and the nginx floor, CPU per chunk and one
+ * broadcast against the C pair (300 and 500 streams), then a 2,000-connection flood with a broadcast and routed sends. Checks the results files and the README section (in a temp copy of
  * README) against the figures the run wrote, and that nothing it started is left (processes, cgroups, nginx).
  */
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { main } from './cli.ts';
 import type { BenchResults } from './report/results.ts';
 import { kb, fmtInt } from './report/format.ts';
 import { writeBenchSection } from './report/readme-section.ts';
+import { compareBroadcast, compareCpu } from './pairs/pair-figures.ts';
 
 const REPO_README = fileURLToPath(new URL('../README.md', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'comet-bench-test-'));
@@ -56,6 +57,8 @@ test('tiny bench: results file and README section agree with the figures measure
     '--memory-n', '300', '--engines', 'raw', '--references', 'floor', '--n', '2000', '--interval', '1s', '--hold', '4s',
     '--rate', '2000', '--sends-rate', '200', '--sends-duration', '2s', '--results-dir', results,
     '--reports-dir', join(dir, 'reports'), '--readme', readme, '--host-label', 'test', '--port-drain', '0',
+    '--cpu-n', '300', '--cpu-rates', '3000', '--cpu-transports', 'chunked,sse', '--cpu-rounds', '1', '--cpu-window', '2s', '--cpu-settle', '1s',
+    '--broadcast-n', '500', '--broadcast-rounds', '1',
   ];
   const code = await main(args, { stdout: out.stream, stderr: err.stream, env: {} });
   assert.equal(code, 0, err.text());
@@ -93,7 +96,20 @@ test('tiny bench: results file and README section agree with the figures measure
   assert.equal(f.fanout.received, 2000);
   assert.ok(f.fanout.fanOutMs! > 0 && f.fanout.p99Ms! <= f.fanout.maxMs!);
   assert.ok(f.sends!.requests > 0 && f.sends!.messagesReceived > 0);
-  assert.equal(r.targets.length, 10);
+  // Against the C pair: each transport measured for both pairs, every chunk asked received, a ratio for each.
+  assert.equal(r.cpu!.runs.length, 4);
+  assert.deepEqual(r.cpu!.failures, []);
+  for (const x of r.cpu!.runs) {
+    const w = x.window;
+    assert.ok(w.chunks > 0.8 * w.expectedChunks && w.chunks < 1.2 * w.expectedChunks, `${x.impl} ${x.transport}: ${w.chunks} of ${w.expectedChunks}`);
+    assert.ok(w.usPerChunk > 0 && w.server.processes >= 1 && w.client.processes >= 1, `${x.impl} ${x.transport}`);
+  }
+  assert.equal(r.cpu!.runs.find((x) => x.impl === 'comet-lab')!.window.server.processes, 2, 'supervisor and worker');
+  const cpuRows = compareCpu(r.cpu!);
+  assert.deepEqual(cpuRows.map((x) => x.transport), ['chunked', 'sse']);
+  assert.equal(r.broadcast!.runs.length, 2);
+  for (const x of r.broadcast!.runs) assert.ok(x.complete && x.received === 500 && x.fanOutMs > 0, `${x.impl}: ${x.received} in ${x.fanOutMs} ms`);
+  assert.equal(r.targets.length, 18);
   assert.ok(r.targets.every((t) => t.met !== false || (t.by && t.cause)), 'every miss says by how much and why');
 
   // The .md and README carry exactly those figures.
@@ -106,6 +122,12 @@ test('tiny bench: results file and README section agree with the figures measure
     assert.ok(text.includes(kb(f.server.slopeBytes)), 'server slope');
     assert.ok(text.includes(kb(f.loadgen.slopeBytes)), 'loadgen slope');
     assert.ok(text.includes(`${f.secondsToTarget!.toFixed(1)} s`), 'time to N');
+    for (const x of cpuRows) {
+      assert.ok(text.includes(`${x.ratio.toFixed(2)}x`) && text.includes(`${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x)`), `CPU ratio ${x.transport}`);
+      assert.ok(text.includes(`${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)})`), `comet-lab µs/chunk ${x.transport}`);
+    }
+    const b = compareBroadcast(r.broadcast!)[0]!;
+    assert.ok(text.includes(`| ${b.ratio.toFixed(2)}x |`) || text.includes(`**${b.ratio.toFixed(2)}x**`), 'broadcast ratio');
   }
   assert.ok(md.includes(r.command) && r.command.includes('--n 2000'), 'the exact command');
   assert.ok(md.includes(`${r.host.cores} cores`) && md.includes(r.host.kernel), 'the machine');

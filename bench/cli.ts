@@ -3,7 +3,7 @@
  * every problem at once, exit 2), runs the stages and prints where the results went. SIGINT/SIGTERM stop the run,
  * clean up what it started and exit 130. Missed targets are results, not failures: exit 0 unless a stage failed.
  *
- *   node_modules/.bin/node bench/cli.ts [--only memory,flood,fanout,sends] [--n 100000,1000000] [--interval 10s]
+ *   node_modules/.bin/node bench/cli.ts [--only memory,cpu,flood,fanout,sends,broadcast] [--n 100000,1000000] [--interval 10s]
  */
 import { Command, CommanderError } from 'commander';
 import type { EventEmitter } from 'node:events';
@@ -27,8 +27,8 @@ export interface CliIo {
 
 function program(io: CliIo): Command {
   return new Command('bench')
-    .description('comet-lab scale benchmark: memory per idle connection vs nginx, floods, fan-out, routed sends')
-    .option('--only <stages>', 'comma-separated stages: memory,flood,fanout,sends (default all)')
+    .description('comet-lab scale benchmark: memory per idle connection vs nginx, CPU per chunk and broadcast vs a C pair, floods, fan-out, routed sends')
+    .option('--only <stages>', 'comma-separated stages: memory,cpu,flood,fanout,sends,broadcast (default all)')
     .option('--n <list>', 'flood sizes, comma-separated (default 100000,1000000)')
     .option('--memory-n <n>', 'idle connections of the memory stage, one worker (default 15000)')
     .option('--engines <list>', 'server engines of the memory stage (default every engine)')
@@ -40,6 +40,14 @@ function program(io: CliIo): Command {
     .option('--transport <name>', "the floods' transport: chunked, sse, poll or ws (default chunked)")
     .option('--sends-rate <n>', 'routed sends per second (default 20000)')
     .option('--sends-duration <duration>', 'how long the sends last (default 10s)')
+    .option('--cpu-n <n>', 'streams of the CPU stage, one process per side (default 10000)')
+    .option('--cpu-rates <list>', 'heartbeat chunks per second the CPU stage asks (default 10000,100000)')
+    .option('--cpu-transports <list>', 'transports of the CPU stage: chunked,sse,ws (default all three)')
+    .option('--cpu-window <duration>', 'measuring window of each CPU run (default 10s)')
+    .option('--cpu-settle <duration>', 'wait between holding every stream and the window (default 10s)')
+    .option('--cpu-rounds <n>', 'runs of each pair per transport and rate, alternating (default 3)')
+    .option('--broadcast-n <list>', 'connection counts of the broadcast stage against the C pair (default 100000)')
+    .option('--broadcast-rounds <n>', 'broadcasts per pair at each N (default 3)')
     .option('--port-drain <duration>', 'longest wait before each memory target for TIME_WAIT sockets to expire (default 65s)')
     .option('--time-limit <duration>', 'hard bound per flood (default auto: from N, rate, hold)')
     .option('--force', "run each --n as asked even where kernel/'s memory estimate says it does not fit (the 1.5 GiB memory guard still stops it)")
@@ -73,6 +81,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     only: o.only, n: o.n, memoryN: o.memoryN, engines: o.engines, references: o.references, interval: o.interval, hold: o.hold,
     rate: o.rate, engine: o.engine, transport: o.transport, sendsRate: o.sendsRate, sendsDuration: o.sendsDuration, portDrain: o.portDrain, timeLimit: o.timeLimit,
     force: o.force ? 'true' : undefined, resultsDir: o.resultsDir, reportsDir: o.reportsDir, readme: o.readme, hostLabel: o.hostLabel,
+    cpuN: o.cpuN, cpuRates: o.cpuRates, cpuTransports: o.cpuTransports, cpuWindow: o.cpuWindow, cpuSettle: o.cpuSettle, cpuRounds: o.cpuRounds,
+    broadcastN: o.broadcastN, broadcastRounds: o.broadcastRounds,
   };
   const config = resolveBenchConfig(raw, io.env);
   if (o.regenerate) {

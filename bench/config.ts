@@ -8,8 +8,9 @@ import { ENGINE_NAMES } from '../server/engines/engine.ts';
 import { parseDurationSeconds } from '../orchestrator/config/duration.ts';
 import { usageError } from '../shared/errors.ts';
 import { TRANSPORT_NAMES, type Transport } from '../shared/contracts.ts';
+import { PAIR_TRANSPORTS, type PairTransport } from './pairs/pair.ts';
 
-export const STAGES = ['memory', 'flood', 'fanout', 'sends'] as const;
+export const STAGES = ['memory', 'cpu', 'flood', 'fanout', 'sends', 'broadcast'] as const;
 export type Stage = (typeof STAGES)[number];
 export const REFERENCES = ['floor', 'nchan', 'mochiweb'] as const;
 export type Reference = (typeof REFERENCES)[number];
@@ -37,6 +38,16 @@ export interface BenchConfig {
   sendsSeconds: number;
   /** Longest wait before each memory target for TIME_WAIT sockets (which hold client ports) to expire. */
   portDrainSeconds: number;
+  /** CPU stage (against the C pair): streams held, chunk rates asked, transports, window, settle, rounds. */
+  cpuN: number;
+  cpuRates: number[];
+  cpuTransports: PairTransport[];
+  cpuWindowSeconds: number;
+  cpuSettleSeconds: number;
+  cpuRounds: number;
+  /** Broadcast stage (against the C pair): connection counts, broadcasts per pair. */
+  broadcastN: number[];
+  broadcastRounds: number;
   /** Hard bound per flood in seconds; 0 = worked out from N, rate, hold and sends. */
   timeLimitSeconds: number;
   /** Run each N as asked even where kernel/'s assessCapacity says it does not fit (the memory guard still applies). */
@@ -63,6 +74,14 @@ export const DEFAULTS: BenchConfig = {
   sendsRate: 20_000,
   sendsSeconds: 10,
   portDrainSeconds: 65,
+  cpuN: 10_000,
+  cpuRates: [10_000, 100_000],
+  cpuTransports: [...PAIR_TRANSPORTS],
+  cpuWindowSeconds: 10,
+  cpuSettleSeconds: 10,
+  cpuRounds: 3,
+  broadcastN: [100_000],
+  broadcastRounds: 3,
   timeLimitSeconds: 0,
   force: false,
   resultsDir: resolve(REPO, 'bench/results'),
@@ -72,7 +91,8 @@ export const DEFAULTS: BenchConfig = {
 };
 
 export type RawBenchOptions = Partial<Record<
-  'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'transport' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'force' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel',
+  | 'only' | 'n' | 'memoryN' | 'engines' | 'references' | 'interval' | 'hold' | 'rate' | 'engine' | 'transport' | 'sendsRate' | 'sendsDuration' | 'portDrain' | 'timeLimit' | 'force' | 'resultsDir' | 'reportsDir' | 'readme' | 'hostLabel'
+  | 'cpuN' | 'cpuRates' | 'cpuTransports' | 'cpuWindow' | 'cpuSettle' | 'cpuRounds' | 'broadcastN' | 'broadcastRounds',
   string
 >>;
 
@@ -96,6 +116,14 @@ export const ENV_NAMES: Record<keyof RawBenchOptions, string> = {
   reportsDir: 'BENCH_REPORTS_DIR',
   readme: 'BENCH_README',
   hostLabel: 'BENCH_HOST_LABEL',
+  cpuN: 'BENCH_CPU_N',
+  cpuRates: 'BENCH_CPU_RATES',
+  cpuTransports: 'BENCH_CPU_TRANSPORTS',
+  cpuWindow: 'BENCH_CPU_WINDOW',
+  cpuSettle: 'BENCH_CPU_SETTLE',
+  cpuRounds: 'BENCH_CPU_ROUNDS',
+  broadcastN: 'BENCH_BROADCAST_N',
+  broadcastRounds: 'BENCH_BROADCAST_ROUNDS',
 };
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -158,6 +186,19 @@ export function resolveBenchConfig(flags: RawBenchOptions, env: NodeJS.ProcessEn
   if (raw.sendsRate !== undefined) cfg.sendsRate = int(raw.sendsRate, '--sends-rate', 1, 1_000_000) ?? cfg.sendsRate;
   if (raw.sendsDuration !== undefined) cfg.sendsSeconds = seconds(raw.sendsDuration, '--sends-duration', 1) ?? cfg.sendsSeconds;
   if (raw.portDrain !== undefined) cfg.portDrainSeconds = seconds(raw.portDrain, '--port-drain', 0) ?? cfg.portDrainSeconds;
+  const intList = (v: string, label: string, min: number, max: number): number[] | undefined => {
+    const xs = list(v).map((x) => int(x, `${label} (each)`, min, max));
+    if (xs.length === 0) problems.push(`${label} takes a comma-separated list, got '${v}'`);
+    return xs.length > 0 && xs.every((x) => x !== undefined) ? (xs as number[]) : undefined;
+  };
+  if (raw.cpuN !== undefined) cfg.cpuN = int(raw.cpuN, '--cpu-n', 1, 19_000) ?? cfg.cpuN;
+  if (raw.cpuRates !== undefined) cfg.cpuRates = intList(raw.cpuRates, '--cpu-rates', 1, 1_000_000) ?? cfg.cpuRates;
+  if (raw.cpuTransports !== undefined) cfg.cpuTransports = oneOf(raw.cpuTransports, '--cpu-transports', PAIR_TRANSPORTS) ?? cfg.cpuTransports;
+  if (raw.cpuWindow !== undefined) cfg.cpuWindowSeconds = seconds(raw.cpuWindow, '--cpu-window', 1) ?? cfg.cpuWindowSeconds;
+  if (raw.cpuSettle !== undefined) cfg.cpuSettleSeconds = seconds(raw.cpuSettle, '--cpu-settle', 0) ?? cfg.cpuSettleSeconds;
+  if (raw.cpuRounds !== undefined) cfg.cpuRounds = int(raw.cpuRounds, '--cpu-rounds', 1, 20) ?? cfg.cpuRounds;
+  if (raw.broadcastN !== undefined) cfg.broadcastN = intList(raw.broadcastN, '--broadcast-n', 1, 10_000_000) ?? cfg.broadcastN;
+  if (raw.broadcastRounds !== undefined) cfg.broadcastRounds = int(raw.broadcastRounds, '--broadcast-rounds', 1, 20) ?? cfg.broadcastRounds;
   if (raw.timeLimit !== undefined) cfg.timeLimitSeconds = raw.timeLimit === 'auto' ? 0 : (seconds(raw.timeLimit, '--time-limit (or auto)', 10) ?? 0);
   if (raw.force !== undefined) {
     if (/^(true|1|yes)$/i.test(raw.force)) cfg.force = true;

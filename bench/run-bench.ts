@@ -21,6 +21,9 @@ import type { FloodFigures } from './flood/flood-figures.ts';
 import { hostInfo } from './host-info.ts';
 import { measureIdleMemory, MEMORY_METHOD, targetName, type MemoryTarget } from './memory/memory-stage.ts';
 import { fmtInt, kb, ms, pct } from './report/format.ts';
+import { runBroadcastStage } from './pairs/broadcast-stage.ts';
+import { runCpuStage } from './pairs/cpu-stage.ts';
+import { compareBroadcast, compareCpu } from './pairs/pair-figures.ts';
 import { updateReadme } from './report/readme-section.ts';
 import { renderResultsMd } from './report/results-md.ts';
 import type { BenchResults } from './report/results.ts';
@@ -121,6 +124,34 @@ export class BenchRun extends EventEmitter {
       write();
     }
 
+    if (cfg.stages.includes('cpu') && !signal.aborted) {
+      this.emit('stage', { name: 'cpu', detail: `CPU per chunk against the C pair: ${fmtInt(cfg.cpuN)} streams at ${cfg.cpuRates.map(fmtInt).join(' and ')} chunks/s, ${cfg.cpuTransports.join(', ')}, ${cfg.cpuRounds} rounds` });
+      try {
+        results.cpu = await runCpuStage({
+          n: cfg.cpuN,
+          rates: cfg.cpuRates,
+          transports: cfg.cpuTransports,
+          windowSeconds: cfg.cpuWindowSeconds,
+          settleSeconds: cfg.cpuSettleSeconds,
+          rounds: cfg.cpuRounds,
+          signal,
+          onProgress: (text) => this.emit('progress', { text }),
+          onFailure: (what, error) => this.emit('figure', { stage: 'cpu', text: `${what}: FAILED ${error}` }),
+          onRun: (r) => this.emit('figure', { stage: 'cpu', text: `${r.impl} ${r.transport} ${fmtInt(r.rate)}/s round ${r.round}: ${r.window.usPerChunk.toFixed(1)} µs/chunk (server ${r.window.server.usPerChunk.toFixed(1)}, client ${r.window.client.usPerChunk.toFixed(1)}; softirq ${r.window.softirqUsPerChunk.toFixed(1)} apart), ${pct(r.window.chunks / r.window.expectedChunks)} of the chunks asked` }),
+        });
+        for (const c of compareCpu(results.cpu)) {
+          this.emit('figure', { stage: 'cpu', text: `${c.transport} ${fmtInt(c.rate)}/s: comet-lab ${c.comet.total.toFixed(1)} µs/chunk, C ${c.c.total.toFixed(1)}: ${c.ratio.toFixed(2)}x (rounds ${c.ratioRange[0].toFixed(2)}-${c.ratioRange[1].toFixed(2)}x)` });
+        }
+        if (results.cpu.failures.length > 0) failed = true;
+      } catch (err) {
+        if (!signal.aborted) {
+          failed = true;
+          this.emit('figure', { stage: 'cpu', text: `FAILED ${(err as Error).message}` });
+        }
+      }
+      write();
+    }
+
     const floods = cfg.stages.some((s) => s === 'flood' || s === 'fanout' || s === 'sends');
     for (const n of floods ? cfg.n : []) {
       if (signal.aborted) break;
@@ -155,7 +186,32 @@ export class BenchRun extends EventEmitter {
       }
       write();
     }
-    if (signal.aborted || (!cfg.stages.includes('memory') && !floods)) write();
+    if (cfg.stages.includes('broadcast') && !signal.aborted) {
+      this.emit('stage', { name: 'broadcast', detail: `one broadcast to ${cfg.broadcastN.map(fmtInt).join(' and ')} streams, comet-lab and the C pair, ${cfg.broadcastRounds} rounds` });
+      try {
+        results.broadcast = await runBroadcastStage({
+          ns: cfg.broadcastN,
+          rounds: cfg.broadcastRounds,
+          intervalSeconds: cfg.intervalSeconds,
+          fileLimit: Number(host.fileLimit.split(' ')[1]) || 20_000, // 'soft hard files': the hard limit, which Node raises itself to
+          signal,
+          onProgress: (text) => this.emit('progress', { text }),
+          onFailure: (what, error) => this.emit('figure', { stage: 'broadcast', text: `${what}: FAILED ${error}` }),
+          onRun: (r) => this.emit('figure', { stage: 'broadcast', text: `${r.impl} at ${fmtInt(r.n)} round ${r.round}: ${fmtInt(r.received)}/${fmtInt(r.expected)} in ${ms(r.fanOutMs)} (p50 ${ms(r.p50Ms, 1)}, p99 ${ms(r.p99Ms, 1)})` }),
+        });
+        for (const c of compareBroadcast(results.broadcast)) {
+          this.emit('figure', { stage: 'broadcast', text: `${fmtInt(c.n)}: comet-lab ${ms(c.comet.fanOutMs)}, C ${ms(c.c.fanOutMs)}: ${c.ratio.toFixed(2)}x` });
+        }
+        if (results.broadcast.failures.length > 0) failed = true;
+      } catch (err) {
+        if (!signal.aborted) {
+          failed = true;
+          this.emit('figure', { stage: 'broadcast', text: `FAILED ${(err as Error).message}` });
+        }
+      }
+      write();
+    }
+    if (signal.aborted || (!cfg.stages.includes('memory') && !floods && !cfg.stages.includes('cpu') && !cfg.stages.includes('broadcast'))) write();
     return { results, mdPath, jsonPath, failed };
   }
 

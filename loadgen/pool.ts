@@ -371,8 +371,8 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
 
   // ---- reading (IoListener; UnitListener: called by the transport sink while parsing) ----
 
-  onData(slot: number, buf: Buffer, len: number): void {
-    if (this.parser.feed(slot, buf, 0, len)) return;
+  onData(slot: number, buf: Buffer, len: number, offset = 0): void {
+    if (this.parser.feed(slot, buf, offset, offset + len)) return;
     const problem = this.parser.problem;
     if (problem === undefined) return; // the sink paused: it already ended the slot (a refusal, a close frame)
     const c = this.counters;

@@ -19,6 +19,8 @@ declare -A wanted=(
   # calls (httpd_util) although Debian's erlang-mochiweb does not depend on it
   [/usr/lib/erlang/lib/mochiweb/ebin/mochiweb.app]=erlang-mochiweb
   [/usr/bin/erlc]=erlang-base
+  # the bench's C reference pair and the batch-io addon (shared/raw-tcp/batch-io.c)
+  [/usr/bin/gcc]=gcc
 )
 missing=()
 for path in "${!wanted[@]}"; do

@@ -12,6 +12,8 @@ import { loadTcpBindings } from '../shared/raw-tcp/raw-tcp.ts';
 import { connectionsPerWorker, resolveWorkers, type ServerOptions } from './config.ts';
 import { createApiApp } from './supervisor/api-app.ts';
 import { createApiServer } from './supervisor/api-server.ts';
+import { withFastSends } from './supervisor/fast-sends.ts';
+import { LeanApi } from './supervisor/lean-api.ts';
 import { apiSocketPath, removeStaleApiSockets } from './supervisor/api-socket.ts';
 import { Directory } from './supervisor/directory.ts';
 import { MessageLog } from './supervisor/message-log.ts';
@@ -119,7 +121,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       supervisor: supervisorFigures(),
       lagSeconds,
       rejected,
-      apiConnections: { open: api.connections, cap: api.cap },
+      apiConnections: { open: api.connections, cap: api.cap, lean: lean?.count ?? 0 },
     });
   };
   const app = createApiApp({
@@ -135,7 +137,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     adminToken: options.adminToken,
     gcMinIntervalMs: options.gcMinIntervalMs,
   });
-  const api = createApiServer(app, {
+  // Plain routed sends skip express: on the raw handles the raw engine hands over (supervisor/lean-api.ts), and in
+  // node:http for the other connections (fast-sends.ts). COMET_FAST_SENDS=0 leaves them all to express (comparison).
+  const fast = process.env.COMET_FAST_SENDS !== '0';
+  const handler = fast ? withFastSends(app, { send: (id, body) => router.send(id, body), epoch, adminToken: options.adminToken }) : app;
+  const lean = fast
+    ? new LeanApi({
+        send: (id, body) => router.send(id, body),
+        epoch,
+        adminToken: options.adminToken,
+        headersTimeoutMs: options.headersTimeoutMs,
+        idleTimeoutMs: options.apiIdleTimeoutMs,
+        fallback: (handle, bytes) => api.fromLean(handle, bytes),
+      })
+    : undefined;
+  const api = createApiServer(handler, {
+    lean,
     socketPath,
     headersTimeoutMs: options.headersTimeoutMs,
     idleTimeoutMs: options.apiIdleTimeoutMs,

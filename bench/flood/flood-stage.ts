@@ -81,6 +81,8 @@ export async function floodStage(opts: FloodStageOptions): Promise<FloodFigures>
     metricsPort: false,
     // The planner refuses what kernel/ says does not fit; capacityFor already lowered N to what fits, unless forced.
     force: !capacity.fits || opts.force === true,
+    // One flood per host: the bench waits for another one (a test's, on a shared machine) rather than fail the stage.
+    busyWaitSeconds: '10m',
   }, {});
   const config = configFor(capacity.run);
   let guard: string | undefined;

@@ -10,6 +10,8 @@ import type { BenchResults, TargetCheck } from './results.ts';
 import { checkTargets } from './targets.ts';
 import { cpuPerChunk } from '../flood/flood-figures.ts';
 import { fmtInt, kb, ms, pct, verdict } from './format.ts';
+import { PAIR_TARGET_IDS } from './pair-targets.ts';
+import { compareBroadcast, compareCpu } from '../pairs/pair-figures.ts';
 
 const START = '<!-- section:bench -->';
 const END = '<!-- /section:bench -->';
@@ -46,11 +48,14 @@ export function loadResults(dir: string): Loaded[] {
 /** The issue's headline heartbeat: the targets are stated at it. */
 export const HEADLINE_INTERVAL_SECONDS = 10;
 /** Targets checked from the memory stage (one worker, idle connections); every other target comes from a flood. */
-const MEMORY_TARGETS = new Set(['server-4kb', 'server-vs-floor', 'nchan-vs-server']);
+const MEMORY_TARGETS = new Set(['server-4kb', 'server-vs-floor', 'nchan-vs-server', 'memory-vs-floor-1.2']);
+/** Targets checked from the stages against the C pair: they carry their own rates and heartbeats, not the floods'. */
+const PAIR_TARGETS = new Set(PAIR_TARGET_IDS);
 
 /** The heartbeat a target's figure was taken at: the memory stage's or the floods'. */
 function heartbeatOf(t: TargetCheck, r: BenchResults): number | undefined {
   if (MEMORY_TARGETS.has(t.id)) return r.memory?.intervalSeconds;
+  if (PAIR_TARGETS.has(t.id)) return t.id.startsWith('broadcast') ? r.broadcast?.intervalSeconds : undefined;
   return r.floods[0]?.chunks.intervalSeconds ?? (r.config.intervalSeconds === undefined ? undefined : Number(r.config.intervalSeconds));
 }
 
@@ -61,7 +66,7 @@ function heartbeatOf(t: TargetCheck, r: BenchResults): number | undefined {
  */
 export function pickTargets(all: Loaded[]): Map<string, { file: string; t: TargetCheck; interval?: number }> {
   const score = (t: TargetCheck, interval: number | undefined) =>
-    (t.met !== null ? 4 : 0) + (MEMORY_TARGETS.has(t.id) || interval === HEADLINE_INTERVAL_SECONDS ? 2 : 0) + (t.atN === undefined ? 1 : 0);
+    (t.met !== null ? 4 : 0) + (MEMORY_TARGETS.has(t.id) || PAIR_TARGETS.has(t.id) || interval === HEADLINE_INTERVAL_SECONDS ? 2 : 0) + (t.atN === undefined ? 1 : 0);
   const out = new Map<string, { file: string; t: TargetCheck; interval?: number; score: number }>();
   for (const l of all) {
     for (const t of l.results.targets) {
@@ -82,6 +87,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     '```sh',
     'make bench                                          # every stage; floods at 100,000 and 1,000,000',
     'make bench ARGS="--only memory"                     # stage 1 only: every engine, nginx floor, nchan, mochiweb',
+    'make bench ARGS="--only cpu,broadcast"              # against the C pair: CPU per chunk, one broadcast to 100,000',
     'make bench ARGS="--only flood,fanout,sends --n 100000 --interval 10s"',
     'make bench ARGS="--only flood,fanout --n 1000000 --interval 120s --rate 2000 --hold 120s --time-limit 16m --force"',
     'make bench ARGS="--only flood,fanout,sends --n 100000 --transport ws"   # WebSocket floods: their own rows; targets stay chunked',
@@ -95,7 +101,15 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     '`flood()` on the local backend at each `--n`: time to N, memory per connection per side, kernel socket memory,',
     'heartbeat chunks expected vs received at `--interval`, CPU per delivered chunk from the probes), **fanout** (one',
     'broadcast while N are held: publish to last delivery, p50/p99) and **sends** (autocannon against `POST /send/:id`',
-    'to random planned ids). Every flood has a hard time bound (`--time-limit`) and stops below 1.5 GiB available; N',
+    'to the ids held), and two stages against a **C reference pair** built here with Debian\'s gcc (`bench/c-pair/`: a',
+    'server with one epoll loop and a timer wheel writing `Chunk N for ID x` as one HTTP chunk per stream per interval,',
+    'a client reading each ready socket once per wake-up and counting chunks; one process each, several sharing a port',
+    'with SO_REUSEPORT for larger N): **cpu** (`--cpu-n` 10,000 streams at `--cpu-rates` 10,000 and 100,000 chunks/s,',
+    'chunked, SSE and WebSocket; comet-lab as `server/cli.ts --engine raw --workers 1` and `loadgen/cli.ts --procs 1`; the pairs in',
+    'turn, alternating, `--cpu-rounds` 3 times each; process CPU of every process of each side from /proc/<pid>/stat over',
+    'a `--cpu-window` divided by the chunks received in it; host softirq per chunk shown apart) and **broadcast** (each',
+    'pair holds `--broadcast-n` streams with as many processes per side as comet-lab starts workers for it, and',
+    'broadcasts `--broadcast-rounds` times: newest arrival minus the trigger). Every flood has a hard time bound (`--time-limit`) and stops below 1.5 GiB available; N',
     'beyond what kernel/\'s `assessCapacity` or the orchestrator\'s planner accepts is lowered to that, the limit named',
     '(`--force` runs N as asked: the estimate is an upper bound, the memory guard still stops the run). `--interval` is',
     'the server\'s heartbeat: at N connections it asks N / interval chunks per second of the two cores, so each flood row',
@@ -115,6 +129,26 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
     for (const x of m.results) {
       const p = x.perConnection.total;
       lines.push(`| ${x.target} | ${kb(p)} | ${kb(x.perConnection.user)} | ${kb(x.perConnection.kernel)} | ${floor && x !== floor ? `${(p / floor.perConnection.total).toFixed(2)}x` : ''} | ${nchan && x.kind === 'engine' ? `${(nchan.perConnection.total / p).toFixed(2)}x` : ''} |`);
+    }
+    lines.push('');
+  }
+  const cpu = all.find((l) => l.results.cpu && compareCpu(l.results.cpu).length > 0);
+  if (cpu) {
+    const c = cpu.results.cpu!;
+    lines.push(`**CPU per heartbeat chunk against the C pair** (${fmtInt(c.n)} streams, one process per side, medians of ${c.rounds} alternating rounds; server + client process CPU from /proc/<pid>/stat; batch-io ${c.batchIo.startsWith('on') ? 'on' : 'off'}; ${link(cpu.file)}):`, '');
+    lines.push('| transport | chunks/s asked | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart | received of asked (comet-lab, C) |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const x of compareCpu(c)) {
+      lines.push(`| ${x.transport} | ${fmtInt(x.rate)} | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | ${x.ratio.toFixed(2)}x (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
+    }
+    lines.push('');
+  }
+  const bc = all.find((l) => l.results.broadcast && compareBroadcast(l.results.broadcast).length > 0);
+  if (bc) {
+    const b = bc.results.broadcast!;
+    lines.push(`**Broadcast against the C pair** (${b.intervalSeconds} s heartbeat, medians of ${b.rounds} broadcasts; ${link(bc.file)}):`, '');
+    lines.push('| N | processes per side | comet-lab fan-out (p50, p99) | C fan-out (p50, p99) | comet-lab / C |', '| --- | --- | --- | --- | --- |');
+    for (const x of compareBroadcast(b)) {
+      lines.push(`| ${fmtInt(x.n)} | ${x.comet.processes} | ${ms(x.comet.fanOutMs)}${x.comet.complete ? '' : ' (incomplete)'} (${ms(x.comet.p50Ms, 1)}, ${ms(x.comet.p99Ms, 1)}) | ${ms(x.c.fanOutMs)}${x.c.complete ? '' : ' (incomplete)'} (${ms(x.c.p50Ms, 1)}, ${ms(x.c.p99Ms, 1)}) | ${x.ratio.toFixed(2)}x |`);
     }
     lines.push('');
   }
@@ -155,7 +189,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
   }
   const targets = pickTargets(all);
   if (targets.size > 0) {
-    lines.push(`**Targets** (issue 8, at the seed's ${HEADLINE_INTERVAL_SECONDS} s heartbeat: each flood target from the newest run at that heartbeat that measured it, a run at another heartbeat only where none did, its heartbeat named; the memory targets from the newest memory stage):`, '');
+    lines.push(`**Targets** (issues 8 and 15; flood targets at the seed's ${HEADLINE_INTERVAL_SECONDS} s heartbeat: each from the newest run at that heartbeat that measured it, a run at another heartbeat only where none did, its heartbeat named; the memory targets from the newest memory stage; the C-pair targets from the newest cpu and broadcast stages):`, '');
     lines.push('| target | heartbeat | measured | verdict | cause of a miss | results |', '| --- | --- | --- | --- | --- | --- |');
     for (const { file, t, interval } of targets.values()) {
       lines.push(`| ${t.target} | ${interval === undefined ? '' : `${interval} s`} | ${t.measured}${t.atN ? ` (at ${fmtInt(t.atN)})` : ''} | ${verdict(t.met)}${t.by ? `: ${t.by}` : ''} | ${t.cause ?? ''} | ${link(file)} |`);

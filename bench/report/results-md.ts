@@ -2,6 +2,7 @@
 import type { FloodFigures } from '../flood/flood-figures.ts';
 import type { BenchResults } from './results.ts';
 import { fmtInt, kb, mib, ms, pct, verdict } from './format.ts';
+import { compareBroadcast, compareCpu } from '../pairs/pair-figures.ts';
 
 function memorySection(r: BenchResults): string[] {
   const m = r.memory;
@@ -23,6 +24,51 @@ function memorySection(r: BenchResults): string[] {
     lines.push(`| ${x.target} | ${fmtInt(x.held)}${x.errors ? ` (${fmtInt(x.errors)} failed: ${Object.entries(x.errorsByCause ?? {}).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ')})` : ''} | **${kb(p.total)}** | ${kb(p.user)} | ${kb(p.kernel)} | ${kb(x.totalPerConnection)} | ${vsFloor} | ${nchanOver} | ${x.processes} | ${kb(x.sockstatTcpPerConnection)} |`);
   }
   for (const f of m.failures) lines.push(`| ${f.target} | FAILED: ${f.error.split('\n')[0]} | | | | | | | | |`);
+  lines.push('');
+  return lines;
+}
+
+function cpuSection(r: BenchResults): string[] {
+  const c = r.cpu;
+  if (!c) return [];
+  const lines = [
+    `## CPU per heartbeat chunk against the C pair (${fmtInt(c.n)} streams, one process per side, ${c.rounds} rounds, ${c.windowSeconds} s windows after ${c.settleSeconds} s)`,
+    '',
+    `Method: ${c.method}. C pair built by ${c.compiler}; comet-lab's batch-io addon: ${c.batchIo}.`,
+    '',
+    '| transport | chunks/s asked | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart (comet-lab, C) | received of asked (comet-lab, C) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const x of compareCpu(c)) {
+    lines.push(`| ${x.transport} | ${fmtInt(x.rate)} (${x.intervalMs} ms) | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | **${x.ratio.toFixed(2)}x** (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
+  }
+  lines.push('', 'Every run (medians above):', '', '| transport | chunks/s | round | pair | µs/chunk | server user + sys s | client user + sys s | chunks in window | of asked | host busy |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const x of c.runs) {
+    const w = x.window;
+    lines.push(`| ${x.transport} | ${fmtInt(x.rate)} | ${x.round} | ${x.impl} | ${w.usPerChunk.toFixed(2)} | ${w.server.user.toFixed(2)} + ${w.server.system.toFixed(2)} (${w.server.processes} proc) | ${w.client.user.toFixed(2)} + ${w.client.system.toFixed(2)} (${w.client.processes} proc) | ${fmtInt(w.chunks)} | ${pct(w.chunks / w.expectedChunks)} | ${pct(w.hostBusy)} |`);
+  }
+  for (const f of c.failures) lines.push(`| ${f.what} | FAILED: ${f.error.split('\n')[0]} | | | | | | | | |`);
+  lines.push('');
+  return lines;
+}
+
+function broadcastSection(r: BenchResults): string[] {
+  const b = r.broadcast;
+  if (!b) return [];
+  const lines = [
+    `## Broadcast against the C pair (${b.intervalSeconds} s heartbeat, ${b.rounds} broadcasts per pair)`,
+    '',
+    `Method: ${b.method}.`,
+    '',
+    '| N | processes per side | comet-lab fan-out (p50, p99) | C fan-out (p50, p99) | comet-lab / C |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  for (const x of compareBroadcast(b)) {
+    lines.push(`| ${fmtInt(x.n)} | ${x.comet.processes} | **${ms(x.comet.fanOutMs)}**${x.comet.complete ? '' : ' (INCOMPLETE)'} (${ms(x.comet.p50Ms, 1)}, ${ms(x.comet.p99Ms, 1)}) | **${ms(x.c.fanOutMs)}**${x.c.complete ? '' : ' (INCOMPLETE)'} (${ms(x.c.p50Ms, 1)}, ${ms(x.c.p99Ms, 1)}) | **${x.ratio.toFixed(2)}x** |`);
+  }
+  lines.push('', '| N | pair | round | held | received | fan-out | p50 | p99 |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const x of b.runs) lines.push(`| ${fmtInt(x.n)} | ${x.impl} | ${x.round} | ${fmtInt(x.held)} | ${fmtInt(x.received)} | ${ms(x.fanOutMs)} | ${ms(x.p50Ms, 1)} | ${ms(x.p99Ms, 1)} |`);
+  for (const f of b.failures) lines.push(`| ${f.what} | FAILED: ${f.error.split('\n')[0]} | | | | | | |`);
   lines.push('');
   return lines;
 }
@@ -96,9 +142,11 @@ export function renderResultsMd(r: BenchResults): string {
     ...r.targets.map((t) => `| ${t.target} | ${t.measured}${t.atN ? ` (at ${fmtInt(t.atN)})` : ''} | ${verdict(t.met)} | ${t.by ?? ''} | ${t.cause ?? ''} |`),
     '',
     ...memorySection(r),
+    ...cpuSection(r),
     ...(r.floods.length ? ['## 2-4. Floods, fan-out, routed sends', ''] : []),
     ...r.floods.flatMap(floodSection),
     ...r.floodFailures.flatMap((f) => [`## Flood at ${fmtInt(f.n)}: FAILED`, '', f.error, '']),
+    ...broadcastSection(r),
     'KB = 1,024 bytes. p99 across connections is the largest of the load generators\' p99s (an upper bound); p50 is their count-weighted mean.',
     '',
   ];

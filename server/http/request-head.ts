@@ -19,6 +19,8 @@ export interface RequestHead {
   connection: string | undefined;
   wsKey: string | undefined;
   wsVersion: string | undefined;
+  /** For the routed sends a lean engine reads itself (lean-sends.ts). */
+  authorization: string | undefined;
 }
 
 export const MAX_HEAD_BYTES = 8 * 1024;
@@ -70,6 +72,7 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
     connection: undefined,
     wsKey: undefined,
     wsVersion: undefined,
+    authorization: undefined,
   };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -115,6 +118,10 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
       case 'sec-websocket-version':
         if (head.wsVersion !== undefined) return 400;
         head.wsVersion = value;
+        break;
+      case 'authorization':
+        if (head.authorization !== undefined) return 400;
+        head.authorization = value;
         break;
     }
   }

@@ -13,6 +13,7 @@ import { errorResponse } from '../http/responses.ts';
 import { route } from '../http/routes.ts';
 import { API_RESERVE, FD_RESERVE } from '../config.ts';
 import { restrictToOwner } from './api-socket.ts';
+import type { LeanApi } from './lean-api.ts';
 
 export interface ApiServerOptions {
   socketPath: string;
@@ -25,6 +26,8 @@ export interface ApiServerOptions {
   handBack(socket: net.Socket, head: Buffer): boolean;
   /** Counts a request answered with an error here (503 at the cap). */
   rejected(status: number): void;
+  /** Serves plain routed sends on raw handles before node:http (lean-api.ts); absent: every connection is node:http's. */
+  lean?: LeanApi;
 }
 
 export interface ApiServer {
@@ -35,6 +38,8 @@ export interface ApiServer {
   readonly cap: number;
   /** A connection a worker handed over, with the request bytes it read. */
   take(handle: unknown, bytes: Buffer): void;
+  /** A connection the lean path handed on at its first request that is not a plain send, with the bytes it read. */
+  fromLean(handle: unknown, bytes: Buffer): void;
   listen(): Promise<void>;
   close(): Promise<void>;
 }
@@ -52,9 +57,14 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
   const sockets = new Set<net.Socket>();
   const cap = options.maxFds > 0 ? Math.max(API_RESERVE + 1, Math.min(options.maxConnections, options.maxFds - FD_RESERVE)) : options.maxConnections;
   const live = () => {
-    let n = 0;
+    let n = options.lean?.count ?? 0;
     for (const s of sockets) if (!s.destroyed) n++;
     return n;
+  };
+  const toHttp = (handle: unknown, bytes: Buffer) => {
+    const socket = handle instanceof net.Socket ? handle : new net.Socket({ handle: handle as never, readable: true, writable: true });
+    if (bytes.length > 0) socket.unshift(bytes);
+    server.emit('connection', socket);
   };
   const refuse = (socket: net.Socket, status: number, message: string) => {
     options.rejected(status);
@@ -100,12 +110,22 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
     },
     cap,
     take(handle, bytes) {
-      const socket = handle instanceof net.Socket ? handle : new net.Socket({ handle: handle as never, readable: true, writable: true });
       const limit = RESERVED_PATHS.test(bytes.toString('latin1', 0, 16)) ? cap : cap - API_RESERVE;
-      if (live() >= limit) server.closeIdleConnections();
-      if (live() >= limit) return refuse(socket, 503, `the API holds ${live()} connections (cap ${cap}): try again later`);
-      if (bytes.length > 0) socket.unshift(bytes);
-      server.emit('connection', socket);
+      if (live() >= limit) {
+        server.closeIdleConnections();
+        options.lean?.closeIdle();
+      }
+      if (live() >= limit) {
+        const socket = handle instanceof net.Socket ? handle : new net.Socket({ handle: handle as never, readable: true, writable: true });
+        return refuse(socket, 503, `the API holds ${live()} connections (cap ${cap}): try again later`);
+      }
+      // a raw handle (raw engine) starts on the lean path; a net.Socket (net engine) goes to node:http
+      if (options.lean !== undefined && !(handle instanceof net.Socket)) return options.lean.take(handle as never, bytes);
+      toHttp(handle, bytes);
+    },
+    /** A connection the lean path gives up, with the bytes it read. */
+    fromLean(handle: unknown, bytes: Buffer) {
+      toHttp(handle, bytes);
     },
     async listen() {
       await new Promise<void>((resolve, reject) => {
@@ -118,6 +138,7 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
       restrictToOwner(options.socketPath);
     },
     async close() {
+      options.lean?.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

@@ -29,7 +29,7 @@ export interface CometServerStats extends ServerStats {
   /** Addresses the server listens on. */
   hosts: string[];
   /** API connections the supervisor holds, and its cap. */
-  apiConnections: { open: number; cap: number };
+  apiConnections: { open: number; cap: number; lean: number }; // lean: held by the lean send path (lean-api.ts)
 }
 
 export interface SupervisorFigures {
@@ -47,7 +47,7 @@ export interface SupervisorFigures {
   supervisor: ProcessFigures;
   lagSeconds: number;
   rejected: Record<string, number>;
-  apiConnections: { open: number; cap: number };
+  apiConnections: { open: number; cap: number; lean: number }; // lean: held by the lean send path (lean-api.ts)
 }
 
 /** Percentile from cumulative histogram buckets, linear inside the bucket; the exact max caps it. */

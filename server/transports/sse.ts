@@ -14,8 +14,9 @@ const dataLines = (line: string) => `data: ${line.replace(/\r\n|\r|\n/g, '\ndata
 export const sse: TransportFraming = {
   name: 'sse',
   contentType: 'text/event-stream; charset=utf-8',
-  welcome: (id) => dataLines(welcomeChunk(id).slice(0, -1)),
-  heartbeat: (n, id) => dataLines(heartbeatChunk(n, id).slice(0, -1)),
+  // welcome and heartbeat lines hold no line break (ids are [A-Za-z0-9_-]): one `data:` field each, no regex
+  welcome: (id) => `data: ${welcomeChunk(id)}\n`,
+  heartbeat: (n, id) => `data: ${heartbeatChunk(n, id)}\n`,
   message: (seq, sentAtMs, body) => `id: ${eventId(seq)}\n${dataLines(messageChunk(sentAtMs, body).slice(0, -1))}`,
   reset: () => `event: reset\nid: ${eventId(0)}\ndata: ${currentEpoch()}\n\n`,
 };

@@ -27,6 +27,11 @@ export interface StreamIO<S> {
   /** Writes one framed event. False: it failed or its write queue is over the cap; the engine closed it. */
   event(s: S, payload: string): boolean;
   /**
+   * Writes a heartbeat as `event` does. Its payload is ASCII (ids are `[A-Za-z0-9_-]`), so an engine can frame it by
+   * its length without counting UTF-8 bytes; an engine without this method gets `event`.
+   */
+  heartbeat?(s: S, payload: string): boolean;
+  /**
    * Answers a long-poll: 200 with `body` (and `lastSeq` as its event id), or 204 when body is undefined; with
    * `reset`, 205 (the poll named a position of another server run) with this run's start as its event id.
    */
@@ -49,14 +54,18 @@ export class Hub<S extends CometStream> {
   private readonly pollWaits: TimerWheel<S>;
   private readonly replays = new Map<number, S>();
   private replayKey = 0;
+  /** Messages written to streams so far (deliver() records their delivery time per item). */
+  private written = 0;
   private dirOps: string[] = [];
   private dirFlush: NodeJS.Immediate | undefined;
   private readonly io: StreamIO<S>;
+  private readonly beat: (s: S, payload: string) => boolean;
   private readonly counters: WorkerCounters;
   private readonly options: HubOptions;
 
   constructor(io: StreamIO<S>, counters: WorkerCounters, options: HubOptions) {
     this.io = io;
+    this.beat = io.heartbeat !== undefined ? io.heartbeat.bind(io) : io.event.bind(io);
     this.counters = counters;
     this.options = options;
     this.heartbeats = new TimerWheel<S>(options.intervalMs, (s) => this.heartbeat(s));
@@ -130,6 +139,7 @@ export class Hub<S extends CometStream> {
     for (let i = 0; i < batch.length; i++) {
       const [id, seq, at, body] = batch[i]!;
       const framed: (string | undefined)[] = [undefined, undefined, undefined];
+      const writtenBefore = this.written;
       let n = 0;
       if (id === null) {
         for (const v of this.streams.values()) {
@@ -142,6 +152,10 @@ export class Hub<S extends CometStream> {
         else if (v !== undefined) n += this.deliverOne(v, seq, at, body, framed);
       }
       counts[i] = n;
+      // One clock reading per item, not per stream: a broadcast's writes leave together at the end of this task
+      // (the raw engine batches them); a clock reading and 16 bucket tests per stream made the hub's own part of a
+      // fan-out 0.093-0.097 µs per stream, 0.008-0.010 µs without (16,000 streams, writes stubbed).
+      if (this.written > writtenBefore) this.counters.delivered(nowMs() - at, this.written - writtenBefore);
     }
     return counts;
   }
@@ -166,7 +180,7 @@ export class Hub<S extends CometStream> {
     }
     for (const [seq, at, text] of all) {
       if (s.id === '') return;
-      if (seq > s.ls) this.write(s, seq, at, TRANSPORTS[s.tr]!.message(seq, at, text));
+      if (seq > s.ls && this.write(s, seq, TRANSPORTS[s.tr]!.message(seq, at, text))) this.counters.delivered(nowMs() - at);
     }
   }
 
@@ -198,15 +212,16 @@ export class Hub<S extends CometStream> {
       this.answerPoll(s, payload, seq, at);
       return 1;
     }
-    return this.write(s, seq, at, payload) ? 1 : 0;
+    return this.write(s, seq, payload) ? 1 : 0;
   }
 
-  private write(s: S, seq: number, at: number, payload: string): boolean {
+  /** Writes a message to a stream; the caller records its delivery time. */
+  private write(s: S, seq: number, payload: string): boolean {
     if (!this.io.event(s, payload)) return false;
     s.ls = seq;
     this.counters.chunksSent++;
     this.counters.messagesSent++;
-    this.counters.delivered(nowMs() - at);
+    this.written++;
     return true;
   }
 
@@ -220,7 +235,7 @@ export class Hub<S extends CometStream> {
 
   private heartbeat(s: S): void {
     const payload = TRANSPORTS[s.tr]!.heartbeat(++s.n, s.id);
-    if (payload !== undefined && this.io.event(s, payload)) this.counters.chunksSent++;
+    if (payload !== undefined && this.beat(s, payload)) this.counters.chunksSent++;
   }
 
   private pollExpired(s: S): void {

@@ -3,6 +3,11 @@
  * just visited, so it comes due one full period later (give or take one slot). Periodic wheels (heartbeats) keep
  * their streams; one-shot wheels (long-poll waits) drop each stream as it comes due. A per-stream setInterval would
  * cost a Timeout object and a timer-list entry per connection.
+ *
+ * The wheel turns by the clock, not by the number of timer callbacks: each callback visits every slot that has come
+ * due since the last one. Node's setInterval neither fires early nor makes up a late callback, and on a busy loop its
+ * 2 ms callbacks came every 2.3-3 ms: one worker at a 100 ms heartbeat over 10,000 streams sent 63,000-92,000 of the
+ * 100,000 chunks/s asked (measured, issue 15). Counting by the clock it sends them all while the CPU allows.
  */
 
 export interface WheelItem {
@@ -12,6 +17,9 @@ export interface WheelItem {
 export class TimerWheel<S extends WheelItem> {
   private readonly slots: Set<S>[];
   private cursor = 0;
+  private readonly slotMs: number;
+  /** performance.now() at which the slot after the cursor comes due. */
+  private nextDue: number;
   private readonly timer: NodeJS.Timeout;
   private readonly onDue: (s: S) => void;
   private readonly oneShot: boolean;
@@ -21,7 +29,9 @@ export class TimerWheel<S extends WheelItem> {
     this.slots = Array.from({ length: count }, () => new Set<S>());
     this.onDue = onDue;
     this.oneShot = options.oneShot ?? false;
-    this.timer = setInterval(() => this.tick(), periodMs / count);
+    this.slotMs = periodMs / count;
+    this.nextDue = performance.now() + this.slotMs;
+    this.timer = setInterval(() => this.turn(), this.slotMs);
     this.timer.unref();
   }
 
@@ -44,6 +54,19 @@ export class TimerWheel<S extends WheelItem> {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /** Visits every slot due by now; more than a whole turn behind (a stalled process), it skips, never doubling a stream. */
+  private turn(): void {
+    const now = performance.now();
+    let due = Math.floor((now - this.nextDue) / this.slotMs) + 1;
+    if (due <= 0) return;
+    if (due > this.slots.length) {
+      due = this.slots.length;
+      this.nextDue = now - (this.slots.length - 1) * this.slotMs;
+    }
+    for (let k = 0; k < due; k++) this.tick();
+    this.nextDue += due * this.slotMs;
   }
 
   private tick(): void {

@@ -55,12 +55,12 @@ export class WorkerCounters {
     this.rejected[status] = (this.rejected[status] ?? 0) + 1;
   }
 
-  /** Records one delivery, `ms` from accepting the send to writing it to a socket. */
-  delivered(ms: number): void {
+  /** Records `count` deliveries (default one), `ms` from accepting the send to writing it to a socket. */
+  delivered(ms: number, count = 1): void {
     const s = ms / 1000;
-    for (let i = 0; i < DELIVERY_BUCKETS_S.length; i++) if (s <= DELIVERY_BUCKETS_S[i]!) this.buckets[i]!++;
-    this.deliverySum += s;
-    this.deliveryCount++;
+    for (let i = 0; i < DELIVERY_BUCKETS_S.length; i++) if (s <= DELIVERY_BUCKETS_S[i]!) this.buckets[i]! += count;
+    this.deliverySum += s * count;
+    this.deliveryCount += count;
     if (ms > this.deliveryMax) this.deliveryMax = ms;
   }
 

@@ -13,6 +13,7 @@ import {
   shutdownRaw,
   type TcpHandle,
   writeRaw,
+  queuedBytes,
 } from './raw-tcp.ts';
 
 /** A raw echo server that upper-cases nothing: it answers each read with `echo:<data>` and closes on EOF. */
@@ -130,7 +131,7 @@ test('two listeners share a port with reusePort; without it the second bind fail
   }
 });
 
-test('a large write is queued (writeQueueSize) and completes; the done callback runs once', async () => {
+test('a large write is queued (writeQueueSize, queuedBytes) and completes; the done callback runs once; later writes keep their order', async () => {
   const big = Buffer.alloc(8 * 1024 * 1024, 0x61);
   let serverHandle: TcpHandle | undefined;
   const listener = listenRaw({
@@ -141,11 +142,13 @@ test('a large write is queued (writeQueueSize) and completes; the done callback 
     },
   });
   try {
+    let tail = '';
     const received = await new Promise<number>((resolve, reject) => {
       let n = 0;
       const reader = new RawReader(
         (_h, d) => {
           n += d.length;
+          tail = (tail + d.toString('latin1')).slice(-16);
         },
         (h) => {
           closeRaw(h);
@@ -158,21 +161,38 @@ test('a large write is queued (writeQueueSize) and completes; the done callback 
           if (!serverHandle) return;
           clearInterval(wait);
           let calls = 0;
+          assert.equal(queuedBytes(serverHandle), 0);
           assert.equal(
             writeRaw(serverHandle, big, (err) => {
               calls++;
               assert.equal(err, 0);
               assert.equal(calls, 1);
-              shutdownRaw(serverHandle!, () => closeRaw(serverHandle!));
             }),
             0,
           );
           assert.ok(serverHandle.writeQueueSize > 0, 'an 8 MB write cannot complete at once');
+          assert.equal(queuedBytes(serverHandle), serverHandle.writeQueueSize);
+          // small writes behind a queued one wait their turn (each takes its own request object)
+          for (const piece of ['<1>', '<2>']) assert.equal(writeRaw(serverHandle, piece), 0);
+          assert.equal(
+            writeRaw(serverHandle, Buffer.from('<3>'), (err) => {
+              assert.equal(err, 0);
+              assert.equal(calls, 1, 'the big write completed first');
+              assert.equal(queuedBytes(serverHandle!), 0, 'nothing left in libuv');
+              // and a write on an empty queue goes out at once, its callback synchronously
+              let sync = false;
+              assert.equal(writeRaw(serverHandle!, '<4>', () => (sync = true)), 0);
+              assert.ok(sync, 'written at once');
+              shutdownRaw(serverHandle!, () => closeRaw(serverHandle!));
+            }),
+            0,
+          );
           reader.start(h);
         }, 5);
       });
     });
-    assert.equal(received, big.length);
+    assert.equal(received, big.length + 12);
+    assert.equal(tail.slice(-16), 'aaaa<1><2><3><4>');
   } finally {
     await listener.close();
   }

@@ -5,4 +5,4 @@
 export { loadTcpBindings, TCP, TCP_CONSTANTS, tcpBindingsAvailable, type SockAddr, type TcpHandle } from './bindings.ts';
 export { bindRaw, boundPort, listenRaw, RawListenError, type RawListener, type RawListenOptions } from './listen.ts';
 export { connectRaw, type OnConnect, type RawConnectOptions } from './connect.ts';
-export { closeRaw, errName, type OnData, type OnEnd, RawReader, shutdownRaw, writeRaw } from './stream-ops.ts';
+export { closeRaw, errName, type OnData, type OnEnd, queuedBytes, RawReader, shutdownRaw, writeRaw } from './stream-ops.ts';
