@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 interface Sample { active: number; ids: number[] }
 
@@ -17,7 +19,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
   let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '300', '--procs', '2', '--control-port', '0', '--duration', '60', '--rate', '0'], 'comet-lab loadgen ready ');
+    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '300', '--procs', '2', '--control-port', '0', '--duration', '60', '--rate', '0'], readyPrefix('loadgen'));
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     const token = controlTokenOf(lg.info);
     await postJson(`${base}/ramp`, { target: 100, rate: 0 }, token);

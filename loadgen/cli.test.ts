@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
 import { main } from './cli.ts';
 import { buildConfig, DEFAULT_RATE } from './config.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.ts';
 import { messageChunk } from '../shared/message-format.ts';
 import { nowMs } from '../shared/clock.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -101,7 +103,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
   const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number; controlTokenFile: string }>(
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--start', '100', '--count', '60', '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '60', '--rate', '0'],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
   );
   try {
     assert.equal(lg.info.procs, 2);
@@ -161,14 +163,14 @@ test('SIGINT stops at once with final totals (exit 130); a SIGKILLed parent leav
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hi\n')));
   const args = [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '20', '--procs', '2', '--rate', '1000', '--duration', '60'];
   try {
-    const a = await startWithReadyLine<{ pid: number }>(NODE, args, 'comet-lab loadgen ready ');
+    const a = await startWithReadyLine<{ pid: number }>(NODE, args, readyPrefix('loadgen'));
     await waitFor('20 connections', () => server.sockets.size === 20, 5000, 50);
     a.proc.kill('SIGINT');
     assert.equal(await exited(a.proc), EXIT.interrupted);
     assert.ok(a.lines.some((l) => l.startsWith('final (signal):')));
     await waitFor('connections closed', () => server.sockets.size === 0, 5000, 50);
 
-    const b = await startWithReadyLine<{ pid: number }>(NODE, args, 'comet-lab loadgen ready ');
+    const b = await startWithReadyLine<{ pid: number }>(NODE, args, readyPrefix('loadgen'));
     const kids = childrenOf(b.info.pid);
     assert.equal(kids.length, 2);
     b.proc.kill('SIGKILL');
@@ -204,7 +206,7 @@ test('a count with no pace opens its connections at the default pace, said in th
   try {
     const url = `http://127.0.0.1:${server.port}/test/{i}`;
     const a = await startWithReadyLine<{ control: string | null; rate: number; rateFrom: string; pacing: string; waitingFor?: string }>(
-      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], 'comet-lab loadgen ready ');
+      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], readyPrefix('loadgen'));
     assert.equal(a.info.rate, DEFAULT_RATE);
     assert.equal(a.info.rateFrom, 'default');
     assert.equal(a.info.pacing, 'closed-loop');
@@ -216,7 +218,7 @@ test('a count with no pace opens its connections at the default pace, said in th
     await waitFor('closed', () => server.sockets.size === 0, 5000, 50);
 
     const b = await startWithReadyLine<{ control: string; controlPort: number; rate: number; rateFrom: string; waitingFor?: string }>(
-      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], 'comet-lab loadgen ready ');
+      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], readyPrefix('loadgen'));
     assert.equal(b.info.rate, 0);
     assert.equal(b.info.rateFrom, '--hold');
     assert.equal(b.info.waitingFor, 'POST /ramp');

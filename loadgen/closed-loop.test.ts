@@ -9,7 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, PaceReason } from '../shared/contracts.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
+import { startWithReadyLine, type Started } from '../shared/testing/ready-process.ts';
+import { exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('./testing/slow-accept-server.ts', import.meta.url));
@@ -33,7 +35,7 @@ async function flood(extra: string[]): Promise<{ server: Started<{ port: number 
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(N), '--rate', String(ASKED), '--control-port', '0',
       '--connect-timeout', '1500ms', '--pace-latency', '300ms', '--duration', '60s', '--report-every', '60s', ...extra],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
     30_000,
     { env: { ...process.env, LOADGEN_CONTROL_TOKEN: TOKEN } },
   );

@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
-import { controlTokenOf, exited, NODE, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
+import { startWithReadyLine, type Started } from '../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, NODE, waitFor } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const NS = `comet-lab-loadgen-${process.pid}`;
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -41,7 +43,7 @@ function establishedInNs(port: number): string[] {
 let controlPort = 9000;
 
 async function loadgen(args: string[]): Promise<Started<{ controlPort: number; controlTokenFile: string }>> {
-  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), 'comet-lab loadgen ready ');
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), readyPrefix('loadgen'));
   started.push(lg);
   return lg;
 }

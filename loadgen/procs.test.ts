@@ -10,7 +10,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, ServerStats } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const N = 25_000;
 
@@ -47,7 +49,7 @@ test(`--procs 2 holds ${N} connections, above one process's file limit; the pare
   let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; procs: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', String(N), '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '120', '--rate', '0'], 'comet-lab loadgen ready ');
+    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', String(N), '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '120', '--rate', '0'], readyPrefix('loadgen'));
     assert.equal(lg.info.procs, 2);
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     const token = controlTokenOf(lg.info);

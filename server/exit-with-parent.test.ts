@@ -5,11 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readyPrefix } from '../shared/ready-line.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
 import { eventually, request, startServerProcess } from './test-helpers.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -27,25 +29,17 @@ const alive = (pid: number) => {
  * A parent process (as the orchestrator would be) that starts the server with `stdin` ('pipe' or 'ignore') and
  * passes its ready line on; resolves with the parent and the server's ready fields.
  */
-function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ReturnType<typeof spawn>; port: number; pid: number }> {
+async function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ChildProcess; port: number; pid: number }> {
   const script = `
     const { spawn } = require('node:child_process');
     const child = spawn(process.execPath, [${JSON.stringify(CLI)}, '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--exit-with-parent'],
       { stdio: [${JSON.stringify(stdin)}, 'pipe', 'inherit'] });
     child.stdout.pipe(process.stdout);
     setInterval(() => {}, 1000);`;
-  const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 20_000);
-    parent.stdout!.on('data', (d) => {
-      out += d;
-      const m = /comet-lab server ready (\{.*\})\n/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({ parent, ...(JSON.parse(m[1]!) as { port: number; pid: number }) });
-    });
+  const { proc: parent, info } = await startWithReadyLine<{ port: number; pid: number }>(process.execPath, ['-e', script], readyPrefix('server'), 20_000, {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  return { parent, ...info };
 }
 
 /** Starts a parent, SIGKILLs it, and returns how long the server's processes outlived it. */

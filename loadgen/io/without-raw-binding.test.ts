@@ -10,8 +10,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { EXIT } from '../../shared/errors.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../bench/bench-support.ts';
+import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
+import { exited, getJson, NODE, postJson, waitFor } from '../bench/bench-support.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from '../testing/scripted-server.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 /** Node's permission model: reading files is allowed (the sources), nothing else is granted. */
@@ -28,7 +30,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
   const lg = await startWithReadyLine<{ controlPort: number; io: string }>(
     NODE,
     [...PERMISSION, CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '400', '--hold', '--duration', '60s'],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
     30_000,
     { env: { ...process.env, LOADGEN_CONTROL_TOKEN: TOKEN } },
   );

@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EXIT, LabError } from '../../shared/errors.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 import { connectAllTo } from './loopback-plan.ts';
 import { startServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
 
 const run = promisify(execFile);
 const SOURCE = new URL('./mochiweb/mochiconntest.erl', import.meta.url).pathname;
-const READY = 'comet-lab mochiweb ready ';
 
 /** `erl` for one VM; `sh` starts `vms` of them in the background and waits for all. */
 export function mochiwebCommand(ebin: string, port: number, intervalMs: number, vms: number): string[] {
@@ -42,7 +42,7 @@ async function launchMochiweb(l: LocalLaunch): Promise<LaunchedServer> {
   try {
     const proc = await startServerProcess(l.wrap(mochiwebCommand(ebin, l.port, l.plan.server.heartbeatIntervalMs, vms)), {
       what: `mochiweb (${vms} Erlang VM${vms > 1 ? 's' : ''})`,
-      readyLine: READY,
+      readyLine: readyPrefix('mochiweb'),
       readyCount: vms,
       timeoutMs: 30_000,
       logFile: l.logDir ? join(l.logDir, 'server.log') : undefined,

@@ -9,10 +9,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../../loadgen/bench/bench-support.ts';
+import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from '../../loadgen/bench/bench-support.ts';
 import { treeUsage } from '../../orchestrator/backends/probes/process-tree.ts';
 import type { LoadgenStatus, ServerStats, Transport } from '../../shared/contracts.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PATH: Partial<Record<Transport, string>> = { chunked: 'test', sse: 'sse', ws: 'ws' };
@@ -32,7 +34,7 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
   const server = await startWithReadyLine<{ port: number; pid: number }>(
     NODE,
     ['--max-semi-space-size=1', `${REPO}server/cli.ts`, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', 'raw', '--interval', `${intervalMs}ms`, '--max-connections', String(n)],
-    'comet-lab server ready ',
+    readyPrefix('server'),
     20_000,
     { env: { ...process.env, COMET_ADMIN_TOKEN: '' } },
   );
@@ -42,7 +44,7 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
     lg = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>(
       NODE,
       [`${REPO}loadgen/cli.ts`, '--url', url, '--transport', transport, '--count', String(n), '--procs', '1', '--hold', '--source-ips', '127.0.0.2', '--control-port', '0', '--duration', '600s', '--report-every', '600s'],
-      'comet-lab loadgen ready ',
+      readyPrefix('loadgen'),
       30_000,
       { env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } },
     );

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LabError } from '../../../shared/errors.ts';
+import { parseReadyLine, readyPrefix } from '../../../shared/ready-line.ts';
 
 export interface SpawnedComponent {
   child: ChildProcess;
@@ -52,7 +53,7 @@ export async function spawnComponent(
     if (stderrTail.length > TAIL_LINES) stderrTail.shift();
     log?.write(`[stderr] ${line}\n`);
   });
-  const prefix = `comet-lab ${kind} ready `;
+  const prefix = readyPrefix(kind);
   const stdout = createInterface({ input: child.stdout! });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => fail(`no ready line within ${options.timeoutMs / 1000}s`), options.timeoutMs);
@@ -64,14 +65,15 @@ export async function spawnComponent(
     };
     stdout.on('line', (line) => {
       log?.write(`${line}\n`);
-      if (!line.startsWith(prefix)) return;
+      let json: Record<string, unknown> | undefined;
       try {
-        const json = JSON.parse(line.slice(prefix.length)) as Record<string, unknown>;
-        clearTimeout(timer);
-        resolve(json);
+        json = parseReadyLine(line, prefix);
       } catch {
-        fail(`unreadable ready line: ${line}`);
+        return fail(`unreadable ready line: ${line}`);
       }
+      if (json === undefined) return;
+      clearTimeout(timer);
+      resolve(json);
     });
     void exited.then(() => fail(reason ?? 'exited'));
   });
