@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
 import { startWithReadyLine } from '../shared/testing/ready-process.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
 import { readyPrefix } from '../shared/ready-line.ts';
 
 interface Sample { active: number; ids: number[] }
@@ -24,7 +25,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
     const token = controlTokenOf(lg.info);
     await postJson(`${base}/ramp`, { target: 100, rate: 0 }, token);
     let s!: LoadgenStatus;
-    await waitFor('100 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 100, 30_000, 200, () => s);
+    await waitFor('100 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 100, 30_000, { describe: () => s });
 
     // Each child holds half the indices (0..149, 150..299) and opened its first 50.
     const connected = (i: number) => (i >= 0 && i < 50) || (i >= 150 && i < 200);
@@ -48,7 +49,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
     }
 
     await postJson(`${base}/ramp`, { target: 40, rate: 0 }, token);
-    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 30_000, 200, () => s);
+    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 30_000, { describe: () => s });
     const down = await getJson<Sample>(`${base}/active-ids?n=1000`);
     assert.equal(down.ids.length, 40);
     assert.ok(down.ids.every((i) => (i >= 0 && i < 20) || (i >= 150 && i < 170)), String(down.ids));

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { LoadgenStatus, ServerStats, Transport } from '../shared/contracts.ts';
 import { startServerProcess, type ServerProcess } from '../server/test-helpers.ts';
-import { getJson, postJson, waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { getJson, postJson } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
 
@@ -25,7 +26,7 @@ async function pool(port: number, transport: Transport, capacity: number, reconn
   });
 }
 
-const until = (p: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(p.status()), ms, 50, () => p.status());
+const until = (p: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(p.status()), ms, { everyMs: 50, describe: () => p.status() });
 
 /** Established connections from `source` to `port`, as ss sees them (the test's own API calls come from 127.0.0.1). */
 function ssEstablished(port: number, source: string): number {
@@ -78,7 +79,7 @@ test('SSE and long-poll against the server: broadcasts arrive; polls are re-sent
       poll.ramp(40, 0);
       await until(sse, '40 SSE active', (s) => s.active === 40);
       await until(poll, '40 polls active', (s) => s.active === 40);
-      await waitFor('server sees 80', async () => (await getJson<ServerStats>(`${server.url}/stats`)).open.total === 80, 5000, 50);
+      await waitFor('server sees 80', async () => (await getJson<ServerStats>(`${server.url}/stats`)).open.total === 80, 5000, { everyMs: 50 });
       await postJson(`${server.url}/broadcast`, 'one');
       await until(sse, '40 SSE messages', (s) => s.messages === 40);
       await until(poll, '40 poll answers', (s) => s.messages === 40 && s.chunks === 40);

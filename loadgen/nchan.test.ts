@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { nowMs } from '../shared/clock.ts';
 import type { Transport } from '../shared/contracts.ts';
 import { messageChunk } from '../shared/message-format.ts';
-import { waitFor, exited } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { exited } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
 import { closedPort } from './testing/scripted-server.ts';
 
@@ -62,7 +63,7 @@ http {
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
   nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
-  await waitFor('nginx listening', () => canConnect(port), 10_000, 50);
+  await waitFor('nginx listening', () => canConnect(port), 10_000, { everyMs: 50 });
 });
 
 after(async () => {
@@ -102,7 +103,7 @@ test('nchan http-chunked subscribers: all held, counted by nchan, published mess
   const pool = await subscriberPool(`http://127.0.0.1:${port}/sub/ch{i}`, 'chunked', n);
   try {
     pool.ramp(n, 0);
-    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
+    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, { everyMs: 50, describe: () => pool.status() });
     assert.equal(pool.status().errors.http_status, 0, 'nchan answered 200, not 403');
     // nchan updates its channel info a little after the subscriber's head went out: poll it.
     let total = 0;
@@ -110,12 +111,12 @@ test('nchan http-chunked subscribers: all held, counted by nchan, published mess
       total = 0;
       for (let i = 0; i < n; i++) total += await subscribers(`ch${i}`);
       return total === n;
-    }, 10_000, 100, () => total);
+    }, 10_000, { everyMs: 100, describe: () => total });
     for (let i = 0; i < n; i += 3) {
       const res = await fetch(`http://127.0.0.1:${port}/pub/ch${i}`, { method: 'POST', body: messageChunk(nowMs(), `hello ${i}`) });
       assert.ok(res.status === 201 || res.status === 202, `publish ${res.status}`);
     }
-    await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
+    await waitFor('10 messages', () => pool.status().messages === 10, 5000, { everyMs: 50, describe: () => pool.status() });
     const s = pool.status();
     assert.equal(s.chunks, 10);
     assert.ok(s.latencyMs.max > 0 && s.latencyMs.max < 5000, `latency ${JSON.stringify(s.latencyMs)}`);
@@ -129,20 +130,20 @@ test('nchan websocket subscribers: held through its pings, counted by nchan, pub
   const pool = await subscriberPool(`ws://127.0.0.1:${port}/ws/wsch{i}`, 'ws', n);
   try {
     pool.ramp(n, 0);
-    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
+    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, { everyMs: 50, describe: () => pool.status() });
     let total = 0;
     await waitFor('nchan to count as many subscribers as we hold', async () => {
       total = 0;
       for (let i = 0; i < n; i++) total += await subscribers(`wsch${i}`);
       return total === n;
-    }, 10_000, 100, () => total);
+    }, 10_000, { everyMs: 100, describe: () => total });
     // two of nchan's 1 s pings, answered: every connection is still up and nothing was a protocol error
     await new Promise((r) => setTimeout(r, 2500));
     for (let i = 0; i < n; i += 3) {
       const res = await fetch(`http://127.0.0.1:${port}/pub/wsch${i}`, { method: 'POST', body: messageChunk(nowMs(), `hello ${i}`) });
       assert.ok(res.status === 201 || res.status === 202, `publish ${res.status}`);
     }
-    await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
+    await waitFor('10 messages', () => pool.status().messages === 10, 5000, { everyMs: 50, describe: () => pool.status() });
     const s = pool.status();
     assert.equal(s.active, n);
     assert.equal(s.chunks, 10, 'one message each, nothing else counted');

@@ -7,7 +7,7 @@ import type { LoadgenStatus, Transport } from '../shared/contracts.ts';
 import { createPool, type PoolSpec } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
 import { chunk, CHUNKED_HEAD, closedPort, scriptedServer } from './testing/scripted-server.ts';
-import { waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 function spec(port: number, capacity: number, more: Partial<PoolSpec> = {}): PoolSpec {
   return {
@@ -35,7 +35,7 @@ async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>
   }
 }
 
-const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
+const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, { everyMs: 20, describe: () => pool.status() });
 
 /** ESTABLISHED client sockets to `port` on loopback, as `ss` sees them. */
 /**

@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, ServerStats } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
 import { startWithReadyLine } from '../shared/testing/ready-process.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
 import { readyPrefix } from '../shared/ready-line.ts';
 
 const N = 25_000;
@@ -55,7 +56,7 @@ test(`--procs 2 holds ${N} connections, above one process's file limit; the pare
     const token = controlTokenOf(lg.info);
     await postJson(`${base}/ramp`, { target: N, rate: 10_000 }, token);
     let s!: LoadgenStatus;
-    await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, 500, () => s);
+    await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, { everyMs: 500, describe: () => s });
     assert.equal(s.procs, 2);
     assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
     const stats = await getJson<ServerStats>(`${server.url}/stats`);

@@ -12,7 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { nowMs } from '../shared/clock.ts';
 import { messageLine } from '../shared/message-format.ts';
-import { waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 import { createPool } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
 import { scriptedServer } from './testing/scripted-server.ts';
@@ -74,7 +74,7 @@ async function withPool(port: number, capacity: number, fn: (pool: ConnectionPoo
   }
 }
 
-const until = (pool: ConnectionPool, what: string, check: (s: Status) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status() as Status), ms, 20, () => pool.status());
+const until = (pool: ConnectionPool, what: string, check: (s: Status) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status() as Status), ms, { everyMs: 20, describe: () => pool.status() });
 
 test('ws server: messages of every shape counted once with latency, pings answered, a 4000 close echoed and counted', { timeout: 30_000 }, async () => {
   const p = await peer((ws) => {

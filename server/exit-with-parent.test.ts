@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readyPrefix } from '../shared/ready-line.ts';
 import { startWithReadyLine } from '../shared/testing/ready-process.ts';
-import { eventually, request, startServerProcess } from './test-helpers.ts';
+import { request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -51,7 +52,7 @@ async function outlive(stdin: 'pipe' | 'ignore'): Promise<number> {
   assert.ok(existsSync(socket));
   const t0 = Date.now();
   parent.kill('SIGKILL');
-  await eventually(() => pids.every((p) => !alive(p)), 5000, `server processes gone (stdin ${stdin})`);
+  await waitFor(`server processes gone (stdin ${stdin})`, () => pids.every((p) => !alive(p)), 5000, SERVER_POLL);
   const ms = Date.now() - t0;
   assert.equal(existsSync(socket), false, `API socket removed (stdin ${stdin})`);
   return ms;
@@ -70,7 +71,7 @@ test('a new server removes API sockets left by servers that are gone, and only t
   try {
     // a SIGKILLed server leaves its socket; its pid then runs nothing
     await dead.stop('SIGKILL');
-    await eventually(() => !alive(dead.pid), 3000, 'killed');
+    await waitFor('killed', () => !alive(dead.pid), 3000, SERVER_POLL);
     assert.ok(existsSync(socketOf(dead)), 'SIGKILL leaves the socket behind');
     const next = await startServerProcess(['--workers', '1']);
     assert.equal(existsSync(socketOf(dead)), false, "the dead server's socket was removed at start");

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, openStream, request, startServerProcess } from './test-helpers.ts';
+import { openStream, request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const alive = (pid: number) => {
   try {
@@ -34,7 +35,7 @@ for (const engine of ['raw', 'http']) {
     assert.equal(code, 130);
     assert.ok(ms < 5000, `exited after ${ms} ms`);
     for (const s of [...streams, chunked]) assert.equal(await s.ended, 'end', 'terminating chunk received');
-    await eventually(() => pids.every((p) => !alive(p)), 2000, 'workers gone');
+    await waitFor('workers gone', () => pids.every((p) => !alive(p)), 2000, SERVER_POLL);
   });
 }
 
@@ -43,5 +44,5 @@ test('SIGKILL of the supervisor: workers exit by themselves', async () => {
   const pids = await workerPids(server.url);
   assert.equal(pids.length, 2);
   await server.stop('SIGKILL');
-  await eventually(() => pids.every((p) => !alive(p)), 3000, 'orphan workers gone');
+  await waitFor('orphan workers gone', () => pids.every((p) => !alive(p)), 3000, SERVER_POLL);
 });

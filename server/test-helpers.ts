@@ -8,6 +8,7 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { readyPrefix } from '../shared/ready-line.ts';
 import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import type { WaitOptions } from '../shared/testing/wait-for.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -147,18 +148,8 @@ export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 30
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `fn` until it returns true (or throws after `timeoutMs`). */
-export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    // a connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT): try again
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
+/**
+ * How the server's tests poll (shared/testing/wait-for.ts): every 25 ms, and an error counts as "not yet": a
+ * connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT); the next one reaches a live worker.
+ */
+export const SERVER_POLL: WaitOptions = { everyMs: 25, retryErrors: true };

@@ -37,13 +37,3 @@ export function controlTokenOf(info: { controlTokenFile?: string }): string {
   if (info.controlTokenFile === undefined) throw new Error('the ready line names no controlTokenFile (was a token given?)');
   return readFileSync(info.controlTokenFile, 'utf8').trim();
 }
-
-/** Polls `check` every `everyMs` until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 200, describe?: () => unknown): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${describe ? `: ${JSON.stringify(describe())}` : ''}`);
-}

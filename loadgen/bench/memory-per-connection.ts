@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from './bench-support.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench-support.ts';
 import { readyPrefix } from '../../shared/ready-line.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { waitFor } from '../bench/bench-support.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 import { createPool, type PoolSpec } from '../pool-spec.ts';
 import type { ConnectionPool } from '../pool.ts';
 import { chunk, CHUNKED_HEAD, closedPort, scriptedServer } from '../testing/scripted-server.ts';
@@ -42,7 +42,7 @@ async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>
   }
 }
 
-const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
+const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, { everyMs: 20, describe: () => pool.status() });
 
 function ssEstablished(port: number): number {
   const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dst 127.0.0.1 and dport = :${port} )`], { encoding: 'utf8' });

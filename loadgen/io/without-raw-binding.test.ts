@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { EXIT } from '../../shared/errors.ts';
 import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
-import { exited, getJson, NODE, postJson, waitFor } from '../bench/bench-support.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { exited, getJson, NODE, postJson } from '../bench/bench-support.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from '../testing/scripted-server.ts';
 import { readyPrefix } from '../../shared/ready-line.ts';
 
@@ -39,7 +40,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     await postJson(`${base}/ramp`, { target: 400, rate: 2000 }, TOKEN);
     let s!: LoadgenStatus;
-    await waitFor('400 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 400, 20_000, 100, () => s);
+    await waitFor('400 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 400, 20_000, { everyMs: 100, describe: () => s });
     assert.equal(s.io, 'net');
     assert.equal(s.chunks, 400);
     assert.deepEqual(Object.values(s.errors).filter((v) => v !== 0), [], JSON.stringify(s.errors));
@@ -48,7 +49,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     await postJson(`${base}/stop`, {}, TOKEN);
     assert.equal(await exited(lg.proc), 0);
     assert.match(lg.stderr(), /LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable \(ERR_ACCESS_DENIED: process\.binding\('tcp_wrap'\)\); using --io net/);
-    await waitFor('connections closed', () => ssEstablished(server.port) === 0, 5000, 50);
+    await waitFor('connections closed', () => ssEstablished(server.port) === 0, 5000, { everyMs: 50 });
   } finally {
     lg.proc.kill('SIGKILL');
     await server.close();

@@ -10,7 +10,8 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, waitFor } from '../../loadgen/bench/bench-support.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from '../../loadgen/bench/bench-support.ts';
 import { treeUsage } from '../../orchestrator/backends/probes/process-tree.ts';
 import type { LoadgenStatus, ServerStats, Transport } from '../../shared/contracts.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
@@ -50,7 +51,7 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
     );
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     await postJson(`${base}/ramp`, { target: n, rate: 5000 }, controlTokenOf(lg.info));
-    await waitFor(`${n} active`, async () => (await getJson<LoadgenStatus>(`${base}/status`)).active === n, 60_000, 250);
+    await waitFor(`${n} active`, async () => (await getJson<LoadgenStatus>(`${base}/status`)).active === n, 60_000, { everyMs: 250 });
     await sleep(Math.max(3000, 2 * intervalMs)); // past the ramp's welcomes and the idle GC it triggers
     const read = async () => ({
       at: Date.now(),
