@@ -17,6 +17,7 @@ import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.t
 import { messageChunk } from '../shared/message-format.ts';
 import { nowMs } from '../shared/clock.ts';
 import { readyPrefix } from '../shared/ready-line.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -148,15 +149,6 @@ function childrenOf(pid: number): number[] {
     return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

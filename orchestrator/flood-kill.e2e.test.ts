@@ -15,19 +15,12 @@ import { PassThrough } from 'node:stream';
 import { resolveFloodConfig } from './config/flood-config.ts';
 import { DEFAULT_TARGETS_DIR } from './exporter/prometheus-targets.ts';
 import { flood, REPO_ROOT } from './flood.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CG_ROOT = '/sys/fs/cgroup/memory/comet-lab';
 const out = mkdtempSync(join(tmpdir(), 'comet-lab-kill-'));
 test.after(() => rmSync(out, { recursive: true, force: true }));
 
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 const runDirs = () => (existsSync(CG_ROOT) ? readdirSync(CG_ROOT) : []);
 const pidsIn = (run: string) =>
   readdirSync(join(CG_ROOT, run)).flatMap((c) => {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,17 +14,9 @@ import { readyPrefix } from '../shared/ready-line.ts';
 import { startWithReadyLine } from '../shared/testing/ready-process.ts';
 import { request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
 import { waitFor } from '../shared/testing/wait-for.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
-
-/** Running: a process that exited but was not reaped yet (a zombie, whose new parent is init) counts as gone. */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /**
  * A parent process (as the orchestrator would be) that starts the server with `stdin` ('pipe' or 'ignore') and

@@ -7,15 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStream, request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
 import { waitFor } from '../shared/testing/wait-for.ts';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { alive } from '../shared/testing/processes.ts';
 
 async function workerPids(url: string): Promise<number[]> {
   const stats = JSON.parse((await request(`${url}/stats`)).body);

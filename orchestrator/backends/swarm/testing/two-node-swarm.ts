@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
 import { waitFor } from '../../../../shared/testing/wait-for.ts';
+import { alive } from '../../../../shared/testing/processes.ts';
 
 const run = promisify(execFile);
 const PREFIX = 'clsw-';
@@ -47,15 +48,6 @@ export interface TwoNodeSwarm {
 
 const sh = async (cmd: string, args: string[], timeout = 30_000) => (await run(cmd, args, { timeout, maxBuffer: 1 << 24 })).stdout;
 const quiet = async (cmd: string, args: string[]) => sh(cmd, args).catch(() => '');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids whose command line mentions `needle` (the run's folder: dockerd, its containerd and shims). */
 function pidsMentioning(needle: string): number[] {
