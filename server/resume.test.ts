@@ -7,11 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LoadgenStatus } from '../shared/contracts.ts';
 import { createPool } from '../loadgen/pool-spec.ts';
 import type { ConnectionPool } from '../loadgen/pool.ts';
 import { openStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
 import { waitFor } from '../shared/testing/wait-for.ts';
+import { untilStatus } from '../loadgen/testing/pool-harness.ts';
 
 const send = (server: ServerProcess, id: string, body: string) => request(`${server.url}/send/${id}`, { method: 'POST', body });
 const lastId = (text: string) => [...text.matchAll(/^id: (.*)$/gm)].pop()?.[1];
@@ -102,22 +102,21 @@ test('the load generator counts the resets of its SSE and poll connections acros
   let server = first;
   const sse = await pool(first.port, 'sse', 20);
   const poll = await pool(first.port, 'poll', 20);
-  const until = (p: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean) => waitFor(what, () => check(p.status()), 15_000, SERVER_POLL);
   try {
     sse.ramp(20, 0);
     poll.ramp(20, 0);
-    await until(sse, '20 SSE active', (s) => s.active === 20);
+    await untilStatus(sse, '20 SSE active', (s) => s.active === 20, 15_000, 25);
     await waitFor('the server holds 40', async () => JSON.parse((await request(`${first.url}/stats`)).body).open.total === 40, 5000, SERVER_POLL);
     await request(`${first.url}/broadcast`, { method: 'POST', body: 'one' });
-    await until(sse, '20 SSE messages', (s) => s.messages === 20);
-    await until(poll, '20 poll answers', (s) => s.messages === 20);
+    await untilStatus(sse, '20 SSE messages', (s) => s.messages === 20, 15_000, 25);
+    await untilStatus(poll, '20 poll answers', (s) => s.messages === 20, 15_000, 25);
     server = await restart(first, args);
-    await until(sse, '20 SSE resets', (s) => s.resets === 20);
-    await until(poll, '20 poll resets', (s) => s.resets === 20);
+    await untilStatus(sse, '20 SSE resets', (s) => s.resets === 20, 15_000, 25);
+    await untilStatus(poll, '20 poll resets', (s) => s.resets === 20, 15_000, 25);
     await waitFor('all back', async () => JSON.parse((await request(`${server.url}/stats`)).body).open.total === 40, 10_000, SERVER_POLL);
     await request(`${server.url}/broadcast`, { method: 'POST', body: 'two' });
-    await until(sse, '40 SSE messages', (s) => s.messages === 40);
-    await until(poll, '40 poll answers', (s) => s.messages === 40);
+    await untilStatus(sse, '40 SSE messages', (s) => s.messages === 40, 15_000, 25);
+    await untilStatus(poll, '40 poll answers', (s) => s.messages === 40, 15_000, 25);
     const stats = JSON.parse((await request(`${server.url}/stats`)).body);
     assert.equal(stats.resets, 40);
   } finally {
