@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import { readyPrefix } from '../../shared/ready-line.ts';
 import { connectAllTo } from './loopback-plan.ts';
-import { startServerProcess } from './server-process.ts';
+import { launchedServer, startServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
 
 const run = promisify(execFile);
@@ -45,22 +45,12 @@ async function launchMochiweb(l: LocalLaunch): Promise<LaunchedServer> {
       readyLine: readyPrefix('mochiweb'),
       readyCount: vms,
       timeoutMs: 30_000,
-      logFile: l.logDir ? join(l.logDir, 'server.log') : undefined,
+      logDir: l.logDir,
     });
-    return {
-      url: `http://127.0.0.1:${l.port}`,
-      listen: { port: l.port },
-      pid: () => proc.pid,
-      exitReason: () => {
-        const r = proc.exitReason();
-        return r === undefined ? undefined : `${r}${proc.stderrTail.length ? `: ${proc.stderrTail.at(-1)}` : ''}`;
-      },
-      async stop() {
-        await proc.stop('SIGTERM', 10_000); // the VM stops its applications on SIGTERM (init:stop)
-        rmSync(ebin, { recursive: true, force: true });
-      },
-      managed: true,
-    };
+    return launchedServer(proc, l.port, async () => {
+      await proc.stop('SIGTERM', 10_000); // the VM stops its applications on SIGTERM (init:stop)
+      rmSync(ebin, { recursive: true, force: true });
+    });
   } catch (err) {
     rmSync(ebin, { recursive: true, force: true });
     throw err;

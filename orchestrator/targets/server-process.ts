@@ -5,9 +5,11 @@
  * when `cmd:'...'` is mistyped.
  */
 import net from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LabError } from '../../shared/errors.ts';
 import { spawnWatched, type WatchedChild } from '../backends/local/watched-child.ts';
+import type { LaunchedServer } from './target.ts';
 
 /** A target's server process (watched-child.ts) behind its lifeline. */
 export interface ServerProcess extends WatchedChild {
@@ -24,7 +26,8 @@ export interface StartOptions {
   /** ...this many times (several processes behind one shell; default 1). */
   readyCount?: number;
   timeoutMs: number;
-  logFile?: string;
+  /** The run's log folder: the server's output goes to `server.log` there. */
+  logDir?: string;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -58,7 +61,7 @@ export async function startServerProcess(command: string[], opts: StartOptions):
   const watched = spawnWatched(['/bin/sh', '-c', LIFELINE, 'comet-lab-lifeline', ...command], {
     stdin: 'pipe',
     tailLines: TAIL_LINES,
-    logFile: opts.logFile,
+    logFile: opts.logDir ? join(opts.logDir, 'server.log') : undefined,
     cwd: opts.cwd,
     env: opts.env,
     onStdoutLine: (line) => {
@@ -87,4 +90,22 @@ export async function startServerProcess(command: string[], opts: StartOptions):
 function startError(what: string, why: string, tail: string[], command: string[]): LabError {
   const last = tail.length ? `\nits last stderr lines:\n  ${tail.slice(-10).join('\n  ')}` : '\nit wrote nothing to stderr';
   return new LabError('LAB_ERR_TARGET_START', `${what} ${why}${last}`, { hint: `command: ${command.join(' ')}` });
+}
+
+/**
+ * What a launcher hands the backend for a server started here on 127.0.0.1:`port`: its pid, why it ended (with its
+ * last stderr line), and `stop` (the target's own: the signal, its grace, what it removes afterwards).
+ */
+export function launchedServer(proc: ServerProcess, port: number, stop: () => Promise<void>): LaunchedServer {
+  return {
+    url: `http://127.0.0.1:${port}`,
+    listen: { port },
+    pid: () => proc.pid,
+    exitReason: () => {
+      const r = proc.exitReason();
+      return r === undefined ? undefined : `${r}${proc.stderrTail.length ? `: ${proc.stderrTail.at(-1)}` : ''}`;
+    },
+    stop,
+    managed: true,
+  };
 }
