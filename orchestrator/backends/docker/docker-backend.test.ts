@@ -14,9 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
-import type { Plan } from '../../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
-import { dockerTestEnv } from './docker-test-env.ts';
+import { dockerTestEnv, dockerTestPlan } from './docker-test-env.ts';
 import { connectDocker, isDockerLabUp } from './docker-lab.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
 import { windowedDockerStats, withinWindow } from './docker-stats-cli.ts';
@@ -45,23 +44,6 @@ const labContainers = async () =>
   (await docker.listContainers({ all: true, filters: { label: [`comet-lab.lab=${PROJECT}`] } })).length;
 const hasNetwork = async () => (await docker.listNetworks({ filters: { name: [`${PROJECT}_lab`] } })).length > 0;
 const hasVolume = async () => ((await docker.listVolumes({ filters: { name: [`${PROJECT}_prometheus-data`] } })).Volumes ?? []).length > 0;
-
-function smallPlan(): Plan {
-  return {
-    n: N,
-    backend: 'docker',
-    server: { engine: 'default', workers: 1, port: 8000, addresses: ['0.0.0.0'], heartbeatIntervalMs: 1000 },
-    loadgens: [{ name: 'loadgen-1', procs: 1, connections: N, startIndex: 0, sourceAddresses: [], targets: [] }],
-    transport: 'chunked',
-    rampRate: 1500,
-    holdSeconds: 5,
-    fdLimitPerProcess: 20000,
-    portsPerAddress: 49766,
-    expectedMemory: { server: 0, loadgen: 0, kernel: 0 },
-    refusals: [],
-    warnings: [],
-  };
-}
 
 before(async () => {
   const r = await sh('scripts/start-dockerd.sh');
@@ -146,7 +128,7 @@ test('tuner: writes host-wide keys through the host /proc/sys, skips per-namespa
 test('docker backend: 3 load-generator containers at their own addresses hold N; memory as docker stats shows it', async () => {
   const backend = new DockerBackend({ project: PROJECT, minContainers: 3, durationSeconds: 120 });
   try {
-    await backend.up(smallPlan());
+    await backend.up(dockerTestPlan(N, 1500));
     const loadgens = backend.components().filter((c) => c.role === 'loadgen');
     assert.equal(loadgens.length, 3);
     const ids = await backend.containerIds();
@@ -198,7 +180,7 @@ test('extra source addresses inside the containers: every address carries connec
   const backend = new DockerBackend({ project: PROJECT, minContainers: 2, addressesPerContainer: 2, durationSeconds: 60 });
   const n = 2000;
   try {
-    await backend.up({ ...smallPlan(), n, loadgens: [{ name: 'loadgen-1', procs: 1, connections: n, startIndex: 0, sourceAddresses: [], targets: [] }] });
+    await backend.up(dockerTestPlan(n, 1500));
     const loadgens = backend.components().filter((c) => c.role === 'loadgen');
     assert.equal(loadgens.length, 2);
     for (const l of loadgens) {
