@@ -17,8 +17,7 @@ import type { RunSample } from '../orchestrator/run/sample.ts';
 import { runInfoOf, startRunObservers } from '../orchestrator/live/run-observers.ts';
 import { expandGrafanaVariables, loadDashboard, panelQueries } from './dashboard-json.ts';
 import { startPrometheus, type PrometheusProcess } from './prometheus-process.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 /** Opens a stream on the server and drops it, so the server counts a close (by reason) during the flood. */
 async function openAndDrop(serverUrl: string, id: string): Promise<void> {
@@ -32,16 +31,13 @@ async function openAndDrop(serverUrl: string, id: string): Promise<void> {
 
 /** Waits until Prometheus scrapes every job of the run (server, loadgen, lab) successfully. */
 async function allTargetsUp(prom: PrometheusProcess, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
   let seen = '';
-  while (Date.now() < deadline) {
+  return waitFor('every job scraped', async () => {
     const targets = await prom.targets();
     seen = targets.map((t) => `${t.labels.job}=${t.health}${t.lastError ? ` (${t.lastError})` : ''}`).sort().join(', ');
     const up = new Set(targets.filter((t) => t.health === 'up').map((t) => t.labels.job));
-    if (up.has('server') && up.has('loadgen') && up.has('lab')) return seen;
-    await sleep(250);
-  }
-  throw new Error(`not every job is scraped after ${timeoutMs} ms: ${seen}`);
+    return up.has('server') && up.has('loadgen') && up.has('lab') && seen;
+  }, timeoutMs, { everyMs: 250, describe: () => seen });
 }
 
 test('every panel query of the Grafana dashboard returns data from a real Prometheus scraping a real flood', async (t) => {

@@ -3,17 +3,9 @@
  * killed run (a timeout, a Ctrl-C) left one behind, so namespaces never pile up on a CI host.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { alive } from '../shared/testing/processes.ts';
 
 const PREFIX = 'comet-kernel-';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Deletes comet-kernel-*-<pid>* namespaces whose test process is gone. */
 export function sweepStaleNamespaces(): void {

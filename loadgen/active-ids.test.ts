@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 interface Sample { active: number; ids: number[] }
 
@@ -17,12 +20,12 @@ test('GET /active-ids samples only connected indices, over both child processes,
   let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '300', '--procs', '2', '--control-port', '0', '--duration', '60', '--rate', '0'], 'comet-lab loadgen ready ');
+    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '300', '--procs', '2', '--control-port', '0', '--duration', '60', '--rate', '0'], readyPrefix('loadgen'));
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     const token = controlTokenOf(lg.info);
     await postJson(`${base}/ramp`, { target: 100, rate: 0 }, token);
     let s!: LoadgenStatus;
-    await waitFor('100 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 100, 30_000, 200, () => s);
+    await waitFor('100 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 100, 30_000, { describe: () => s });
 
     // Each child holds half the indices (0..149, 150..299) and opened its first 50.
     const connected = (i: number) => (i >= 0 && i < 50) || (i >= 150 && i < 200);
@@ -46,7 +49,7 @@ test('GET /active-ids samples only connected indices, over both child processes,
     }
 
     await postJson(`${base}/ramp`, { target: 40, rate: 0 }, token);
-    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 30_000, 200, () => s);
+    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 30_000, { describe: () => s });
     const down = await getJson<Sample>(`${base}/active-ids?n=1000`);
     assert.equal(down.ids.length, 40);
     assert.ok(down.ids.every((i) => (i >= 0 && i < 20) || (i >= 150 && i < 170)), String(down.ids));

@@ -7,13 +7,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
 import { main } from './cli.ts';
 import { buildConfig, DEFAULT_RATE } from './config.ts';
 import { parseSourceAddresses } from './source-addresses.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.ts';
 import { messageChunk } from '../shared/message-format.ts';
 import { nowMs } from '../shared/clock.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -101,7 +105,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
   const lg = await startWithReadyLine<{ controlPort: number; pid: number; procs: number; controlTokenFile: string }>(
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--start', '100', '--count', '60', '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '60', '--rate', '0'],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
   );
   try {
     assert.equal(lg.info.procs, 2);
@@ -111,7 +115,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     assert.equal((await getJson<LoadgenStatus>(`${base}/status`)).target, 0, 'rate 0: waits to be told');
     assert.deepEqual(await postJson(`${base}/ramp`, { target: 40, rate: 400 }, token), { ok: true, target: 40, rate: 400 });
     let s!: LoadgenStatus;
-    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 10_000, 100);
+    await waitFor('40 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 40, 10_000, { everyMs: 100 });
     assert.equal(s.procs, 2);
     assert.equal(server.sockets.size, 40);
     // Each child bound its own source address; the paths carry indexes from --start.
@@ -120,7 +124,7 @@ test('driven as the orchestrator does: ready line, POST /ramp, GET /status, late
     await postJson(`${base}/latency/reset`, {}, token);
     const reset = await getJson<LoadgenStatus>(`${base}/status`);
     assert.ok(reset.latencyMs.count < s.latencyMs.count || s.latencyMs.count === 0);
-    await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, 100);
+    await waitFor('messages after the reset', async () => (await getJson<LoadgenStatus>(`${base}/status`)).latencyMs.count > 40, 5000, { everyMs: 100 });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /^loadgen_active_connections\{transport="chunked"\} 40$/m);
     assert.match(metrics, /^loadgen_errors_total\{cause="refused"\} 0$/m);
@@ -148,33 +152,24 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('SIGINT stops at once with final totals (exit 130); a SIGKILLed parent leaves no child behind', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hi\n')));
   const args = [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '20', '--procs', '2', '--rate', '1000', '--duration', '60'];
   try {
-    const a = await startWithReadyLine<{ pid: number }>(NODE, args, 'comet-lab loadgen ready ');
-    await waitFor('20 connections', () => server.sockets.size === 20, 5000, 50);
+    const a = await startWithReadyLine<{ pid: number }>(NODE, args, readyPrefix('loadgen'));
+    await waitFor('20 connections', () => server.sockets.size === 20, 5000, { everyMs: 50 });
     a.proc.kill('SIGINT');
     assert.equal(await exited(a.proc), EXIT.interrupted);
     assert.ok(a.lines.some((l) => l.startsWith('final (signal):')));
-    await waitFor('connections closed', () => server.sockets.size === 0, 5000, 50);
+    await waitFor('connections closed', () => server.sockets.size === 0, 5000, { everyMs: 50 });
 
-    const b = await startWithReadyLine<{ pid: number }>(NODE, args, 'comet-lab loadgen ready ');
+    const b = await startWithReadyLine<{ pid: number }>(NODE, args, readyPrefix('loadgen'));
     const kids = childrenOf(b.info.pid);
     assert.equal(kids.length, 2);
     b.proc.kill('SIGKILL');
     await exited(b.proc);
-    await waitFor('children gone', () => kids.every((k) => !alive(k)), 5000, 50);
-    await waitFor('connections closed', () => server.sockets.size === 0, 5000, 50);
+    await waitFor('children gone', () => kids.every((k) => !alive(k)), 5000, { everyMs: 50 });
+    await waitFor('connections closed', () => server.sockets.size === 0, 5000, { everyMs: 50 });
   } finally {
     await server.close();
   }
@@ -204,19 +199,19 @@ test('a count with no pace opens its connections at the default pace, said in th
   try {
     const url = `http://127.0.0.1:${server.port}/test/{i}`;
     const a = await startWithReadyLine<{ control: string | null; rate: number; rateFrom: string; pacing: string; waitingFor?: string }>(
-      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], 'comet-lab loadgen ready ');
+      NODE, [CLI, '--url', url, '--count', '300', '--duration', '30s'], readyPrefix('loadgen'));
     assert.equal(a.info.rate, DEFAULT_RATE);
     assert.equal(a.info.rateFrom, 'default');
     assert.equal(a.info.pacing, 'closed-loop');
     assert.equal(a.info.control, null, 'nothing to drive: no control API is opened');
     assert.equal(a.info.waitingFor, undefined);
-    await waitFor('300 connections without any POST /ramp', () => server.sockets.size === 300, 10_000, 50);
+    await waitFor('300 connections without any POST /ramp', () => server.sockets.size === 300, 10_000, { everyMs: 50 });
     a.proc.kill('SIGINT');
     assert.equal(await exited(a.proc), EXIT.interrupted);
-    await waitFor('closed', () => server.sockets.size === 0, 5000, 50);
+    await waitFor('closed', () => server.sockets.size === 0, 5000, { everyMs: 50 });
 
     const b = await startWithReadyLine<{ control: string; controlPort: number; rate: number; rateFrom: string; waitingFor?: string }>(
-      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], 'comet-lab loadgen ready ');
+      NODE, [CLI, '--url', url, '--count', '300', '--hold', '--duration', '30s'], readyPrefix('loadgen'));
     assert.equal(b.info.rate, 0);
     assert.equal(b.info.rateFrom, '--hold');
     assert.equal(b.info.waitingFor, 'POST /ramp');

@@ -9,6 +9,7 @@ import { EXIT, LabError } from '../shared/errors.ts';
 import { buildConfig, DEFAULT_RATE, layerEnv, type RawOptions } from './config.ts';
 import { watchParent } from '../shared/parent-watch.ts';
 import { reportLine } from './report-line.ts';
+import { readyLine } from '../shared/ready-line.ts';
 import { LoadgenRun } from './run.ts';
 
 export interface CliIo {
@@ -70,7 +71,7 @@ export async function main(argv: string[], io: CliIo, onRun?: (run: LoadgenRun) 
     return EXIT.usage;
   }
   const run = new LoadgenRun(config);
-  run.on('ready', (info) => io.stdout(`comet-lab loadgen ready ${JSON.stringify(info)}`));
+  run.on('ready', (info) => io.stdout(readyLine('loadgen', info)));
   run.on('warning', (w) => io.stderr(`loadgen: ${w}`));
   run.on('report', (s) => io.stdout(reportLine(s)));
   onRun?.(run);

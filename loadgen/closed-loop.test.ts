@@ -9,7 +9,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, PaceReason } from '../shared/contracts.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
+import { startWithReadyLine, type Started } from '../shared/testing/ready-process.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { exited, getJson, NODE, postJson } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 const SERVER = fileURLToPath(new URL('./testing/slow-accept-server.ts', import.meta.url));
@@ -28,12 +31,12 @@ interface Observation {
 async function flood(extra: string[]): Promise<{ server: Started<{ port: number }>; lg: Started<{ controlPort: number }>; base: string }> {
   const server = await startWithReadyLine<{ port: number }>(NODE, [SERVER, '--backlog', '8'], 'slow-accept-server ready ');
   server.proc.stdin!.write(`${STALL}\n`);
-  await waitFor('the stall to begin', () => server.lines.includes('stalling'), 5000, 20);
+  await waitFor('the stall to begin', () => server.lines.includes('stalling'), 5000, { everyMs: 20 });
   const lg = await startWithReadyLine<{ controlPort: number }>(
     NODE,
     [CLI, '--url', `http://127.0.0.1:${server.info.port}/test/{i}`, '--count', String(N), '--rate', String(ASKED), '--control-port', '0',
       '--connect-timeout', '1500ms', '--pace-latency', '300ms', '--duration', '60s', '--report-every', '60s', ...extra],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
     30_000,
     { env: { ...process.env, LOADGEN_CONTROL_TOKEN: TOKEN } },
   );
@@ -57,7 +60,7 @@ test('closed loop: backs off while the server is slow to accept, retries timed-o
       s = await getJson<LoadgenStatus>(`${f.base}/status`);
       seen.push({ t: (Date.now() - t0) / 1000, rate: s.pace!.currentPerSecond, reason: s.pace!.reason, active: s.active });
       return s.active === N;
-    }, 60_000, 100, () => ({ status: s, last: seen.slice(-5) }));
+    }, 60_000, { everyMs: 100, describe: () => ({ status: s, last: seen.slice(-5) }) });
     const stalledAt = f.server.lines.findIndex((l) => l.startsWith('stalled '));
     assert.ok(stalledAt >= 0, 'the server stalled, then recovered');
 
@@ -77,7 +80,7 @@ test('closed loop: backs off while the server is slow to accept, retries timed-o
     assert.equal(s.errors.timeout, 0, 'no connection given up to a timeout');
     assert.deepEqual(Object.values(s.errors).filter((v) => v !== 0), [], JSON.stringify(s.errors));
     f.server.proc.stdin!.write('count\n');
-    await waitFor('the server holds them all', () => f.server.lines.includes(`open ${N}`), 5000, 50, () => f.server.lines.slice(-3));
+    await waitFor('the server holds them all', () => f.server.lines.includes(`open ${N}`), 5000, { everyMs: 50, describe: () => f.server.lines.slice(-3) });
   } finally {
     await stop(f);
   }
@@ -87,7 +90,7 @@ test('fixed pace, no retries, same stall: connections are lost to timeouts (what
   const f = await flood(['--pacing', 'fixed', '--connect-retries', '0']);
   try {
     let s!: LoadgenStatus;
-    await waitFor('every connection tried', async () => (s = await getJson<LoadgenStatus>(`${f.base}/status`)).rampDone && s.connecting === 0, 60_000, 100, () => s);
+    await waitFor('every connection tried', async () => (s = await getJson<LoadgenStatus>(`${f.base}/status`)).rampDone && s.connecting === 0, 60_000, { everyMs: 100, describe: () => s });
     assert.equal(s.pace!.reason, 'done');
     assert.equal(s.pace!.decreases, 0, 'a fixed pace never slows down');
     assert.ok(s.errors.timeout > 0, `timeouts: ${JSON.stringify(s.errors)}`);

@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { LoadgenStatus, ServerStats, Transport } from '../shared/contracts.ts';
 import { startServerProcess, type ServerProcess } from '../server/test-helpers.ts';
-import { getJson, postJson, waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { getJson, postJson } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
+import { untilStatus } from './testing/pool-harness.ts';
 
 async function pool(port: number, transport: Transport, capacity: number, reconnect = false, sourceAddresses: string[] = []): Promise<ConnectionPool> {
   const path = { chunked: 'test', sse: 'sse', poll: 'poll', ws: 'ws' }[transport];
@@ -24,8 +26,6 @@ async function pool(port: number, transport: Transport, capacity: number, reconn
     backoffMaxMs: 500,
   });
 }
-
-const until = (p: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(p.status()), ms, 50, () => p.status());
 
 /** Established connections from `source` to `port`, as ss sees them (the test's own API calls come from 127.0.0.1). */
 function ssEstablished(port: number, source: string): number {
@@ -48,17 +48,17 @@ test('chunked: counts agree with the server /stats and ss; heartbeats are chunks
     const p = await pool(server.port, 'chunked', 300, false, ['127.0.0.2']);
     try {
       p.ramp(300, 3000);
-      await until(p, '300 active', (s) => s.active === 300);
+      await untilStatus(p, '300 active', (s) => s.active === 300, 10_000, 50);
       const stats = await getJson<ServerStats>(`${server.url}/stats`);
       assert.equal(stats.open.total, 300);
       assert.equal(stats.open.chunked, 300);
       assert.equal(ssEstablished(server.port, '127.0.0.2'), 300);
       const before = p.status().chunks;
-      await until(p, 'heartbeats', (s) => s.chunks >= before + 600);
+      await untilStatus(p, 'heartbeats', (s) => s.chunks >= before + 600, 10_000, 50);
       p.resetLatency();
       const sent = await postJson<{ delivered: number }>(`${server.url}/broadcast`, 'hello everyone');
       assert.equal(sent.delivered, 300);
-      await until(p, '300 messages', (s) => s.messages === 300);
+      await untilStatus(p, '300 messages', (s) => s.messages === 300, 10_000, 50);
       const s = p.status();
       assert.equal(s.latencyMs.count, 300);
       assert.ok(s.lastMessageAtMs > 0);
@@ -76,16 +76,16 @@ test('SSE and long-poll against the server: broadcasts arrive; polls are re-sent
     try {
       sse.ramp(40, 0);
       poll.ramp(40, 0);
-      await until(sse, '40 SSE active', (s) => s.active === 40);
-      await until(poll, '40 polls active', (s) => s.active === 40);
-      await waitFor('server sees 80', async () => (await getJson<ServerStats>(`${server.url}/stats`)).open.total === 80, 5000, 50);
+      await untilStatus(sse, '40 SSE active', (s) => s.active === 40, 10_000, 50);
+      await untilStatus(poll, '40 polls active', (s) => s.active === 40, 10_000, 50);
+      await waitFor('server sees 80', async () => (await getJson<ServerStats>(`${server.url}/stats`)).open.total === 80, 5000, { everyMs: 50 });
       await postJson(`${server.url}/broadcast`, 'one');
-      await until(sse, '40 SSE messages', (s) => s.messages === 40);
-      await until(poll, '40 poll answers', (s) => s.messages === 40 && s.chunks === 40);
+      await untilStatus(sse, '40 SSE messages', (s) => s.messages === 40, 10_000, 50);
+      await untilStatus(poll, '40 poll answers', (s) => s.messages === 40 && s.chunks === 40, 10_000, 50);
       // Past the poll wait: 204s come back and every client polls again on its connection.
       await new Promise((r) => setTimeout(r, 800));
       await postJson(`${server.url}/broadcast`, 'two');
-      await until(poll, '80 poll answers', (s) => s.messages === 80);
+      await untilStatus(poll, '80 poll answers', (s) => s.messages === 80, 10_000, 50);
       assert.equal(poll.status().active, 40);
       assert.equal(poll.status().closed, 0);
     } finally {
@@ -102,15 +102,15 @@ test('with --reconnect, a server restart on the same port is survived', { timeou
     const p = await pool(port, 'chunked', 100, true);
     try {
       p.ramp(100, 0);
-      await until(p, '100 active', (s) => s.active === 100);
+      await untilStatus(p, '100 active', (s) => s.active === 100, 10_000, 50);
       await server.stop();
-      await until(p, '100 closed', (s) => s.closed === 100);
+      await untilStatus(p, '100 closed', (s) => s.closed === 100, 10_000, 50);
       const again = await startServerProcess(['--workers', '1', '--interval', '1s', '--port', String(port)]).catch(async () => {
         // The port may be briefly taken: say so plainly.
         throw new Error(`could not restart the server on port ${port}`);
       });
       try {
-        await until(p, '100 active again', (s) => s.active === 100, 15_000);
+        await untilStatus(p, '100 active again', (s) => s.active === 100, 15_000, 50);
         assert.equal((await getJson<ServerStats>(`${again.url}/stats`)).open.total, 100);
       } finally {
         await again.stop();
@@ -129,19 +129,19 @@ test('WebSocket: counts agree with /stats and ss; heartbeat frames are units; a 
     const wsPool = await pool(port, 'ws', 300, true, ['127.0.0.3']);
     try {
       wsPool.ramp(300, 3000);
-      await until(wsPool, '300 active', (s) => s.active === 300);
+      await untilStatus(wsPool, '300 active', (s) => s.active === 300, 10_000, 50);
       const stats = await getJson<ServerStats>(`${server.url}/stats`);
       assert.equal(stats.open.ws, 300);
       assert.equal(stats.open.total, 300);
       assert.equal(ssEstablished(port, '127.0.0.3'), 300);
       const before = wsPool.status().chunks;
-      await until(wsPool, 'heartbeat frames', (s) => s.chunks >= before + 600);
+      await untilStatus(wsPool, 'heartbeat frames', (s) => s.chunks >= before + 600, 10_000, 50);
       wsPool.resetLatency();
       assert.equal((await postJson<{ delivered: number }>(`${server.url}/broadcast`, 'hello ws')).delivered, 300);
-      await until(wsPool, '300 messages', (s) => s.messages === 300);
+      await untilStatus(wsPool, '300 messages', (s) => s.messages === 300, 10_000, 50);
       assert.ok(wsPool.status().latencyMs.max < 2000, JSON.stringify(wsPool.status().latencyMs));
       await server.stop();
-      await until(wsPool, '300 closed by 1001', (s) => s.closed === 300);
+      await untilStatus(wsPool, '300 closed by 1001', (s) => s.closed === 300, 10_000, 50);
       const s = wsPool.status() as LoadgenStatus & { wsCloseCodes: Record<string, number> };
       assert.deepEqual(s.wsCloseCodes, { 1001: 300 });
       assert.equal(s.errors.ws_close, 0, 'going away is a clean end');
@@ -155,7 +155,7 @@ test('WebSocket: counts agree with /stats and ss; heartbeat frames are units; a 
   try {
     const again = await startServerProcess(['--workers', '1', '--interval', '1s', '--port', String(port)]);
     try {
-      await until(p, '300 active again', (s) => s.active === 300, 15_000);
+      await untilStatus(p, '300 active again', (s) => s.active === 300, 15_000, 50);
       assert.equal((await getJson<ServerStats>(`${again.url}/stats`)).open.ws, 300);
     } finally {
       await again.stop();

@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { EXIT } from '../shared/errors.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
 import { main } from './cli.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from './testing/scripted-server.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -34,7 +36,7 @@ function listening(pid: number): string[] {
 
 test('POSTs without the token, or with another, are refused (401) and do nothing; GETs stay open; the port is on 127.0.0.1', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hi\n')));
-  const lg = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '10', '--hold', '--duration', '60s'], 'comet-lab loadgen ready ');
+  const lg = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '10', '--hold', '--duration', '60s'], readyPrefix('loadgen'));
   try {
     const base = lg.info.control;
     assert.equal(base, `http://127.0.0.1:${lg.info.controlPort}`);
@@ -75,7 +77,7 @@ test('the token from LOADGEN_CONTROL_TOKEN or from --control-token-file; a short
   const dir = mkdtempSync(join(tmpdir(), 'loadgen-token-'));
   try {
     const fromEnv = 'env-token-0123456789abcdef';
-    const a = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '5', '--hold', '--duration', '60s'], 'comet-lab loadgen ready ', 30_000, {
+    const a = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '5', '--hold', '--duration', '60s'], readyPrefix('loadgen'), 30_000, {
       env: { ...process.env, LOADGEN_CONTROL_TOKEN: fromEnv },
     });
     assert.equal(a.info.controlTokenFile, undefined, 'a given token is not written anywhere');
@@ -86,7 +88,7 @@ test('the token from LOADGEN_CONTROL_TOKEN or from --control-token-file; a short
 
     const file = join(dir, 'token');
     writeFileSync(file, 'file-token-0123456789abcdef\n');
-    const b = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '5', '--hold', '--control-token-file', file, '--duration', '60s'], 'comet-lab loadgen ready ', 30_000, {
+    const b = await startWithReadyLine<Ready>(NODE, [CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '5', '--hold', '--control-token-file', file, '--duration', '60s'], readyPrefix('loadgen'), 30_000, {
       env: { ...process.env, LOADGEN_CONTROL_TOKEN: fromEnv },
     });
     assert.equal((await post(`${b.info.control}/ramp`, { authorization: `Bearer ${fromEnv}` })).status, 401, 'the flag wins over the environment');

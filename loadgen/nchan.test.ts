@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { nowMs } from '../shared/clock.ts';
 import type { Transport } from '../shared/contracts.ts';
 import { messageChunk } from '../shared/message-format.ts';
-import { waitFor, exited } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { exited } from './bench/bench-support.ts';
 import { createPool } from './pool-spec.ts';
 import { closedPort } from './testing/scripted-server.ts';
+import { untilStatus } from './testing/pool-harness.ts';
 
 let dir = '';
 let port = 0;
@@ -62,7 +64,7 @@ http {
 `;
   writeFileSync(join(dir, 'nginx.conf'), conf);
   nginx = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], { stdio: 'ignore' });
-  await waitFor('nginx listening', () => canConnect(port), 10_000, 50);
+  await waitFor('nginx listening', () => canConnect(port), 10_000, { everyMs: 50 });
 });
 
 after(async () => {
@@ -97,25 +99,29 @@ async function subscribers(channel: string): Promise<number> {
   return ((await res.json()) as { subscribers: number }).subscribers;
 }
 
+/** Waits until nchan counts one subscriber on each of `<prefix>0` .. `<prefix>n-1` (it counts a little late). */
+async function untilSubscribers(prefix: string, n: number): Promise<void> {
+  let total = 0;
+  await waitFor('nchan to count as many subscribers as we hold', async () => {
+    total = 0;
+    for (let i = 0; i < n; i++) total += await subscribers(`${prefix}${i}`);
+    return total === n;
+  }, 10_000, { everyMs: 100, describe: () => total });
+}
+
 test('nchan http-chunked subscribers: all held, counted by nchan, published messages arrive as chunks with latency', { timeout: 60_000 }, async () => {
   const n = 30;
   const pool = await subscriberPool(`http://127.0.0.1:${port}/sub/ch{i}`, 'chunked', n);
   try {
     pool.ramp(n, 0);
-    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
+    await untilStatus(pool, `${n} active`, (s) => s.active === n, 10_000, 50);
     assert.equal(pool.status().errors.http_status, 0, 'nchan answered 200, not 403');
-    // nchan updates its channel info a little after the subscriber's head went out: poll it.
-    let total = 0;
-    await waitFor('nchan to count as many subscribers as we hold', async () => {
-      total = 0;
-      for (let i = 0; i < n; i++) total += await subscribers(`ch${i}`);
-      return total === n;
-    }, 10_000, 100, () => total);
+    await untilSubscribers('ch', n);
     for (let i = 0; i < n; i += 3) {
       const res = await fetch(`http://127.0.0.1:${port}/pub/ch${i}`, { method: 'POST', body: messageChunk(nowMs(), `hello ${i}`) });
       assert.ok(res.status === 201 || res.status === 202, `publish ${res.status}`);
     }
-    await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
+    await untilStatus(pool, '10 messages', (s) => s.messages === 10, 5000, 50);
     const s = pool.status();
     assert.equal(s.chunks, 10);
     assert.ok(s.latencyMs.max > 0 && s.latencyMs.max < 5000, `latency ${JSON.stringify(s.latencyMs)}`);
@@ -129,20 +135,15 @@ test('nchan websocket subscribers: held through its pings, counted by nchan, pub
   const pool = await subscriberPool(`ws://127.0.0.1:${port}/ws/wsch{i}`, 'ws', n);
   try {
     pool.ramp(n, 0);
-    await waitFor(`${n} active`, () => pool.status().active === n, 10_000, 50, () => pool.status());
-    let total = 0;
-    await waitFor('nchan to count as many subscribers as we hold', async () => {
-      total = 0;
-      for (let i = 0; i < n; i++) total += await subscribers(`wsch${i}`);
-      return total === n;
-    }, 10_000, 100, () => total);
+    await untilStatus(pool, `${n} active`, (s) => s.active === n, 10_000, 50);
+    await untilSubscribers('wsch', n);
     // two of nchan's 1 s pings, answered: every connection is still up and nothing was a protocol error
     await new Promise((r) => setTimeout(r, 2500));
     for (let i = 0; i < n; i += 3) {
       const res = await fetch(`http://127.0.0.1:${port}/pub/wsch${i}`, { method: 'POST', body: messageChunk(nowMs(), `hello ${i}`) });
       assert.ok(res.status === 201 || res.status === 202, `publish ${res.status}`);
     }
-    await waitFor('10 messages', () => pool.status().messages === 10, 5000, 50, () => pool.status());
+    await untilStatus(pool, '10 messages', (s) => s.messages === 10, 5000, 50);
     const s = pool.status();
     assert.equal(s.active, n);
     assert.equal(s.chunks, 10, 'one message each, nothing else counted');

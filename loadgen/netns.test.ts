@@ -8,7 +8,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../shared/contracts.ts';
-import { controlTokenOf, exited, NODE, startWithReadyLine, waitFor, type Started } from './bench/bench-support.ts';
+import { startWithReadyLine, type Started } from '../shared/testing/ready-process.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, NODE } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const NS = `comet-lab-loadgen-${process.pid}`;
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
@@ -41,7 +44,7 @@ function establishedInNs(port: number): string[] {
 let controlPort = 9000;
 
 async function loadgen(args: string[]): Promise<Started<{ controlPort: number; controlTokenFile: string }>> {
-  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), 'comet-lab loadgen ready ');
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>('ip', inNs(NODE, HERE('./cli.ts'), ...args, '--control-port', String(++controlPort), '--duration', '60', '--rate', '0'), readyPrefix('loadgen'));
   started.push(lg);
   return lg;
 }
@@ -62,7 +65,7 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
     return JSON.parse(execFileSync('ip', inNs(NODE, '-e', script), { encoding: 'utf8' })) as LoadgenStatus;
   };
   ask(`${base}/ramp`, { target: 1500, rate: 0 });
-  await waitFor('1,500 attempts settled', () => ask(`${base}/status`).connecting === 0 && ask(`${base}/status`).rampDone, 20_000, 200);
+  await waitFor('1,500 attempts settled', () => ask(`${base}/status`).connecting === 0 && ask(`${base}/status`).rampDone, 20_000);
   let s = ask(`${base}/status`);
   assert.ok(s.active > 990 && s.active <= 1000, `one address holds at most its 1,000 ports: ${s.active}`);
   assert.equal(s.errors.addrnotavail, 1500 - s.active, 'the rest fail with EADDRNOTAVAIL, counted');
@@ -74,7 +77,7 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
   base = `http://127.0.0.1:${three.info.controlPort}`;
   token = controlTokenOf(three.info);
   ask(`${base}/ramp`, { target: 2500, rate: 0 });
-  await waitFor('2,500 active', () => ask(`${base}/status`).active === 2500, 20_000, 200, () => ask(`${base}/status`));
+  await waitFor('2,500 active', () => ask(`${base}/status`).active === 2500, 20_000, { describe: () => ask(`${base}/status`) });
   s = ask(`${base}/status`);
   assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
   const lines = establishedInNs(server.info.port);
@@ -89,7 +92,7 @@ test('3 source addresses hold 2,500 connections where one address runs out at 1,
   assert.deepEqual([...bySource.keys()].sort(), ['127.0.0.2', '127.0.0.3', '127.0.0.4']);
   for (const n of bySource.values()) assert.ok(n > 800 && n <= 1000);
   server.proc.stdin!.write('count\n');
-  await waitFor('server count', () => server.lines.includes('open 2500'), 5000, 50);
+  await waitFor('server count', () => server.lines.includes('open 2500'), 5000, { everyMs: 50 });
   ask(`${base}/stop`, {});
   assert.equal(await exited(three.proc), 0);
 });

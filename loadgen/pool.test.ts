@@ -1,51 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { nowMs } from '../shared/clock.ts';
 import { messageChunk } from '../shared/message-format.ts';
-import type { LoadgenStatus, Transport } from '../shared/contracts.ts';
-import { createPool, type PoolSpec } from './pool-spec.ts';
-import type { ConnectionPool } from './pool.ts';
+import type { LoadgenStatus } from '../shared/contracts.ts';
 import { chunk, CHUNKED_HEAD, closedPort, scriptedServer } from './testing/scripted-server.ts';
-import { waitFor } from './bench/bench-support.ts';
-
-function spec(port: number, capacity: number, more: Partial<PoolSpec> = {}): PoolSpec {
-  return {
-    template: `http://127.0.0.1:${port}/test/{i}`,
-    firstIndex: 0,
-    capacity,
-    transport: 'chunked' as Transport,
-    sourceAddresses: [],
-    portRange: [32768, 60999],
-    maxConnecting: 500,
-    connectTimeoutMs: 2000,
-    reconnect: false,
-    backoffBaseMs: 50,
-    backoffMaxMs: 200,
-    ...more,
-  };
-}
-
-async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>): Promise<void> {
-  const pool = await createPool(s);
-  try {
-    await fn(pool);
-  } finally {
-    pool.stop();
-  }
-}
-
-const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
-
-/** ESTABLISHED client sockets to `port` on loopback, as `ss` sees them. */
-/**
- * Client sockets to the test server: destination address AND port, since a socket elsewhere on the host whose peer
- * happens to use the same port number (a client of another server, bound to another address) also has that dport.
- */
-function ssEstablished(port: number): number {
-  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dst 127.0.0.1 and dport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim() !== '').length;
-}
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { poolSpec, ssEstablished, untilStatus, withPool } from './testing/pool-harness.ts';
 
 test('held connections agree with the server count and with ss; chunks are counted per chunk, not per read', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => {
@@ -56,9 +17,9 @@ test('held connections agree with the server count and with ss; chunks are count
     setTimeout(() => s.write(third.slice(9)), 30);
   });
   try {
-    await withPool(spec(server.port, 300), async (pool) => {
+    await withPool(poolSpec(server.port, 300), async (pool) => {
       pool.ramp(300, 2000);
-      await until(pool, '300 active and 900 chunks', (s) => s.active === 300 && s.chunks === 900);
+      await untilStatus(pool, '300 active and 900 chunks', (s) => s.active === 300 && s.chunks === 900);
       const s = pool.status();
       assert.equal(server.sockets.size, 300);
       assert.equal(ssEstablished(server.port), 300);
@@ -80,9 +41,9 @@ test('latency comes from the send timestamp in each message', { timeout: 60_000 
     for (let k = 0; k < 5; k++) s.write(chunk(messageChunk(nowMs() - 250, `m${k}`)));
   });
   try {
-    await withPool(spec(server.port, 20), async (pool) => {
+    await withPool(poolSpec(server.port, 20), async (pool) => {
       pool.ramp(20, 0);
-      await until(pool, '100 messages', (s) => s.messages === 100);
+      await untilStatus(pool, '100 messages', (s) => s.messages === 100);
       const l = pool.status().latencyMs;
       assert.equal(l.count, 100);
       assert.ok(l.p50 >= 250 && l.p50 < 300, `p50 ${l.p50}`);
@@ -114,9 +75,9 @@ test('every failure is counted by cause and never disturbs the other connections
   // Connection i goes to URL i of this list: one good, then one of each bad kind, cycled.
   const urls = [good.port, refusedPort, ...Object.values(servers).map((s) => s.port)].map((p) => `http://127.0.0.1:${p}/x`);
   try {
-    await withPool({ ...spec(0, urls.length * 4, { connectTimeoutMs: 600 }), template: undefined, urls }, async (pool) => {
+    await withPool({ ...poolSpec(0, urls.length * 4, { connectTimeoutMs: 600 }), template: undefined, urls }, async (pool) => {
       pool.ramp(urls.length * 4, 0);
-      await until(pool, 'every connection settled', (s) => s.connecting === 0 && s.rampDone && s.errors.timeout === 4 && s.closed === 8, 8000);
+      await untilStatus(pool, 'every connection settled', (s) => s.connecting === 0 && s.rampDone && s.errors.timeout === 4 && s.closed === 8, 8000);
       const s = pool.status() as LoadgenStatus & { protocolProblems: Record<string, number>; httpStatuses: Record<string, number> };
       assert.equal(s.active, 4, 'the good connections stay up');
       assert.equal(s.errors.refused, 4);
@@ -142,11 +103,11 @@ test('with reconnect, connections come back after the server drops them (jittere
     s.write(CHUNKED_HEAD + chunk('hello\n'));
   });
   try {
-    await withPool(spec(server.port, 50, { reconnect: true }), async (pool) => {
+    await withPool(poolSpec(server.port, 50, { reconnect: true }), async (pool) => {
       pool.ramp(50, 0);
-      await until(pool, '50 active', (s) => s.active === 50);
+      await untilStatus(pool, '50 active', (s) => s.active === 50);
       for (const sock of server.sockets) sock.destroy();
-      await until(pool, '50 closed, then 50 active again', (s) => s.closed === 50 && s.active === 50);
+      await untilStatus(pool, '50 closed, then 50 active again', (s) => s.closed === 50 && s.active === 50);
       assert.equal(accepted, 100);
       assert.equal((pool.status() as LoadgenStatus & { opened: number }).opened, 100);
     });
@@ -158,14 +119,14 @@ test('with reconnect, connections come back after the server drops them (jittere
 test('without reconnect closed connections stay closed; ramping down closes the newest without counting them closed', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
   try {
-    await withPool(spec(server.port, 40), async (pool) => {
+    await withPool(poolSpec(server.port, 40), async (pool) => {
       pool.ramp(40, 0);
-      await until(pool, '40 active', (s) => s.active === 40);
+      await untilStatus(pool, '40 active', (s) => s.active === 40);
       pool.ramp(10, 0);
       assert.equal(pool.status().active, 10);
       await waitFor('server sees 10', () => server.sockets.size === 10, 5000);
       for (const sock of server.sockets) sock.end();
-      await until(pool, '10 closed', (s) => s.closed === 10 && s.active === 0);
+      await untilStatus(pool, '10 closed', (s) => s.closed === 10 && s.active === 0);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(pool.status().active, 0);
       assert.equal(server.sockets.size, 0);
@@ -178,20 +139,20 @@ test('without reconnect closed connections stay closed; ramping down closes the 
 test('keepOpen: a complete keep-alive answer leaves the connection open, active and idle, until the server closes it', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\nok\n'));
   try {
-    await withPool(spec(server.port, 50, { keepOpen: true }), async (pool) => {
+    await withPool(poolSpec(server.port, 50, { keepOpen: true }), async (pool) => {
       pool.ramp(50, 0);
-      await until(pool, '50 active', (s) => s.active === 50);
+      await untilStatus(pool, '50 active', (s) => s.active === 50);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(pool.status().active, 50);
       assert.equal(pool.status().closed, 0);
       assert.equal(ssEstablished(server.port), 50);
       for (const sock of server.sockets) sock.end();
-      await until(pool, '50 closed', (s) => s.closed === 50 && s.active === 0);
+      await untilStatus(pool, '50 closed', (s) => s.closed === 50 && s.active === 0);
     });
     // Without it, the same answer ends each connection as soon as it is read.
-    await withPool(spec(server.port, 20), async (pool) => {
+    await withPool(poolSpec(server.port, 20), async (pool) => {
       pool.ramp(20, 0);
-      await until(pool, '20 answered and closed', (s) => s.closed === 20 && s.active === 0);
+      await untilStatus(pool, '20 answered and closed', (s) => s.closed === 20 && s.active === 0);
     });
   } finally {
     await server.close();
@@ -223,13 +184,13 @@ test('SSE and long-poll transports count events and answers against real servers
     });
   });
   try {
-    await withPool({ ...spec(sse.port, 10), template: `http://127.0.0.1:${sse.port}/sse/{i}`, transport: 'sse' }, async (pool) => {
+    await withPool({ ...poolSpec(sse.port, 10), template: `http://127.0.0.1:${sse.port}/sse/{i}`, transport: 'sse' }, async (pool) => {
       pool.ramp(10, 0);
-      await until(pool, '20 events', (s) => s.active === 10 && s.chunks === 20 && s.messages === 10);
+      await untilStatus(pool, '20 events', (s) => s.active === 10 && s.chunks === 20 && s.messages === 10);
     });
-    await withPool({ ...spec(poll.port, 5), template: `http://127.0.0.1:${poll.port}/poll/{i}`, transport: 'poll' }, async (pool) => {
+    await withPool({ ...poolSpec(poll.port, 5), template: `http://127.0.0.1:${poll.port}/poll/{i}`, transport: 'poll' }, async (pool) => {
       pool.ramp(5, 0);
-      await until(pool, 're-polls on the same connections', (s) => s.active === 5 && polls >= 25);
+      await untilStatus(pool, 're-polls on the same connections', (s) => s.active === 5 && polls >= 25);
       const s = pool.status();
       assert.equal(s.chunks, 5, 'only the 200 answers are units');
       assert.equal(s.messages, 5);
@@ -246,10 +207,10 @@ test('running out of file descriptors is counted as emfile, and the connections 
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
   try {
     // A pool in a process whose open-file limit is 150 (prlimit), asked for 200 connections.
-    const poolSpec = new URL('./pool-spec.ts', import.meta.url).href;
+    const poolSpecModule = new URL('./pool-spec.ts', import.meta.url).href;
     const script = `
-      const { createPool } = await import(${JSON.stringify(poolSpec)});
-      const pool = await createPool(${JSON.stringify(spec(server.port, 200))});
+      const { createPool } = await import(${JSON.stringify(poolSpecModule)});
+      const pool = await createPool(${JSON.stringify(poolSpec(server.port, 200))});
       pool.ramp(200, 0);
       const t = setInterval(() => {
         const s = pool.status();

@@ -10,7 +10,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus, ServerStats } from '../shared/contracts.ts';
 import { startServerProcess } from '../server/test-helpers.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench/bench-support.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench/bench-support.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
 
 const N = 25_000;
 
@@ -47,13 +50,13 @@ test(`--procs 2 holds ${N} connections, above one process's file limit; the pare
   let lg: Awaited<ReturnType<typeof startWithReadyLine<{ controlPort: number; procs: number; controlTokenFile: string }>>> | undefined;
   try {
     const cli = fileURLToPath(new URL('./cli.ts', import.meta.url));
-    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', String(N), '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '120', '--rate', '0'], 'comet-lab loadgen ready ');
+    lg = await startWithReadyLine(NODE, [cli, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', String(N), '--procs', '2', '--source-ips', '127.0.0.2-127.0.0.3', '--control-port', '0', '--duration', '120', '--rate', '0'], readyPrefix('loadgen'));
     assert.equal(lg.info.procs, 2);
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     const token = controlTokenOf(lg.info);
     await postJson(`${base}/ramp`, { target: N, rate: 10_000 }, token);
     let s!: LoadgenStatus;
-    await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, 500, () => s);
+    await waitFor(`${N} active`, async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === N, 120_000, { everyMs: 500, describe: () => s });
     assert.equal(s.procs, 2);
     assert.ok(Object.values(s.errors).every((n) => n === 0), JSON.stringify(s.errors));
     const stats = await getJson<ServerStats>(`${server.url}/stats`);

@@ -12,10 +12,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoadgenStatus } from '../shared/contracts.ts';
 import { nowMs } from '../shared/clock.ts';
 import { messageLine } from '../shared/message-format.ts';
-import { waitFor } from './bench/bench-support.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 import { createPool } from './pool-spec.ts';
 import type { ConnectionPool } from './pool.ts';
 import { scriptedServer } from './testing/scripted-server.ts';
+import { untilStatus } from './testing/pool-harness.ts';
 
 type Status = LoadgenStatus & { wsCloseCodes: Record<string, number>; httpStatuses: Record<string, number> };
 
@@ -74,8 +75,6 @@ async function withPool(port: number, capacity: number, fn: (pool: ConnectionPoo
   }
 }
 
-const until = (pool: ConnectionPool, what: string, check: (s: Status) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status() as Status), ms, 20, () => pool.status());
-
 test('ws server: messages of every shape counted once with latency, pings answered, a 4000 close echoed and counted', { timeout: 30_000 }, async () => {
   const p = await peer((ws) => {
     ws.send('Welcome');
@@ -89,13 +88,13 @@ test('ws server: messages of every shape counted once with latency, pings answer
   try {
     await withPool(p.port, 40, async (pool) => {
       pool.ramp(40, 0);
-      await until(pool, '40 active, 5 messages each', (s) => s.active === 40 && s.chunks === 200);
+      await untilStatus<Status>(pool, '40 active, 5 messages each', (s) => s.active === 40 && s.chunks === 200);
       const s = pool.status();
       assert.equal(s.messages, 120, 'three stamped messages each (one of them fragmented)');
       assert.ok(s.latencyMs.p50 >= 250 && s.latencyMs.max < 1250, JSON.stringify(s.latencyMs));
       await waitFor('40 pongs', () => p.pongs === 40, 5000);
       for (const ws of p.wss.clients) ws.close(4000, 'test over');
-      await until(pool, '40 closed by the server', (st) => st.closed === 40);
+      await untilStatus<Status>(pool, '40 closed by the server', (st) => st.closed === 40);
       const end = pool.status() as Status;
       assert.deepEqual(end.wsCloseCodes, { 4000: 40 });
       assert.equal(end.errors.ws_close, 40);
@@ -116,12 +115,12 @@ test('refusals: a 401 is an http_status, a 101 with a wrong accept is a handshak
   try {
     await withPool(refusing.port, 10, async (pool) => {
       pool.ramp(10, 0);
-      await until(pool, '10 refused', (s) => s.errors.http_status === 10);
+      await untilStatus<Status>(pool, '10 refused', (s) => s.errors.http_status === 10);
       assert.deepEqual((pool.status() as Status).httpStatuses, { 401: 10 });
     });
     await withPool(wrongAccept.port, 10, async (pool) => {
       pool.ramp(10, 0);
-      await until(pool, '10 handshake failures', (s) => s.errors.handshake === 10);
+      await untilStatus<Status>(pool, '10 handshake failures', (s) => s.errors.handshake === 10);
       assert.equal(pool.status().active, 0);
     }, false, 'http');
   } finally {
@@ -139,9 +138,9 @@ test('with --reconnect, connections the server closed (1011) come back after a b
   try {
     await withPool(p.port, 30, async (pool) => {
       pool.ramp(30, 0);
-      await until(pool, '30 active', (s) => s.active === 30);
+      await untilStatus<Status>(pool, '30 active', (s) => s.active === 30);
       for (const ws of p.wss.clients) ws.close(1011, 'restarting');
-      await until(pool, '30 closed, then 30 active again', (s) => s.closed === 30 && s.active === 30);
+      await untilStatus<Status>(pool, '30 closed, then 30 active again', (s) => s.closed === 30 && s.active === 30);
       assert.equal(accepted, 60);
       assert.deepEqual((pool.status() as Status).wsCloseCodes, { 1011: 30 });
     }, true);

@@ -15,19 +15,12 @@ import { PassThrough } from 'node:stream';
 import { resolveFloodConfig } from './config/flood-config.ts';
 import { DEFAULT_TARGETS_DIR } from './exporter/prometheus-targets.ts';
 import { flood, REPO_ROOT } from './flood.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CG_ROOT = '/sys/fs/cgroup/memory/comet-lab';
 const out = mkdtempSync(join(tmpdir(), 'comet-lab-kill-'));
 test.after(() => rmSync(out, { recursive: true, force: true }));
 
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 const runDirs = () => (existsSync(CG_ROOT) ? readdirSync(CG_ROOT) : []);
 const pidsIn = (run: string) =>
   readdirSync(join(CG_ROOT, run)).flatMap((c) => {
@@ -38,8 +31,19 @@ const pidsIn = (run: string) =>
     }
   });
 
-/** Starts a flood CLI, waits for its hold, SIGKILLs it; resolves with the pids of its run and how long they took to go. */
-async function killDuringHold(extra: string[]): Promise<{ pids: number[]; run: string; cliPid: number; tookMs: number; still: number[] }> {
+interface HeldRun {
+  /** The processes in the run's cgroups during the hold. */
+  pids: number[];
+  /** The run's cgroup folder (`<cli pid>-...`). */
+  run: string;
+  cliPid: number;
+}
+
+/**
+ * Starts a flood CLI, waits for its hold, calls `atHold` (what the run left on the host can be read there), SIGKILLs
+ * it; resolves with the pids of its run, how long they took to go, and those still running after 15 s.
+ */
+async function killDuringHold(extra: string[], atHold?: (held: HeldRun) => void): Promise<HeldRun & { tookMs: number; still: number[] }> {
   const before = new Set(runDirs());
   const cli = spawn(process.execPath, ['orchestrator/cli.ts', 'flood', '--n', '500', '--backend', 'local', '--rate', '1000', '--hold', '60s', '--interval', '1s', '--no-live', '--metrics-port', '0', '--out', out, ...extra], {
     cwd: REPO_ROOT, env: { ...process.env, LAB_FLOOD_WAIT: '10m' }, stdio: ['ignore', 'pipe', 'pipe'],
@@ -52,12 +56,16 @@ async function killDuringHold(extra: string[]): Promise<{ pids: number[]; run: s
   assert.match(text, /phase hold/, text);
   const run = runDirs().find((d) => !before.has(d) && d.startsWith(`${cli.pid}-`));
   assert.ok(run, `the run's cgroup folder: ${runDirs()}`);
-  const pids = pidsIn(run);
-  cli.kill('SIGKILL');
-  await once(cli, 'exit');
+  const held = { pids: pidsIn(run), run, cliPid: cli.pid! };
+  try {
+    atHold?.(held);
+  } finally {
+    cli.kill('SIGKILL');
+    await once(cli, 'exit');
+  }
   const killedAt = Date.now();
-  while (pids.some(alive) && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
-  return { pids, run, cliPid: cli.pid!, tookMs: Date.now() - killedAt, still: pids.filter(alive) };
+  while (held.pids.some(alive) && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
+  return { ...held, tookMs: Date.now() - killedAt, still: held.pids.filter(alive) };
 }
 
 test('a SIGKILLed orchestrator with a server the lab did not write (nginx-idle): nginx stops too', async (t) => {
@@ -69,30 +77,15 @@ test('a SIGKILLed orchestrator with a server the lab did not write (nginx-idle):
 });
 
 test('a SIGKILLed orchestrator leaves nothing running; the next flood clears what it left on disk', async (t) => {
-  const before = new Set(runDirs());
-  const cli = spawn(process.execPath, ['orchestrator/cli.ts', 'flood', '--n', '500', '--backend', 'local', '--rate', '1000', '--hold', '60s', '--interval', '1s', '--no-live', '--metrics-port', '0', '--out', out], {
-    cwd: REPO_ROOT, env: { ...process.env, LAB_FLOOD_WAIT: '10m' }, stdio: ['ignore', 'pipe', 'pipe'],
+  let targetsFile = '';
+  let sockets: string[] = [];
+  const { run, still, tookMs } = await killDuringHold([], ({ pids, cliPid }) => {
+    assert.ok(pids.length >= 3, `server, workers, load generator: ${pids}`);
+    targetsFile = join(DEFAULT_TARGETS_DIR, `run-${cliPid}.json`);
+    assert.ok(existsSync(targetsFile), 'the run wrote its Prometheus targets');
+    sockets = readdirSync(tmpdir()).filter((f) => /^comet-lab-api-\d+-\d+\.sock$/.test(f));
   });
-  let text = '';
-  cli.stdout.on('data', (d: Buffer) => (text += d));
-  cli.stderr.on('data', (d: Buffer) => (text += d));
-  const deadline = Date.now() + 600_000;
-  while (!/phase hold/.test(text) && Date.now() < deadline && cli.exitCode === null) await new Promise((r) => setTimeout(r, 200));
-  assert.match(text, /phase hold/, text);
-  const run = runDirs().find((d) => !before.has(d) && d.startsWith(`${cli.pid}-`));
-  assert.ok(run, `the run's cgroup folder: ${runDirs()}`);
-  const pids = pidsIn(run);
-  assert.ok(pids.length >= 3, `server, workers, load generator: ${pids}`);
-  const targetsFile = join(DEFAULT_TARGETS_DIR, `run-${cli.pid}.json`);
-  assert.ok(existsSync(targetsFile), 'the run wrote its Prometheus targets');
-  const sockets = readdirSync(tmpdir()).filter((f) => /^comet-lab-api-\d+-\d+\.sock$/.test(f));
-
-  cli.kill('SIGKILL');
-  await once(cli, 'exit');
-  const killedAt = Date.now();
-  while (pids.some(alive) && Date.now() - killedAt < 15_000) await new Promise((r) => setTimeout(r, 100));
-  assert.deepEqual(pids.filter(alive), [], 'every process of the run ended by itself');
-  const tookMs = Date.now() - killedAt;
+  assert.deepEqual(still, [], 'every process of the run ended by itself');
   // By their lifelines (stdin EOF), not by accident: without them the load generators lived until a report line
   // hit the dead orchestrator's stdout (9.2 s here) or until --duration.
   assert.ok(tookMs < 5000, `took ${tookMs} ms`);

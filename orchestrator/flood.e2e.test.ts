@@ -21,6 +21,7 @@ import type { FloodRun } from './run/flood-run.ts';
 import type { RunSample } from './run/sample.ts';
 import { writeReport } from './report/write-report.ts';
 import { main } from './cli.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const NODE = process.execPath;
 const CG_ROOT = '/sys/fs/cgroup/memory/comet-lab';
@@ -33,15 +34,6 @@ const smallFlood = (extra: Record<string, string | boolean> = {}) =>
     n: '2000', backend: 'local', rate: '1000', holdSeconds: '4s', intervalSeconds: '1s', workers: '2', loadgenProcs: '2',
     sampleSeconds: '500ms', out, stallSeconds: '15s', serverEntry: process.env.LAB_SERVER_ENTRY, ...extra,
   });
-/** Running (a zombie has ended; its parent just has not reaped it yet). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 /** Established TCP sockets on `side` = port owned by one of `pids` (the test's own HTTP calls are not counted). */
 const established = (port: number, side: 'dport' | 'sport', pids: number[]) =>
   execFileSync('ss', ['-Htanp', 'state', 'established', `( ${side} = :${port} )`], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 })

@@ -11,7 +11,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, request, startServerProcess, type ServerProcess } from './test-helpers.ts';
+import { request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const TOKEN = 'f1le-t0ken-4-test';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -169,7 +170,7 @@ describe('a server with a token from the environment, a 40-connection API cap an
   test('an idle keep-alive API connection is closed after --api-idle-timeout', async () => {
     const t0 = Date.now();
     const { socket } = await idleAfter(server.port, '/health');
-    await eventually(() => socket.destroyed || socket.readableEnded, 4000, 'the server closing the idle connection');
+    await waitFor('the server closing the idle connection', () => socket.destroyed || socket.readableEnded, 4000, SERVER_POLL);
     const ms = Date.now() - t0;
     assert.ok(ms >= 900 && ms < 3000, `closed after ${ms} ms`);
   });
@@ -184,7 +185,7 @@ describe('a server with a token from the environment, a 40-connection API cap an
         s.write(`POST /broadcast HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer env-t0ken-xyz\r\nContent-Length: 100\r\n\r\n`);
         busy.push(s);
       }
-      await eventually(async () => JSON.parse((await request(`${server.url}/stats`)).body).apiConnections.open >= 8, 3000, '8 busy');
+      await waitFor('8 busy', async () => JSON.parse((await request(`${server.url}/stats`)).body).apiConnections.open >= 8, 3000, SERVER_POLL);
       const refused = await request(`${server.url}/broadcast`, { method: 'POST', body: 'x', headers: envAuth });
       assert.equal(refused.status, 503, refused.body);
       assert.equal((await request(`${server.url}/health`)).status, 200);
@@ -193,7 +194,7 @@ describe('a server with a token from the environment, a 40-connection API cap an
       assert.equal(metrics.status, 200);
       assert.match(metrics.body, /comet_requests_rejected_total\{status="503"\} [1-9]/);
       for (const s of busy) s.destroy();
-      await eventually(async () => (await request(`${server.url}/broadcast`, { method: 'POST', body: 'x', headers: envAuth })).status === 200, 3000, 'room again');
+      await waitFor('room again', async () => (await request(`${server.url}/broadcast`, { method: 'POST', body: 'x', headers: envAuth })).status === 200, 3000, SERVER_POLL);
     } finally {
       for (const s of busy) s.destroy();
     }

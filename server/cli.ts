@@ -9,6 +9,7 @@ import { EXIT, LabError } from '../shared/errors.ts';
 import { resolveConfig, type RawOptions } from './config.ts';
 import { ENGINE_NAMES } from './engines/engine.ts';
 import { watchParent } from '../shared/parent-watch.ts';
+import { readyLine } from '../shared/ready-line.ts';
 import { startServer, type RunningServer } from './server.ts';
 
 function fail(err: unknown): never {
@@ -81,7 +82,7 @@ async function main(argv: string[]): Promise<void> {
 
 function printReady(server: RunningServer): void {
   const { host, hosts, port, workers, engine, epoch, pid } = server;
-  process.stdout.write(`comet-lab server ready ${JSON.stringify({ host, hosts, port, workers, engine, epoch, pid })}\n`);
+  process.stdout.write(`${readyLine('server', { host, hosts, port, workers, engine, epoch, pid })}\n`);
 }
 
 main(process.argv.slice(2)).catch(fail);

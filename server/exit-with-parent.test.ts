@@ -5,47 +5,34 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, request, startServerProcess } from './test-helpers.ts';
+import { readyPrefix } from '../shared/ready-line.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import { request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
-
-/** Running: a process that exited but was not reaped yet (a zombie, whose new parent is init) counts as gone. */
-const alive = (pid: number) => {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
 
 /**
  * A parent process (as the orchestrator would be) that starts the server with `stdin` ('pipe' or 'ignore') and
  * passes its ready line on; resolves with the parent and the server's ready fields.
  */
-function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ReturnType<typeof spawn>; port: number; pid: number }> {
+async function startParent(stdin: 'pipe' | 'ignore'): Promise<{ parent: ChildProcess; port: number; pid: number }> {
   const script = `
     const { spawn } = require('node:child_process');
     const child = spawn(process.execPath, [${JSON.stringify(CLI)}, '--host', '127.0.0.1', '--port', '0', '--workers', '2', '--exit-with-parent'],
       { stdio: [${JSON.stringify(stdin)}, 'pipe', 'inherit'] });
     child.stdout.pipe(process.stdout);
     setInterval(() => {}, 1000);`;
-  const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no ready line: ${out}`)), 20_000);
-    parent.stdout!.on('data', (d) => {
-      out += d;
-      const m = /comet-lab server ready (\{.*\})\n/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({ parent, ...(JSON.parse(m[1]!) as { port: number; pid: number }) });
-    });
+  const { proc: parent, info } = await startWithReadyLine<{ port: number; pid: number }>(process.execPath, ['-e', script], readyPrefix('server'), 20_000, {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  return { parent, ...info };
 }
 
 /** Starts a parent, SIGKILLs it, and returns how long the server's processes outlived it. */
@@ -57,7 +44,7 @@ async function outlive(stdin: 'pipe' | 'ignore'): Promise<number> {
   assert.ok(existsSync(socket));
   const t0 = Date.now();
   parent.kill('SIGKILL');
-  await eventually(() => pids.every((p) => !alive(p)), 5000, `server processes gone (stdin ${stdin})`);
+  await waitFor(`server processes gone (stdin ${stdin})`, () => pids.every((p) => !alive(p)), 5000, SERVER_POLL);
   const ms = Date.now() - t0;
   assert.equal(existsSync(socket), false, `API socket removed (stdin ${stdin})`);
   return ms;
@@ -76,7 +63,7 @@ test('a new server removes API sockets left by servers that are gone, and only t
   try {
     // a SIGKILLed server leaves its socket; its pid then runs nothing
     await dead.stop('SIGKILL');
-    await eventually(() => !alive(dead.pid), 3000, 'killed');
+    await waitFor('killed', () => !alive(dead.pid), 3000, SERVER_POLL);
     assert.ok(existsSync(socketOf(dead)), 'SIGKILL leaves the socket behind');
     const next = await startServerProcess(['--workers', '1']);
     assert.equal(existsSync(socketOf(dead)), false, "the dead server's socket was removed at start");

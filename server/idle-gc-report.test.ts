@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { eventually, request, startServerProcess } from './test-helpers.ts';
+import { request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 interface Proc {
   role: string;
@@ -33,13 +34,14 @@ test('a burst of 1,200 opens and closes, then quiet: idleGc counts the collectio
     );
     for (const s of sockets) s.destroy();
     let stats = before;
-    await eventually(
+    await waitFor(
+      'an idle collection in the supervisor and the worker',
       async () => {
         stats = JSON.parse((await request(`${server.url}/stats`)).body);
         return stats.processes.every((p: Proc) => p.idleGc.count >= 1);
       },
       8000,
-      'an idle collection in the supervisor and the worker',
+      SERVER_POLL,
     );
     const procs = stats.processes as Proc[];
     assert.equal(stats.idleGc.count, procs.reduce((n, p) => n + p.idleGc.count, 0));

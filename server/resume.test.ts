@@ -7,10 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LoadgenStatus } from '../shared/contracts.ts';
 import { createPool } from '../loadgen/pool-spec.ts';
 import type { ConnectionPool } from '../loadgen/pool.ts';
-import { eventually, openStream, request, startServerProcess, type ServerProcess } from './test-helpers.ts';
+import { openStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { untilStatus } from '../loadgen/testing/pool-harness.ts';
 
 const send = (server: ServerProcess, id: string, body: string) => request(`${server.url}/send/${id}`, { method: 'POST', body });
 const lastId = (text: string) => [...text.matchAll(/^id: (.*)$/gm)].pop()?.[1];
@@ -42,7 +43,7 @@ test('SSE and poll clients resuming after a restart are told to reset; sends to 
     const sseCursor = lastId(sse.text())!;
     assert.equal(sseCursor, `${first.epoch}-3`);
     const poll = request(`${first.url}/poll/poller`);
-    await eventually(async () => (await send(first, 'poller', 'p1')).status === 200, 3000, 'poll waiting');
+    await waitFor('poll waiting', async () => (await send(first, 'poller', 'p1')).status === 200, 3000, SERVER_POLL);
     const polled = await poll;
     const pollCursor = String(polled.headers['comet-event-id']);
     assert.match(pollCursor, new RegExp(`^${first.epoch}-\\d+$`));
@@ -67,7 +68,7 @@ test('SSE and poll clients resuming after a restart are told to reset; sends to 
     const start = String(reset.headers['comet-event-id']);
     assert.equal(start, `${second.epoch}-0`);
     const next = request(`${second.url}/poll/poller`, { headers: { 'last-event-id': start } });
-    await eventually(async () => (await send(second!, 'poller', 'p2')).status < 300, 3000, 'poll waiting');
+    await waitFor('poll waiting', async () => (await send(second!, 'poller', 'p2')).status < 300, 3000, SERVER_POLL);
     const got = await next;
     assert.equal(got.status, 200);
     assert.match(got.body, / p2\n$/);
@@ -101,22 +102,21 @@ test('the load generator counts the resets of its SSE and poll connections acros
   let server = first;
   const sse = await pool(first.port, 'sse', 20);
   const poll = await pool(first.port, 'poll', 20);
-  const until = (p: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean) => eventually(() => check(p.status()), 15_000, what);
   try {
     sse.ramp(20, 0);
     poll.ramp(20, 0);
-    await until(sse, '20 SSE active', (s) => s.active === 20);
-    await eventually(async () => JSON.parse((await request(`${first.url}/stats`)).body).open.total === 40, 5000, 'the server holds 40');
+    await untilStatus(sse, '20 SSE active', (s) => s.active === 20, 15_000, 25);
+    await waitFor('the server holds 40', async () => JSON.parse((await request(`${first.url}/stats`)).body).open.total === 40, 5000, SERVER_POLL);
     await request(`${first.url}/broadcast`, { method: 'POST', body: 'one' });
-    await until(sse, '20 SSE messages', (s) => s.messages === 20);
-    await until(poll, '20 poll answers', (s) => s.messages === 20);
+    await untilStatus(sse, '20 SSE messages', (s) => s.messages === 20, 15_000, 25);
+    await untilStatus(poll, '20 poll answers', (s) => s.messages === 20, 15_000, 25);
     server = await restart(first, args);
-    await until(sse, '20 SSE resets', (s) => s.resets === 20);
-    await until(poll, '20 poll resets', (s) => s.resets === 20);
-    await eventually(async () => JSON.parse((await request(`${server.url}/stats`)).body).open.total === 40, 10_000, 'all back');
+    await untilStatus(sse, '20 SSE resets', (s) => s.resets === 20, 15_000, 25);
+    await untilStatus(poll, '20 poll resets', (s) => s.resets === 20, 15_000, 25);
+    await waitFor('all back', async () => JSON.parse((await request(`${server.url}/stats`)).body).open.total === 40, 10_000, SERVER_POLL);
     await request(`${server.url}/broadcast`, { method: 'POST', body: 'two' });
-    await until(sse, '40 SSE messages', (s) => s.messages === 40);
-    await until(poll, '40 poll answers', (s) => s.messages === 40);
+    await untilStatus(sse, '40 SSE messages', (s) => s.messages === 40, 15_000, 25);
+    await untilStatus(poll, '40 poll answers', (s) => s.messages === 40, 15_000, 25);
     const stats = JSON.parse((await request(`${server.url}/stats`)).body);
     assert.equal(stats.resets, 40);
   } finally {
@@ -135,7 +135,7 @@ test('a send answered 404 is never delivered later by replay; a stream opened be
     await s.waitFor(' seen\n');
     const cursor = lastId(s.text())!;
     s.close();
-    await eventually(async () => (await send(server, 'late', 'ghost')).status === 404, 3000, 'logged out');
+    await waitFor('logged out', async () => (await send(server, 'late', 'ghost')).status === 404, 3000, SERVER_POLL);
     const ghost = await send(server, 'late', 'ghost');
     assert.equal(ghost.status, 404);
     // the client resumes from before the 404s: it must get what it missed and was delivered (nothing), never a 404

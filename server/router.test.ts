@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { eventually, openStream, request, startServerProcess, type ServerProcess } from './test-helpers.ts';
+import { openStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 const IDS = 1000;
 const MESSAGES = 5;
@@ -69,7 +70,7 @@ describe('router across 2 workers', () => {
       }
       const b = await post('/broadcast', 'everyone');
       assert.equal(JSON.parse(b.body).delivered, IDS);
-      await eventually(() => streams.every((s) => s.text().includes(' everyone\n')), 10_000, 'broadcast everywhere');
+      await waitFor('broadcast everywhere', () => streams.every((s) => s.text().includes(' everyone\n')), 10_000, SERVER_POLL);
       streams.forEach((s, i) => {
         const expected = [...Array.from({ length: MESSAGES }, (_, k) => `m${k + 1} for user-${i}`), 'everyone'];
         assert.deepEqual(messagesIn(s.text()), expected, `user-${i}`);
@@ -122,7 +123,7 @@ describe('router across 2 workers', () => {
     const t0 = Date.now();
     process.kill(holder.pid, 'SIGKILL');
     assert.equal(await s.ended, 'aborted');
-    await eventually(async () => JSON.parse((await request(`${server.url}/stats`)).body).workersReady === 2, 10_000, 'replacement ready');
+    await waitFor('replacement ready', async () => JSON.parse((await request(`${server.url}/stats`)).body).workersReady === 2, 10_000, SERVER_POLL);
     const again = JSON.parse((await request(`${server.url}/stats`)).body);
     assert.equal(again.workerRestarts, 1);
     assert.equal(again.workerDeaths, 1);
@@ -136,7 +137,7 @@ describe('router across 2 workers', () => {
     assert.match(metrics, /^comet_worker_deaths_total 1$/m);
     assert.match(metrics, new RegExp(`^comet_streams_lost_total ${holder.open}$`, 'm'));
     assert.match(metrics, /^comet_worker_restarts_total 1$/m);
-    await eventually(async () => (await post('/send/victim', 'x')).status === 404, 3000, 'victim out of the directory');
+    await waitFor('victim out of the directory', async () => (await post('/send/victim', 'x')).status === 404, 3000, SERVER_POLL);
   });
 });
 

@@ -5,16 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { eventually, openStream, request, startServerProcess } from './test-helpers.ts';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { openStream, request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
+import { alive } from '../shared/testing/processes.ts';
 
 async function workerPids(url: string): Promise<number[]> {
   const stats = JSON.parse((await request(`${url}/stats`)).body);
@@ -34,7 +27,7 @@ for (const engine of ['raw', 'http']) {
     assert.equal(code, 130);
     assert.ok(ms < 5000, `exited after ${ms} ms`);
     for (const s of [...streams, chunked]) assert.equal(await s.ended, 'end', 'terminating chunk received');
-    await eventually(() => pids.every((p) => !alive(p)), 2000, 'workers gone');
+    await waitFor('workers gone', () => pids.every((p) => !alive(p)), 2000, SERVER_POLL);
   });
 }
 
@@ -43,5 +36,5 @@ test('SIGKILL of the supervisor: workers exit by themselves', async () => {
   const pids = await workerPids(server.url);
   assert.equal(pids.length, 2);
   await server.stop('SIGKILL');
-  await eventually(() => pids.every((p) => !alive(p)), 3000, 'orphan workers gone');
+  await waitFor('orphan workers gone', () => pids.every((p) => !alive(p)), 3000, SERVER_POLL);
 });

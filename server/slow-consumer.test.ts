@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { eventually, openStream, request, startServerProcess } from './test-helpers.ts';
+import { openStream, request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 test('a stream that stops reading is dropped as slow; the others are unaffected', async () => {
   const server = await startServerProcess(['--workers', '1', '--max-queued', '65536', '--interval', '60s']);
@@ -36,7 +37,7 @@ test('a stream that stops reading is dropped as slow; the others are unaffected'
     const stats = JSON.parse((await request(`${server.url}/stats`)).body);
     assert.equal(stats.closed.slow, 1);
     assert.equal(await post('/send/healthy'), 200);
-    await eventually(() => healthy.text().length > 60_000, 5000, 'healthy stream still served');
+    await waitFor('healthy stream still served', () => healthy.text().length > 60_000, 5000, SERVER_POLL);
     healthy.close();
   } finally {
     stalled.destroy();

@@ -2,10 +2,13 @@
  * Test helpers: start the real server CLI as a process on a free loopback port and wait for its ready line, read
  * streams with Node's http client, and speak raw bytes for the malformed-request cases.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { readyPrefix } from '../shared/ready-line.ts';
+import { startWithReadyLine } from '../shared/testing/ready-process.ts';
+import type { WaitOptions } from '../shared/testing/wait-for.ts';
 
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
@@ -33,51 +36,25 @@ export interface StartOptions {
 }
 
 /** Starts `server/cli.ts --host 127.0.0.1 --port 0 ...args` and waits (at most 20 s) for its ready line. */
-export function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
+export async function startServerProcess(args: string[], env: NodeJS.ProcessEnv = {}, options: StartOptions = {}): Promise<ServerProcess> {
   const argv = [...(options.nodeArgs ?? []), CLI, '--host', options.host ?? '127.0.0.1', '--port', '0', ...args];
   const [command, commandArgs] =
     options.nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${options.nofile} && exec "$@"`, 'sh', process.execPath, ...argv]];
-  const proc = spawn(command, commandArgs, {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  proc.stderr!.on('data', (d) => {
-    err += d;
-    if (process.env.COMET_TEST_VERBOSE) process.stderr.write(d);
-  });
+  const { proc, info: ready, stderr } = await startWithReadyLine<{ host: string; port: number; pid: number; workers: number; epoch: string }>(
+    command, commandArgs, readyPrefix('server'), 20_000, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, sig) => resolve(code ?? sig ?? -1)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`no ready line in 20 s; stderr: ${err}`));
-    }, 20_000);
-    const early = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before ready; stderr: ${err}`));
-    };
-    proc.once('exit', early);
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /comet-lab server ready (\{.*\})\n/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      proc.off('exit', early);
-      const ready = JSON.parse(m[1]!) as { host: string; port: number; pid: number; workers: number; epoch: string };
-      resolve({
-        ...ready,
-        proc,
-        url: `http://${ready.host}:${ready.port}`,
-        stderr: () => err,
-        stop(signal: NodeJS.Signals = 'SIGTERM') {
-          if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-          const kill = setTimeout(() => proc.kill('SIGKILL'), 6000);
-          return exited.finally(() => clearTimeout(kill));
-        },
-      });
-    });
-  });
+  return {
+    ...ready,
+    proc,
+    url: `http://${ready.host}:${ready.port}`,
+    stderr,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 6000);
+      return exited.finally(() => clearTimeout(kill));
+    },
+  };
 }
 
 /** A stream read with http.get: its response, the text so far, and a way to wait for text. */
@@ -171,18 +148,8 @@ export function rawExchange(port: number, bytes: string | Buffer, timeoutMs = 30
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `fn` until it returns true (or throws after `timeoutMs`). */
-export async function eventually(fn: () => Promise<boolean> | boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < end) {
-    // a connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT): try again
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-}
+/**
+ * How the server's tests poll (shared/testing/wait-for.ts): every 25 ms, and an error counts as "not yet": a
+ * connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT); the next one reaches a live worker.
+ */
+export const SERVER_POLL: WaitOptions = { everyMs: 25, retryErrors: true };

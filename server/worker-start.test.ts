@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, request, startServerProcess } from './test-helpers.ts';
+import { request, SERVER_POLL, startServerProcess } from './test-helpers.ts';
+import { waitFor } from '../shared/testing/wait-for.ts';
 
 function preload(): { dir: string; flags: string; marker: string } {
   const dir = mkdtempSync(join(tmpdir(), 'comet-lab-worker-start-'));
@@ -29,7 +30,7 @@ test('a replacement that keeps dying at start: backed off, then the server exits
     let code: number | string | undefined;
     server.proc.once('exit', (c, signal) => (code = c ?? signal ?? -1));
     try {
-      await eventually(() => code !== undefined, 15_000, 'the server giving up by itself');
+      await waitFor('the server giving up by itself', () => code !== undefined, 15_000, SERVER_POLL);
     } finally {
       await server.stop('SIGKILL');
     }

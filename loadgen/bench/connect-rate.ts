@@ -13,7 +13,9 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, type Started } from './bench-support.ts';
+import { startWithReadyLine, type Started } from '../../shared/testing/ready-process.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench-support.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     if (values.server === 'comet') {
       // The comet server (server/cli.ts) listens on 127.0.0.1; the clients bind other addresses, so no port clash.
       const args = [HERE('../../server/cli.ts'), '--host', '127.0.0.1', '--port', '0', '--workers', values.workers, '--max-connections', String(n), '--interval', '60s'];
-      servers.push(await startWithReadyLine(NODE, args, 'comet-lab server ready ', 60_000));
+      servers.push(await startWithReadyLine(NODE, args, readyPrefix('server'), 60_000));
     } else {
       servers.push(await startWithReadyLine(NODE, [HERE('./hold-server.ts'), '--port', '0', '--reuse-port'], 'hold-server ready '));
       for (let k = 1; k < Number(values.workers); k++) {
@@ -47,7 +49,7 @@ async function main(): Promise<void> {
     console.log(`server: ${values.server} on port ${port}, ${values.workers} processes`);
     const args = [HERE('../cli.ts'), '--url', `http://127.0.0.1:${port}/test/{i}`, '--count', String(n), '--hold', '--procs', values.procs, '--source-ips', values['source-ips'], '--max-connecting', values['max-connecting'], '--control-port', '0', '--duration', '900', '--report-every', '900s'];
     if (values['local-ports']) args.push('--local-ports', values['local-ports']);
-    loadgen = await startWithReadyLine(NODE, args, 'comet-lab loadgen ready ', 60_000);
+    loadgen = await startWithReadyLine(NODE, args, readyPrefix('loadgen'), 60_000);
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
     const token = controlTokenOf(loadgen.info);
     const samples: Array<{ t: number; done: number }> = [];

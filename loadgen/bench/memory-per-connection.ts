@@ -12,7 +12,10 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from './bench-support.ts';
+import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from './bench-support.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const HERE = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 let CG = '';
@@ -61,7 +64,7 @@ async function measure(transport: string, n: number, rate: number, io: string): 
     // Enter the cgroup before exec, so every page and socket of the load generator is charged there.
     const cli = HERE('../cli.ts');
     const args = [`--url`, PATHS[transport]!.replace('HOST', `127.0.0.1:${server.info.port}`), '--count', String(n), '--hold', '--procs', '1', '--control-port', '0', '--duration', '600', '--report-every', '600s', '--io', io];
-    loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], 'comet-lab loadgen ready ');
+    loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>('sh', ['-c', `echo $$ > ${CG}/cgroup.procs && exec "$0" "$@"`, NODE, cli, ...args], readyPrefix('loadgen'));
     const base = `http://127.0.0.1:${loadgen.info.controlPort}`;
     const token = controlTokenOf(loadgen.info);
     await new Promise((r) => setTimeout(r, 2000));

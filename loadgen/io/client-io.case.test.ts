@@ -6,48 +6,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import type { LoadgenStatus } from '../../shared/contracts.ts';
-import { waitFor } from '../bench/bench-support.ts';
-import { createPool, type PoolSpec } from '../pool-spec.ts';
-import type { ConnectionPool } from '../pool.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 import { chunk, CHUNKED_HEAD, closedPort, scriptedServer } from '../testing/scripted-server.ts';
-import { IO_NAMES, type IoName } from './client-io.ts';
-
-function spec(io: IoName, port: number, capacity: number, more: Partial<PoolSpec> = {}): PoolSpec {
-  return {
-    template: `http://127.0.0.1:${port}/test/{i}`,
-    firstIndex: 0,
-    capacity,
-    transport: 'chunked',
-    sourceAddresses: [],
-    portRange: [32768, 60999],
-    maxConnecting: 500,
-    connectTimeoutMs: 2000,
-    reconnect: false,
-    backoffBaseMs: 50,
-    backoffMaxMs: 200,
-    io,
-    ...more,
-  };
-}
-
-async function withPool(s: PoolSpec, fn: (pool: ConnectionPool) => Promise<void>): Promise<void> {
-  const pool = await createPool(s);
-  try {
-    await fn(pool);
-  } finally {
-    pool.stop();
-  }
-}
-
-const until = (pool: ConnectionPool, what: string, check: (s: LoadgenStatus) => boolean, ms = 10_000) => waitFor(what, () => check(pool.status()), ms, 20, () => pool.status());
-
-function ssEstablished(port: number): number {
-  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dst 127.0.0.1 and dport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim() !== '').length;
-}
+import { IO_NAMES } from './client-io.ts';
+import { poolSpec, ssEstablished, untilStatus, withPool } from '../testing/pool-harness.ts';
 
 for (const io of IO_NAMES) {
   describe(`io ${io}`, () => {
@@ -59,9 +22,9 @@ for (const io of IO_NAMES) {
         setTimeout(() => s.write(third.slice(7)), 30);
       });
       try {
-        await withPool(spec(io, server.port, 300), async (pool) => {
+        await withPool(poolSpec(server.port, 300, { io }), async (pool) => {
           pool.ramp(300, 0);
-          await until(pool, '300 active and 900 chunks', (s) => s.active === 300 && s.chunks === 900);
+          await untilStatus(pool, '300 active and 900 chunks', (s) => s.active === 300 && s.chunks === 900);
           assert.equal(server.sockets.size, 300);
           assert.equal(ssEstablished(server.port), 300);
           assert.equal(pool.status().io, io);
@@ -80,9 +43,9 @@ for (const io of IO_NAMES) {
       const refused = await closedPort();
       const urls = [refused, reset.port, silent.port, ends.port].map((p) => `http://127.0.0.1:${p}/x`);
       try {
-        await withPool({ ...spec(io, 0, 12, { connectTimeoutMs: 500, connectRetries: 0 }), template: undefined, urls }, async (pool) => {
+        await withPool({ ...poolSpec(0, 12, { io, connectTimeoutMs: 500, connectRetries: 0 }), template: undefined, urls }, async (pool) => {
           pool.ramp(12, 0);
-          await until(pool, 'every connection settled', (s) => s.rampDone && s.connecting === 0 && s.closed === 3);
+          await untilStatus(pool, 'every connection settled', (s) => s.rampDone && s.connecting === 0 && s.closed === 3);
           const s = pool.status();
           assert.equal(s.errors.refused, 3);
           assert.equal(s.errors.reset, 3);
@@ -108,9 +71,9 @@ for (const io of IO_NAMES) {
           await new Promise((r) => s.once('connect', r));
           taken.push(s);
         }
-        await withPool(spec(io, server.port, 8, { sourceAddresses: [source], portRange: [lo, lo + 9] }), async (pool) => {
+        await withPool(poolSpec(server.port, 8, { io, sourceAddresses: [source], portRange: [lo, lo + 9] }), async (pool) => {
           pool.ramp(8, 0);
-          await until(pool, 'all 8 tried', (s) => s.rampDone && s.connecting === 0);
+          await untilStatus(pool, 'all 8 tried', (s) => s.rampDone && s.connecting === 0);
           const s = pool.status();
           assert.equal(s.active, 7, 'the seven free ports carry a connection each');
           assert.equal(s.errors.addrnotavail, 1, 'the eighth found no free port');

@@ -10,8 +10,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { EXIT } from '../../shared/errors.ts';
-import { exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../bench/bench-support.ts';
+import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { exited, getJson, NODE, postJson } from '../bench/bench-support.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from '../testing/scripted-server.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 /** Node's permission model: reading files is allowed (the sources), nothing else is granted. */
@@ -28,7 +31,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
   const lg = await startWithReadyLine<{ controlPort: number; io: string }>(
     NODE,
     [...PERMISSION, CLI, '--url', `http://127.0.0.1:${server.port}/test/{i}`, '--count', '400', '--hold', '--duration', '60s'],
-    'comet-lab loadgen ready ',
+    readyPrefix('loadgen'),
     30_000,
     { env: { ...process.env, LOADGEN_CONTROL_TOKEN: TOKEN } },
   );
@@ -37,7 +40,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     await postJson(`${base}/ramp`, { target: 400, rate: 2000 }, TOKEN);
     let s!: LoadgenStatus;
-    await waitFor('400 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 400, 20_000, 100, () => s);
+    await waitFor('400 active', async () => (s = await getJson<LoadgenStatus>(`${base}/status`)).active === 400, 20_000, { everyMs: 100, describe: () => s });
     assert.equal(s.io, 'net');
     assert.equal(s.chunks, 400);
     assert.deepEqual(Object.values(s.errors).filter((v) => v !== 0), [], JSON.stringify(s.errors));
@@ -46,7 +49,7 @@ test('under --permission (no process.binding) auto uses net.Socket, says so with
     await postJson(`${base}/stop`, {}, TOKEN);
     assert.equal(await exited(lg.proc), 0);
     assert.match(lg.stderr(), /LAB_WARN_RAW_TCP_UNAVAILABLE: raw TCP bindings unavailable \(ERR_ACCESS_DENIED: process\.binding\('tcp_wrap'\)\); using --io net/);
-    await waitFor('connections closed', () => ssEstablished(server.port) === 0, 5000, 50);
+    await waitFor('connections closed', () => ssEstablished(server.port) === 0, 5000, { everyMs: 50 });
   } finally {
     lg.proc.kill('SIGKILL');
     await server.close();

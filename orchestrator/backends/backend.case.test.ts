@@ -8,7 +8,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, Component } from './backend.ts';
 import type { BackendCase, BackendCaseTest } from './backend-case.ts';
 import { dockerCase } from './docker/docker-backend-case.ts';
@@ -16,23 +15,9 @@ import { localCase } from './local/local-backend-case.ts';
 import { swarmCase } from './swarm/swarm-backend-case.ts';
 import type { Plan } from '../plan/plan.ts';
 import { loadgenStatus, ramp, serverStats } from '../run/control.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 const CASES: BackendCase[] = [localCase(), dockerCase(), swarmCase()];
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await f();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(250);
-  }
-}
 
 for (const c of CASES) {
   describe(`backend ${c.name}`, { skip: c.skip }, () => {
@@ -91,12 +76,12 @@ for (const c of CASES) {
       const loadgens = adopted.loadgens.map((p) => backend.components().find((x) => x.name === p.name)!);
       await Promise.all(loadgens.map((l, i) => ramp(l.url, { target: adopted.loadgens[i]!.connections, rate: 1000 }, l.token)));
       const server = backend.components().find((x) => x.role === 'server')!;
-      await until(`${c.n} connections on the server`, 60_000, async () => ((await serverStats(server.url)).open.total >= c.n ? true : undefined));
+      await waitFor(`${c.n} connections on the server`, async () => ((await serverStats(server.url)).open.total >= c.n), 60_000, { everyMs: 250, retryErrors: true });
       for (const [i, l] of loadgens.entries()) {
-        const s = await until(`${l.name} to hold its share`, 30_000, async () => {
+        const s = await waitFor(`${l.name} to hold its share`, async () => {
           const st = await loadgenStatus(l.url);
           return st.active === adopted.loadgens[i]!.connections ? st : undefined;
-        });
+        }, 30_000, { everyMs: 250, retryErrors: true });
         assert.equal(s.active, adopted.loadgens[i]!.connections);
       }
     });
@@ -114,7 +99,7 @@ for (const c of CASES) {
     test('a load generator killed from outside is reported dead, with why; the others are not', { skip: skip('death'), timeout: 60_000 }, async () => {
       const victim: Component = backend.components().find((x) => x.role === 'loadgen')!;
       await c.kill(backend, victim.name);
-      const why = await until(`${victim.name}'s death to be seen`, 30_000, async () => victim.exited());
+      const why = await waitFor(`${victim.name}'s death to be seen`, async () => victim.exited(), 30_000, { everyMs: 250, retryErrors: true });
       assert.match(why, /SIGKILL|137|killed/i);
       assert.equal(backend.components().find((x) => x.role === 'server')!.exited(), undefined);
     });

@@ -8,6 +8,7 @@ import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ComponentRole } from '../backends/backend.ts';
+import { pidAlive } from '../../shared/pid-alive.ts';
 
 /** Where prometheus.local.yml looks (`../../.lab/prometheus/*.json` from the config's own folder), whatever the cwd. */
 export const DEFAULT_TARGETS_DIR = fileURLToPath(new URL('../../.lab/prometheus', import.meta.url));
@@ -36,15 +37,6 @@ export function targetGroups(targets: ScrapeTarget[], run: string): TargetGroup[
   });
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 /**
  * Removes the files of runs whose process is gone (killed with SIGKILL, so it could not remove its own): their
  * targets would otherwise stay in Prometheus as down forever.
@@ -53,7 +45,7 @@ export async function removeStaleTargetsFiles(dir: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     const pid = Number(/^run-(\d+)\.json$/.exec(name)?.[1]);
-    if (pid > 0 && pid !== process.pid && !alive(pid)) {
+    if (pid > 0 && pid !== process.pid && !pidAlive(pid)) {
       await rm(path.join(dir, name), { force: true });
       removed.push(name);
     }

@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { processTree } from '../backends/probes/process-tree.ts';
 import { assertCharts, assertHeadlineCard, assertPhases, chartFacts, openBrowser } from './page-checks.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 const REPO = new URL('../../', import.meta.url).pathname;
 const ARTIFACTS = path.join(REPO, 'test-artifacts');
@@ -22,16 +23,6 @@ export const TIME_CHARTS = ['connections', 'memory', 'perConnection', 'chunks', 
 /** The connections chart's data, read from the uPlot instance the page draws (what the chart shows). */
 const chartSeries = (page: Page, label: string): Promise<number[]> =>
   page.evaluate((l) => (globalThis as any).cometLab.series('connections', l).filter((v: unknown) => typeof v === 'number'), label);
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** The top load-generator process under the CLI (its children, if any, are its own procs). */
 function loadgenPid(cliPid: number): number | undefined {

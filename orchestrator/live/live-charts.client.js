@@ -186,25 +186,26 @@
     },
   ];
 
-  // The server's idle garbage collections (from its /stats): an orange line where each ran, on the memory charts.
-  function gcLines() {
+  // A labelled vertical line at each of `marks()` ({ t, label }, on the points' clock) inside the plot's time range;
+  // `style`: colours, dash, and the label's place (`top`: in the padding above the plot, clear of the y ticks).
+  function markLines(style, marks) {
     return {
       hooks: {
         draw: [function (u) {
           var ctx = u.ctx, dpr = devicePixelRatio || 1;
           ctx.save();
           ctx.font = (11 * dpr) + 'px sans-serif';
-          ctx.fillStyle = '#d46b08';
-          ctx.strokeStyle = '#d46b08';
-          ctx.setLineDash([2, 2]);
-          points.forEach(function (p) {
-            if (!p.idleGc || p.idleGc.t < u.scales.x.min || p.idleGc.t > u.scales.x.max) return;
-            var x = Math.round(u.valToPos(p.idleGc.t, 'x', true));
+          ctx.fillStyle = style.text;
+          ctx.strokeStyle = style.line;
+          ctx.setLineDash(style.dash);
+          marks().forEach(function (m) {
+            if (m.t < u.scales.x.min || m.t > u.scales.x.max) return;
+            var x = Math.round(u.valToPos(m.t, 'x', true));
             ctx.beginPath();
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.fillText('idle GC' + (p.idleGc.count > 1 ? ' x' + p.idleGc.count : ''), x + 3, u.bbox.top + u.bbox.height - 4 * dpr);
+            ctx.fillText(m.label, x + 3, style.label === 'top' ? u.bbox.top - 4 * dpr : u.bbox.top + u.bbox.height - 4 * dpr);
           });
           ctx.restore();
         }],
@@ -212,30 +213,20 @@
     };
   }
 
+  // The server's idle garbage collections (from its /stats): an orange line where each ran, on the memory charts.
+  function gcLines() {
+    return markLines({ text: '#d46b08', line: '#d46b08', dash: [2, 2], label: 'bottom' }, function () {
+      return points.filter(function (p) { return p.idleGc; }).map(function (p) {
+        return { t: p.idleGc.t, label: 'idle GC' + (p.idleGc.count > 1 ? ' x' + p.idleGc.count : '') };
+      });
+    });
+  }
+
   // Vertical lines where a phase began (from the run's phase events, on the points' clock), labelled.
   function phaseLines() {
-    return {
-      hooks: {
-        draw: [function (u) {
-          var ctx = u.ctx, dpr = devicePixelRatio || 1;
-          ctx.save();
-          ctx.font = (11 * dpr) + 'px sans-serif';
-          ctx.fillStyle = '#555';
-          ctx.strokeStyle = '#999';
-          ctx.setLineDash([3, 3]);
-          phases.forEach(function (ph) {
-            if (ph.t < u.scales.x.min || ph.t > u.scales.x.max) return;
-            var x = Math.round(u.valToPos(ph.t, 'x', true));
-            ctx.beginPath();
-            ctx.moveTo(x, u.bbox.top);
-            ctx.lineTo(x, u.bbox.top + u.bbox.height);
-            ctx.stroke();
-            ctx.fillText(ph.name, x + 3, u.bbox.top - 4 * dpr); // in the padding above the plot, clear of the y ticks
-          });
-          ctx.restore();
-        }],
-      },
-    };
+    return markLines({ text: '#555', line: '#999', dash: [3, 3], label: 'top' }, function () {
+      return phases.map(function (ph) { return { t: ph.t, label: ph.name }; });
+    });
   }
 
   function width(el) {

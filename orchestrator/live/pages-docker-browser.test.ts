@@ -19,6 +19,7 @@ import { dockerTestEnv } from '../backends/docker/docker-test-env.ts';
 import { resolveFloodConfig } from '../config/flood-config.ts';
 import { flood } from '../flood.ts';
 import { assertCharts, assertHeadlineCard, assertPhases, chartFacts, openBrowser } from './page-checks.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 const run = promisify(execFile);
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -33,16 +34,6 @@ const sh = async (script: string) => {
   const r = await run('bash', [script], { env: ENV, timeout: 300_000, maxBuffer: 1 << 24 });
   return r.stdout + r.stderr;
 };
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the flood said:\n${stderr.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 before(async () => {
   await run('bash', ['scripts/start-dockerd.sh'], { timeout: 120_000 });
@@ -67,10 +58,10 @@ test('a Docker flood: its live page runs forwards in time with each phase once, 
   });
   const { context, page, external, pageErrors } = await openBrowser(join(out, 'chromium'));
   t.after(() => context.close());
-  const liveUrl = await waitFor('the live page address', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1], 240_000);
+  const liveUrl = await waitFor('the live page address', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)?.[1], 240_000, { describe: () => `the flood said:\n${stderr.slice(-3000)}` });
   await page.goto(liveUrl);
-  await waitFor('the hold on the live page', async () => (await page.textContent('#phase')) === 'hold', 90_000);
-  await waitFor('the end of the run on the live page', async () => (await page.textContent('#phase')) === 'finished', 90_000);
+  await waitFor('the hold on the live page', async () => (await page.textContent('#phase')) === 'hold', 90_000, { describe: () => `the flood said:\n${stderr.slice(-3000)}` });
+  await waitFor('the end of the run on the live page', async () => (await page.textContent('#phase')) === 'finished', 90_000, { describe: () => `the flood said:\n${stderr.slice(-3000)}` });
   assertCharts(await chartFacts(page), TIME_CHARTS);
   const phases = await assertPhases(page);
   const points: Array<{ t: number; phase: string }> = await page.evaluate(() => (globalThis as any).cometLab.points.map((p: any) => ({ t: p.t, phase: p.phase })));

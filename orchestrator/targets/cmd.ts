@@ -5,11 +5,10 @@
  * --target-ready-timeout (30 s), fails with its last stderr lines. What it speaks is the user's to know: the load generators ask the
  * transport's usual path (`/test/{i}` for chunked); the lab sends nothing to it.
  */
-import { join } from 'node:path';
 import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { STREAM_PREFIX } from '../backends/component-commands.ts';
 import { connectAllTo } from './loopback-plan.ts';
-import { startServerProcess } from './server-process.ts';
+import { launchedServer, startServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
 
 export function cmdProblem(commandLine: string): string | undefined {
@@ -26,20 +25,10 @@ export function cmdTarget(commandLine: string, readySeconds = 30): Target {
       what: `cmd: ${line}`,
       port: { host: '127.0.0.1', port: l.port },
       timeoutMs: readySeconds * 1000,
-      logFile: l.logDir ? join(l.logDir, 'server.log') : undefined,
+      logDir: l.logDir,
       env: { ...process.env, PORT: String(l.port), HOST: '127.0.0.1' },
     });
-    return {
-      url: `http://127.0.0.1:${l.port}`,
-      listen: { port: l.port },
-      pid: () => proc.pid,
-      exitReason: () => {
-        const r = proc.exitReason();
-        return r === undefined ? undefined : `${r}${proc.stderrTail.length ? `: ${proc.stderrTail.at(-1)}` : ''}`;
-      },
-      stop: () => proc.stop('SIGTERM'),
-      managed: true,
-    };
+    return launchedServer(proc, l.port, () => proc.stop('SIGTERM'));
   };
   return {
     kind: 'cmd',

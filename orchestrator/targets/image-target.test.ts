@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -44,19 +44,8 @@ before(async () => {
   assert.match(await sh('scripts/lab-up.sh'), /is up on/);
   // The lab built or pulled its Node base: the user's image is built on it, offline.
   const base = (await docker.listImages()).flatMap((i) => i.RepoTags ?? []).find((t) => t === 'node:24-bookworm-slim' || t === 'comet-lab/node-base:24')!;
-  writeFileSync(join(dir, 'server.mjs'), `import net from 'node:net';
-const open = new Set();
-net.createServer((s) => {
-  s.on('error', () => undefined);
-  s.once('data', () => {
-    s.write('HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n6\\r\\nhello\\n\\r\\n');
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  });
-}).listen(Number(process.env.PORT), '0.0.0.0');
-setInterval(() => { for (const s of open) s.write('5\\r\\ntick\\n\\r\\n'); }, 1000);
-`);
-  writeFileSync(join(dir, 'Dockerfile'), `FROM ${base}\nCOPY server.mjs /srv/server.mjs\nEXPOSE 8080\nCMD ["node", "/srv/server.mjs"]\n`);
+  copyFileSync(new URL('./testing/tiny-chunked-server.mjs', import.meta.url), join(dir, 'server.mjs'));
+  writeFileSync(join(dir, 'Dockerfile'), `FROM ${base}\nCOPY server.mjs /srv/server.mjs\nENV TINY_SERVER_HOST=0.0.0.0\nEXPOSE 8080\nCMD ["node", "/srv/server.mjs"]\n`);
   await run('docker', ['build', '-q', '-t', IMAGE, dir], { timeout: 120_000 });
 });
 

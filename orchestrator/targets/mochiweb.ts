@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { EXIT, LabError } from '../../shared/errors.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 import { connectAllTo } from './loopback-plan.ts';
-import { startServerProcess } from './server-process.ts';
+import { launchedServer, startServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
 
 const run = promisify(execFile);
 const SOURCE = new URL('./mochiweb/mochiconntest.erl', import.meta.url).pathname;
-const READY = 'comet-lab mochiweb ready ';
 
 /** `erl` for one VM; `sh` starts `vms` of them in the background and waits for all. */
 export function mochiwebCommand(ebin: string, port: number, intervalMs: number, vms: number): string[] {
@@ -42,25 +42,15 @@ async function launchMochiweb(l: LocalLaunch): Promise<LaunchedServer> {
   try {
     const proc = await startServerProcess(l.wrap(mochiwebCommand(ebin, l.port, l.plan.server.heartbeatIntervalMs, vms)), {
       what: `mochiweb (${vms} Erlang VM${vms > 1 ? 's' : ''})`,
-      readyLine: READY,
+      readyLine: readyPrefix('mochiweb'),
       readyCount: vms,
       timeoutMs: 30_000,
-      logFile: l.logDir ? join(l.logDir, 'server.log') : undefined,
+      logDir: l.logDir,
     });
-    return {
-      url: `http://127.0.0.1:${l.port}`,
-      listen: { port: l.port },
-      pid: () => proc.pid,
-      exitReason: () => {
-        const r = proc.exitReason();
-        return r === undefined ? undefined : `${r}${proc.stderrTail.length ? `: ${proc.stderrTail.at(-1)}` : ''}`;
-      },
-      async stop() {
-        await proc.stop('SIGTERM', 10_000); // the VM stops its applications on SIGTERM (init:stop)
-        rmSync(ebin, { recursive: true, force: true });
-      },
-      managed: true,
-    };
+    return launchedServer(proc, l.port, async () => {
+      await proc.stop('SIGTERM', 10_000); // the VM stops its applications on SIGTERM (init:stop)
+      rmSync(ebin, { recursive: true, force: true });
+    });
   } catch (err) {
     rmSync(ebin, { recursive: true, force: true });
     throw err;

@@ -15,7 +15,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, LabError } from '../../shared/errors.ts';
-import { startServerProcess, type ServerProcess } from './server-process.ts';
+import { launchedServer, startServerProcess, type ServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch } from './target.ts';
 
 export type NginxKind = 'nchan' | 'idle';
@@ -117,7 +117,7 @@ export async function launchNginx(kind: NginxKind, l: LocalLaunch): Promise<Laun
       what: `nginx (${kind})`,
       port: { host: '127.0.0.1', port: l.port },
       timeoutMs: 15_000,
-      logFile: l.logDir ? join(l.logDir, 'server.log') : undefined,
+      logDir: l.logDir,
     });
   } catch (err) {
     const log = readErrorLog(dir);
@@ -125,21 +125,11 @@ export async function launchNginx(kind: NginxKind, l: LocalLaunch): Promise<Laun
     if (err instanceof LabError && log) throw new LabError(err.code, `${err.message}\nnginx's error.log:\n  ${log}`, { hint: err.hint });
     throw err;
   }
-  return {
-    url: `http://127.0.0.1:${l.port}`,
-    listen: { port: l.port },
-    pid: () => proc.pid,
-    exitReason: () => {
-      const r = proc.exitReason();
-      return r === undefined ? undefined : `${r}${proc.stderrTail.length ? `: ${proc.stderrTail.at(-1)}` : ''}`;
-    },
-    async stop() {
-      await proc.stop('SIGTERM'); // fast shutdown: held streams are closed at once (SIGQUIT would wait for them)
-      if (l.logDir) copyErrorLog(dir, join(l.logDir, 'server-nginx-error.log'));
-      rmSync(dir, { recursive: true, force: true });
-    },
-    managed: true,
-  };
+  return launchedServer(proc, l.port, async () => {
+    await proc.stop('SIGTERM'); // fast shutdown: held streams are closed at once (SIGQUIT would wait for them)
+    if (l.logDir) copyErrorLog(dir, join(l.logDir, 'server-nginx-error.log'));
+    rmSync(dir, { recursive: true, force: true });
+  });
 }
 
 function readErrorLog(dir: string): string {

@@ -9,11 +9,12 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { resolveFloodConfig } from '../config/flood-config.ts';
 import { flood, type FloodHooks } from '../flood.ts';
 import type { LocalBackend } from '../backends/local/local-backend.ts';
@@ -27,23 +28,8 @@ const CG_V1 = '/sys/fs/cgroup/memory';
 const out = mkdtempSync(join(tmpdir(), 'comet-lab-targets-'));
 after(() => rmSync(out, { recursive: true, force: true }));
 
-/**
- * The tiny server of the cmd: and url: cases: any GET gets a chunked 200, a first chunk, and a chunk a second;
- * it listens on 127.0.0.1:<argv[2]>.
- */
-const TINY_SERVER = join(out, 'tiny-server.mjs');
-writeFileSync(TINY_SERVER, `import net from 'node:net';
-const open = new Set();
-net.createServer((s) => {
-  s.on('error', () => undefined);
-  s.once('data', () => {
-    s.write('HTTP/1.1 200 OK\\r\\nContent-Type: text/plain\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n6\\r\\nhello\\n\\r\\n');
-    open.add(s);
-    s.on('close', () => open.delete(s));
-  });
-}).listen(Number(process.argv[2]), '127.0.0.1', () => console.log('tiny server listening'));
-setInterval(() => { for (const s of open) s.write('5\\r\\ntick\\n\\r\\n'); }, 1000);
-`);
+/** The tiny server of the cmd: and url: cases: it listens on 127.0.0.1:<argv[2]>. */
+const TINY_SERVER = fileURLToPath(new URL('./testing/tiny-chunked-server.mjs', import.meta.url));
 
 const io = () => ({ stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} as NodeJS.ProcessEnv });
 

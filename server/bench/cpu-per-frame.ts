@@ -9,10 +9,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { controlTokenOf, exited, getJson, NODE, postJson, startWithReadyLine, waitFor } from '../../loadgen/bench/bench-support.ts';
+import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
+import { controlTokenOf, exited, getJson, NODE, postJson } from '../../loadgen/bench/bench-support.ts';
 import { treeUsage } from '../../orchestrator/backends/probes/process-tree.ts';
 import type { LoadgenStatus, ServerStats, Transport } from '../../shared/contracts.ts';
 import { parseDurationMs } from '../../shared/duration.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PATH: Partial<Record<Transport, string>> = { chunked: 'test', sse: 'sse', ws: 'ws' };
@@ -32,7 +35,7 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
   const server = await startWithReadyLine<{ port: number; pid: number }>(
     NODE,
     ['--max-semi-space-size=1', `${REPO}server/cli.ts`, '--host', '127.0.0.1', '--port', '0', '--workers', '1', '--engine', 'raw', '--interval', `${intervalMs}ms`, '--max-connections', String(n)],
-    'comet-lab server ready ',
+    readyPrefix('server'),
     20_000,
     { env: { ...process.env, COMET_ADMIN_TOKEN: '' } },
   );
@@ -42,13 +45,13 @@ async function measure(transport: Transport, n: number, intervalMs: number, hold
     lg = await startWithReadyLine<{ controlPort: number; controlTokenFile?: string }>(
       NODE,
       [`${REPO}loadgen/cli.ts`, '--url', url, '--transport', transport, '--count', String(n), '--procs', '1', '--hold', '--source-ips', '127.0.0.2', '--control-port', '0', '--duration', '600s', '--report-every', '600s'],
-      'comet-lab loadgen ready ',
+      readyPrefix('loadgen'),
       30_000,
       { env: { ...process.env, NODE_OPTIONS: '--max-semi-space-size=1' } },
     );
     const base = `http://127.0.0.1:${lg.info.controlPort}`;
     await postJson(`${base}/ramp`, { target: n, rate: 5000 }, controlTokenOf(lg.info));
-    await waitFor(`${n} active`, async () => (await getJson<LoadgenStatus>(`${base}/status`)).active === n, 60_000, 250);
+    await waitFor(`${n} active`, async () => (await getJson<LoadgenStatus>(`${base}/status`)).active === n, 60_000, { everyMs: 250 });
     await sleep(Math.max(3000, 2 * intervalMs)); // past the ramp's welcomes and the idle GC it triggers
     const read = async () => ({
       at: Date.now(),

@@ -9,7 +9,8 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { parseSentAtMs } from '../../shared/message-format.ts';
 import { ENGINE_NAMES } from './engine.ts';
-import { eventually, openStream, rawExchange, request, startServerProcess, type ServerProcess } from '../test-helpers.ts';
+import { openStream, rawExchange, request, SERVER_POLL, type ServerProcess, startServerProcess } from '../test-helpers.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 function curl(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
@@ -176,10 +177,10 @@ for (const engine of ENGINE_NAMES) {
       socket.on('data', (d) => (text += d.toString('latin1')));
       try {
         socket.write('GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
-        await eventually(() => /\r\n\r\n\{"status":"ok".*\}$/.test(text), 3000, '/health answered');
+        await waitFor('/health answered', () => /\r\n\r\n\{"status":"ok".*\}$/.test(text), 3000, SERVER_POLL);
         const afterHealth = text.length;
         socket.write('GET /test/keep HTTP/1.1\r\nHost: a\r\n\r\n');
-        await eventually(() => text.includes('Welcome to comet-lab, keep'), 3000, `the stream after /health (got ${JSON.stringify(text)})`);
+        await waitFor(`the stream after /health (got ${JSON.stringify(text)})`, () => text.includes('Welcome to comet-lab, keep'), 3000, SERVER_POLL);
         assert.match(text.slice(afterHealth), /^HTTP\/1\.1 200 OK\r\n[^]*Transfer-Encoding: chunked\r\n/);
       } finally {
         socket.destroy();
@@ -254,7 +255,7 @@ for (const engine of ENGINE_NAMES) {
       assert.equal(empty.status, 204);
       assert.ok(Date.now() - t0 >= 300, `204 after ${Date.now() - t0} ms`);
       const waiting = request(`${server.url}/poll/pat`);
-      await eventually(async () => (await post(`${server.url}/send/pat`, 'p1')).status === 200, 3000, 'poll logged in');
+      await waitFor('poll logged in', async () => (await post(`${server.url}/send/pat`, 'p1')).status === 200, 3000, SERVER_POLL);
       const got = await waiting;
       assert.equal(got.status, 200);
       assert.match(got.body, /^@[\d.]+ p1\n$/);
@@ -276,7 +277,7 @@ for (const engine of ENGINE_NAMES) {
       const s = await openStream(`${server.url}/test/ghost`);
       await s.waitFor('Welcome');
       s.close();
-      await eventually(async () => (await post(`${server.url}/send/ghost`, 'x')).status === 404, 3000, 'ghost logged out');
+      await waitFor('ghost logged out', async () => (await post(`${server.url}/send/ghost`, 'x')).status === 404, 3000, SERVER_POLL);
       const stats = JSON.parse((await request(`${server.url}/stats`)).body);
       assert.equal(stats.engine, engine);
       assert.ok(stats.closed.client >= 1);

@@ -9,9 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { parseSentAtMs } from '../../shared/message-format.ts';
-import { eventually, openStream, request, startServerProcess, type ServerProcess } from '../test-helpers.ts';
+import { openStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from '../test-helpers.ts';
 import { clientFrame, closeCode, openRawWs } from '../ws-test-client.ts';
 import { ENGINE_NAMES } from './engine.ts';
+import { waitFor } from '../../shared/testing/wait-for.ts';
 
 const post = (url: string, body: string) => request(url, { method: 'POST', body, headers: { 'content-type': 'text/plain' } });
 
@@ -124,7 +125,7 @@ for (const engine of ENGINE_NAMES) {
       c.ws.close(1000, 'done');
       const closed = await c.closed;
       assert.equal(closed.code, 1000, 'the server echoed the code');
-      await eventually(async () => (await post(`${server.url}/send/pat`, 'x')).status === 404, 3000, 'pat logged out');
+      await waitFor('pat logged out', async () => (await post(`${server.url}/send/pat`, 'x')).status === 404, 3000, SERVER_POLL);
       const stats = JSON.parse((await request(`${server.url}/stats`)).body);
       assert.ok(stats.closed.client >= 1);
       assert.equal(stats.open.ws, 0);
@@ -189,7 +190,7 @@ for (const engine of ENGINE_NAMES) {
       assert.ok(!ok.frames.some((f) => f.opcode === 8), 'no close');
       ok.destroy();
       const before = bystander.texts.length;
-      await eventually(() => bystander.texts.length >= before + 2, 3000, 'bystander heartbeats');
+      await waitFor('bystander heartbeats', () => bystander.texts.length >= before + 2, 3000, SERVER_POLL);
       const stats = JSON.parse((await request(`${server.url}/stats`)).body);
       assert.equal(stats.workerRestarts, 0);
       assert.ok(stats.closed.protocol >= cases.length, JSON.stringify(stats.closed));
@@ -213,13 +214,13 @@ describe('WebSocket routing across two workers: exactly once, in order, on every
       const clients: Client[] = [];
       try {
         // the kernel spreads connections by hash: open until both workers hold streams of the id
-        await eventually(async () => {
+        await waitFor('streams on both workers', async () => {
           const c = await connect(`ws://127.0.0.1:${server.port}/ws/shared`);
           clients.push(c);
           await c.waitFor('Welcome to comet-lab, shared');
           const stats = JSON.parse((await request(`${server.url}/stats`)).body) as { processes: Array<{ role: string; open: number }> };
           return clients.length >= 4 && stats.processes.filter((p) => p.role === 'worker' && p.open > 0).length === 2;
-        }, 10_000, 'streams on both workers');
+        }, 10_000, SERVER_POLL);
         const sends = await Promise.all(Array.from({ length: 30 }, (_, k) => post(`${server.url}/${k % 10 === 9 ? 'broadcast' : 'send/shared'}`, `m${k}`)));
         const bySeq = sends.map((r, k) => ({ seq: (JSON.parse(r.body) as { seq: number }).seq, body: `m${k}` })).sort((x, y) => x.seq - y.seq);
         const expected = bySeq.map((x) => x.body);

@@ -6,20 +6,12 @@
 import { chmodSync, lstatSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pidAlive } from '../../shared/pid-alive.ts';
 
 const NAME = /^comet-lab-api-(\d+)-(\d+)\.sock$/;
 
 export function apiSocketPath(port: number, dir = tmpdir()): string {
   return join(dir, `comet-lab-api-${process.pid}-${port}.sock`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // someone else's process: alive
-  }
 }
 
 /** Removes API sockets left by servers that are gone (their pid runs no process); returns their paths. */
@@ -33,7 +25,7 @@ export function removeStaleApiSockets(dir = tmpdir()): string[] {
   }
   for (const name of names) {
     const m = NAME.exec(name);
-    if (m === null || alive(Number(m[1]))) continue;
+    if (m === null || pidAlive(Number(m[1]))) continue;
     const path = join(dir, name);
     try {
       if (!lstatSync(path).isSocket()) continue;

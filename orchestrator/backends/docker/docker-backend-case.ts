@@ -8,9 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Backend } from '../backend.ts';
 import { noDockerCli, type BackendCase } from '../backend-case.ts';
-import type { Plan } from '../../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
-import { dockerTestEnv } from './docker-test-env.ts';
+import { dockerTestEnv, dockerTestPlan } from './docker-test-env.ts';
 import { connectDocker } from './docker-lab.ts';
 
 const run = promisify(execFile);
@@ -31,20 +30,7 @@ export function dockerCase(): BackendCase {
       await sh('scripts/lab-down.sh');
     },
     make: () => new DockerBackend({ project, minContainers: 2, durationSeconds: 120 }),
-    plan: (n): Plan => ({
-      n,
-      backend: 'docker',
-      server: { engine: '', workers: 1, port: 8000, addresses: ['0.0.0.0'], heartbeatIntervalMs: 1000 },
-      loadgens: [{ name: 'loadgen-1', procs: 1, connections: n, startIndex: 0, sourceAddresses: [], targets: [] }],
-      transport: 'chunked',
-      rampRate: 1000,
-      holdSeconds: 5,
-      fdLimitPerProcess: 20000,
-      portsPerAddress: 49766,
-      expectedMemory: { server: 0, loadgen: 0, kernel: 0 },
-      refusals: [],
-      warnings: [],
-    }),
+    plan: (n) => dockerTestPlan(n, 1000),
     async kill(backend, name) {
       const docker = await connectDocker();
       const runId = (backend as DockerBackend).runId;

@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
-import type { Plan } from '../../plan/plan.ts';
 import { DockerBackend } from './docker-backend.ts';
-import { dockerTestEnv } from './docker-test-env.ts';
+import { dockerTestEnv, dockerTestPlan } from './docker-test-env.ts';
 import { connectDocker, isDockerLabUp } from './docker-lab.ts';
 import { DockerExitWatch } from './docker-exit-watch.ts';
 import { windowedDockerStats, withinWindow } from './docker-stats-cli.ts';
+import { waitFor } from '../../../shared/testing/wait-for.ts';
 
 const run = promisify(execFile);
 const PROJECT = `cltest${process.pid}`;
@@ -44,33 +44,6 @@ const labContainers = async () =>
   (await docker.listContainers({ all: true, filters: { label: [`comet-lab.lab=${PROJECT}`] } })).length;
 const hasNetwork = async () => (await docker.listNetworks({ filters: { name: [`${PROJECT}_lab`] } })).length > 0;
 const hasVolume = async () => ((await docker.listVolumes({ filters: { name: [`${PROJECT}_prometheus-data`] } })).Volumes ?? []).length > 0;
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-function smallPlan(): Plan {
-  return {
-    n: N,
-    backend: 'docker',
-    server: { engine: 'default', workers: 1, port: 8000, addresses: ['0.0.0.0'], heartbeatIntervalMs: 1000 },
-    loadgens: [{ name: 'loadgen-1', procs: 1, connections: N, startIndex: 0, sourceAddresses: [], targets: [] }],
-    transport: 'chunked',
-    rampRate: 1500,
-    holdSeconds: 5,
-    fdLimitPerProcess: 20000,
-    portsPerAddress: 49766,
-    expectedMemory: { server: 0, loadgen: 0, kernel: 0 },
-    refusals: [],
-    warnings: [],
-  };
-}
 
 before(async () => {
   const r = await sh('scripts/start-dockerd.sh');
@@ -155,7 +128,7 @@ test('tuner: writes host-wide keys through the host /proc/sys, skips per-namespa
 test('docker backend: 3 load-generator containers at their own addresses hold N; memory as docker stats shows it', async () => {
   const backend = new DockerBackend({ project: PROJECT, minContainers: 3, durationSeconds: 120 });
   try {
-    await backend.up(smallPlan());
+    await backend.up(dockerTestPlan(N, 1500));
     const loadgens = backend.components().filter((c) => c.role === 'loadgen');
     assert.equal(loadgens.length, 3);
     const ids = await backend.containerIds();
@@ -169,10 +142,10 @@ test('docker backend: 3 load-generator containers at their own addresses hold N;
       assert.equal(res.status, 200, await res.text());
     }
     const server = backend.components().find((c) => c.role === 'server')!;
-    await until(`${N} connections on the server`, 60_000, async () => {
+    await waitFor(`${N} connections on the server`, async () => {
       const s = (await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } };
-      return s.open.total >= N ? true : undefined;
-    });
+      return s.open.total >= N;
+    }, 60_000, { everyMs: 500, retryErrors: true });
 
     // The probe against `docker stats` of the same moment: the probe is read every 200 ms through the CLI's 2.5 s
     // window, in a window where memory moved less than 5% (the server's idle GC drops it 12-15 MiB a few seconds
@@ -195,7 +168,7 @@ test('docker backend: 3 load-generator containers at their own addresses hold N;
     // A load generator that dies is reported, with its exit code.
     await docker.getContainer(ids[0]!).kill();
     const died = loadgens.find((l) => l.url.includes(addresses[0]!))!;
-    const why = await until('the exit to be seen', 10_000, async () => died.exited());
+    const why = await waitFor('the exit to be seen', async () => died.exited(), 10_000, { everyMs: 500, retryErrors: true });
     assert.match(why, /exited with code 137/);
   } finally {
     await backend.stop();
@@ -207,14 +180,14 @@ test('extra source addresses inside the containers: every address carries connec
   const backend = new DockerBackend({ project: PROJECT, minContainers: 2, addressesPerContainer: 2, durationSeconds: 60 });
   const n = 2000;
   try {
-    await backend.up({ ...smallPlan(), n, loadgens: [{ name: 'loadgen-1', procs: 1, connections: n, startIndex: 0, sourceAddresses: [], targets: [] }] });
+    await backend.up(dockerTestPlan(n, 1500));
     const loadgens = backend.components().filter((c) => c.role === 'loadgen');
     assert.equal(loadgens.length, 2);
     for (const l of loadgens) {
       await fetch(`${l.url}/ramp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${l.token}` }, body: JSON.stringify({ target: n / 2, rate: 500 }) });
     }
     const server = backend.components().find((c) => c.role === 'server')!;
-    await until(`${n} connections`, 30_000, async () => ((await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } }).open.total >= n ? true : undefined);
+    await waitFor(`${n} connections`, async () => ((await (await fetch(`${server.url}/stats`)).json()) as { open: { total: number } }).open.total >= n, 30_000, { everyMs: 500, retryErrors: true });
     // Count established sockets by local address inside each container's namespace, from the host.
     const perAddress = new Map<string, number>();
     for (const id of await backend.containerIds()) {
@@ -247,7 +220,7 @@ test('a death is still seen after the event stream has been silent longer than t
   try {
     watch.watch(c.id);
     await c.start();
-    const why = await until('the exit after 5 s of silence', 20_000, async () => watch.exited(c.id));
+    const why = await waitFor('the exit after 5 s of silence', async () => watch.exited(c.id), 20_000, { everyMs: 500, retryErrors: true });
     assert.match(why, /exited with code 7/);
   } finally {
     watch.stop();
@@ -267,7 +240,7 @@ test('an OOM-killed container is reported as such', async () => {
   try {
     watch.watch(c.id);
     await c.start();
-    const why = await until('the OOM kill', 30_000, async () => watch.exited(c.id));
+    const why = await waitFor('the OOM kill', async () => watch.exited(c.id), 30_000, { everyMs: 500, retryErrors: true });
     assert.match(why, /OOM-killed/);
   } finally {
     watch.stop();

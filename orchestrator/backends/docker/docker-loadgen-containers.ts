@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import type Dockerode from 'dockerode';
 import type { Transport } from '../../../shared/contracts.ts';
 import { LabError } from '../../../shared/errors.ts';
+import { parseReadyLine, readyPrefix } from '../../../shared/ready-line.ts';
 import { STREAM_PREFIX } from '../component-commands.ts';
 import type { LoadgenContainerSpec } from './docker-layout.ts';
 import { LABELS, type LabInfo } from './docker-lab.ts';
@@ -118,14 +119,13 @@ export async function waitReady(docker: Dockerode, container: Dockerode.Containe
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        const m = /^comet-lab loadgen ready (\{.*\})\s*$/.exec(line);
-        if (m) {
-          try {
-            return finish(undefined, JSON.parse(m[1]!) as Record<string, unknown>);
-          } catch {
-            return fail(`printed a ready line that is not JSON: ${line}`);
-          }
+        let ready: Record<string, unknown> | undefined;
+        try {
+          ready = parseReadyLine(line, readyPrefix('loadgen'));
+        } catch {
+          return fail(`printed a ready line that is not JSON: ${line}`);
         }
+        if (ready) return finish(undefined, ready);
         tail.push(line);
         if (tail.length > 20) tail.shift();
       }

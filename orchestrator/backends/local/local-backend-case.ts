@@ -13,6 +13,7 @@ import { REPO_ROOT } from '../../flood.ts';
 import { makePlan } from '../../plan/planner.ts';
 import { detectCgroup } from './cgroup.ts';
 import { LocalBackend } from './local-backend.ts';
+import { alive } from '../../../shared/testing/processes.ts';
 
 /** The pid listening on a loopback URL's port, as the kernel reports it. */
 function listenerPid(url: string): number {
@@ -21,15 +22,6 @@ function listenerPid(url: string): number {
   const m = /pid=(\d+)/.exec(out);
   if (!m) throw new Error(`nothing listens on ${url}: ${out}`);
   return Number(m[1]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function localCase(): BackendCase {

@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Backend, Component, MemoryProbe } from '../backend.ts';
 import type { Plan } from '../../plan/plan.ts';
 import { ComponentCgroup, detectCgroup, reapOrphanRuns, removeRunDir, type CgroupLayout } from './cgroup.ts';
@@ -148,12 +147,7 @@ export class LocalBackend implements Backend {
     this.stopped = true;
     await Promise.all(this.list.map(async (c) => {
       await c.target?.stop();
-      const child = c.proc?.child;
-      if (child?.pid !== undefined && c.proc!.exitReason() === undefined) {
-        signalGroup(child.pid, 'SIGTERM');
-        const done = await Promise.race([c.proc!.exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-        if (!done) signalGroup(child.pid, 'SIGKILL');
-      }
+      await c.proc?.stop('SIGTERM', STOP_GRACE_MS);
       await c.cgroup?.remove(); // also kills anything left inside: workers, children of children
     }));
     if (this.layout) removeRunDir(this.layout, this.options.runId);
@@ -175,18 +169,6 @@ function deathReason(c: LocalComponent): string | undefined {
   }
   const last = c.proc?.stderrTail.at(-1);
   return `${reason}${oom}${last ? `: ${last}` : ''}`;
-}
-
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  }
 }
 
 function ephemeralLow(): number {

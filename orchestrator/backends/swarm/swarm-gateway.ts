@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { LabError } from '../../../shared/errors.ts';
+import { parseReadyLine, readyPrefix } from '../../../shared/ready-line.ts';
 import { LABEL } from './swarm-settings.ts';
 import { demuxLogs } from './swarm-tasks.ts';
 
@@ -51,9 +52,9 @@ export async function startGateway(
     const deadline = Date.now() + (o.timeoutMs ?? 30_000);
     for (;;) {
       const lines = demuxLogs((await c.logs({ stdout: true, stderr: true })) as unknown as Buffer);
-      const ready = lines.find((l) => l.startsWith('comet-lab gateway ready '));
+      const ready = lines.map((l) => parseReadyLine<{ address: string }>(l, readyPrefix('gateway'))).find((r) => r !== undefined);
       if (ready) {
-        const { address } = JSON.parse(ready.slice('comet-lab gateway ready '.length)) as { address: string };
+        const { address } = ready;
         return { id: c.id, address, url: (listen) => `http://${address}:${listen}` };
       }
       const state = (await c.inspect()).State;

@@ -8,6 +8,7 @@
 import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../../shared/errors.ts';
 import { loadProfile } from '../../../kernel/profile.ts';
+import { readyPrefix } from '../../../shared/ready-line.ts';
 import { SERVER_LABEL, SERVER_LABEL_VALUE } from '../../plan/swarm-planner.ts';
 import { swarmLabDown } from './swarm-lab-down.ts';
 import { findSwarmLab } from './swarm-lab.ts';
@@ -124,7 +125,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
       const deadline = Date.now() + (o.readyTimeoutMs ?? 60_000);
       let ready = '';
       while (!ready) {
-        ready = (await serviceLogs(docker, svc.id)).map((l) => l.line).find((l) => l.startsWith('comet-lab server ready')) ?? '';
+        ready = (await serviceLogs(docker, svc.id)).map((l) => l.line).find((l) => l.startsWith(readyPrefix('server'))) ?? '';
         if (!ready && Date.now() > deadline) throw new Error('no ready line from the server');
         if (!ready) await new Promise((r) => setTimeout(r, 300));
       }

@@ -16,6 +16,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import Dockerode from 'dockerode';
+import { waitFor } from '../../../../shared/testing/wait-for.ts';
+import { alive } from '../../../../shared/testing/processes.ts';
 
 const run = promisify(execFile);
 const PREFIX = 'clsw-';
@@ -46,15 +48,6 @@ export interface TwoNodeSwarm {
 
 const sh = async (cmd: string, args: string[], timeout = 30_000) => (await run(cmd, args, { timeout, maxBuffer: 1 << 24 })).stdout;
 const quiet = async (cmd: string, args: string[]) => sh(cmd, args).catch(() => '');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Pids whose command line mentions `needle` (the run's folder: dockerd, its containerd and shims). */
 function pidsMentioning(needle: string): number[] {
@@ -223,19 +216,11 @@ export async function sweepSwarmLeftovers(manager: Dockerode = new Dockerode()):
 }
 
 async function waitEngine(docker: Dockerode, what: string, logFile: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      await docker.ping();
-      return;
-    } catch {
-      if (Date.now() > deadline) {
-        const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
-        throw new Error(`${what} did not answer within ${ms} ms:\n${log}`);
-      }
-      await sleep(250);
-    }
-  }
+  await waitFor(`${what} to answer`, async () => (await docker.ping(), true), ms, {
+    everyMs: 250,
+    retryErrors: true,
+    describe: () => `\n${existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : ''}`,
+  });
 }
 
 /** Adds labels to the node of that host name, as `docker node update --label-add` does (whole spec, current version). */
@@ -296,13 +281,11 @@ export async function startTwoNodeSwarm(): Promise<TwoNodeSwarm> {
       _body: { ...swarm.Spec, Labels: { ...swarm.Spec.Labels, [TEST_SWARM_LABEL]: String(process.pid) }, Dispatcher: { ...swarm.Spec.Dispatcher, HeartbeatPeriod: 1e9 } },
     });
     await node.swarmJoin({ ListenAddr: `${NODE_ADDR}:2377`, AdvertiseAddr: NODE_ADDR, RemoteAddrs: [`${MANAGER_ADDR}:2377`], JoinToken: swarm.JoinTokens.Worker });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const nodes = (await manager.listNodes()) as Array<{ Status: { State: string } }>;
-      if (nodes.length === 2 && nodes.every((n) => n.Status.State === 'ready')) break;
-      if (Date.now() > deadline) throw new Error(`the swarm did not get two ready nodes: ${JSON.stringify(nodes.map((n) => n.Status))}`);
-      await sleep(250);
-    }
+    let nodes: Array<{ Status: { State: string } }> = [];
+    await waitFor('the swarm to get two ready nodes', async () => {
+      nodes = (await manager.listNodes()) as typeof nodes;
+      return nodes.length === 2 && nodes.every((n) => n.Status.State === 'ready');
+    }, 30_000, { everyMs: 250, describe: () => nodes.map((n) => n.Status) });
     return {
       tag,
       netns: tag,
