@@ -13,7 +13,7 @@ import { SERVER_LABEL, SERVER_LABEL_VALUE } from '../../plan/swarm-planner.ts';
 import { swarmLabDown } from './swarm-lab-down.ts';
 import { findSwarmLab } from './swarm-lab.ts';
 import { loadImagesInto } from './swarm-images.ts';
-import { localNodeId, nodeEngines, readSwarmNodes, requireManager } from './swarm-nodes.ts';
+import { localNodeId, nodeEngines, readSwarmNodes, requireGossip, requireManager } from './swarm-nodes.ts';
 import { LABEL, names, type SwarmSettings } from './swarm-settings.ts';
 import { serverPlacement, serverSpec, type LabSpecInput } from './swarm-specs.ts';
 import { currentTasks, serviceLogs, waitTasks } from './swarm-tasks.ts';
@@ -51,6 +51,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
     });
   }
   const serverNode = labelled[0] ?? ready[0]!;
+  await requireGossip(docker, ready.length);
   log(`swarm: ${nodes.length} node(s): ${nodes.map((x) => `${x.name} (${x.role}, ${x.state}, ${x.cores} cores, ${Math.round(x.memoryBytes / 2 ** 30)} GiB)`).join(', ')}; server on ${serverNode.name}`);
 
   try {

@@ -67,3 +67,35 @@ export async function localNodeId(docker: Dockerode): Promise<string> {
   const info = (await docker.info()) as { Swarm?: { NodeID?: string } };
   return info.Swarm?.NodeID ?? '';
 }
+
+/**
+ * LAB_ERR_SWARM_GOSSIP unless the manager's engine gossips with every ready node within `timeoutMs`: its view of the
+ * `ingress` network (every node has it) lists as many peers as there are ready nodes. Measured here (dockerd 20.10):
+ * a swarm made right after an earlier one left sometimes gets two network agents at once in the manager's engine
+ * ("Initializing Libnetwork Agent" twice in its log, then "memberlist: ... No installed keys could decrypt the
+ * message" from the other node every 6 s); its nodes show Ready, services start, but no task reaches a task on another
+ * node (EHOSTUNREACH on the overlay). A healthy two-node swarm lists both peers 1-2 s after the join; a restart of
+ * the manager's dockerd clears the state.
+ */
+export async function requireGossip(docker: Dockerode, readyNodes: number, timeoutMs = 20_000): Promise<void> {
+  if (readyNodes < 2) return;
+  const deadline = Date.now() + timeoutMs;
+  let peers: Array<{ IP: string }> = [];
+  for (;;) {
+    try {
+      const ingress = docker.getNetwork('ingress');
+      // dockerode's types miss inspect's options; the Engine API takes ?verbose=true (peers per network).
+      const inspect = ingress.inspect as unknown as (options: { verbose: boolean }) => Promise<{ Peers?: Array<{ IP: string }> | null }>;
+      peers = (await inspect.call(ingress, { verbose: true })).Peers ?? [];
+    } catch {
+      peers = []; // a young swarm may not have made ingress yet
+    }
+    if (peers.length >= readyNodes) return;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new LabError('LAB_ERR_SWARM_GOSSIP', `the manager's engine gossips with ${peers.length} of ${readyNodes} ready nodes (${peers.map((p) => p.IP).join(', ') || 'none'}): tasks on different nodes could not reach each other over the overlay`, {
+    exitCode: EXIT.preflight,
+    hint: "restart dockerd on the manager (a dockerd 20.10 race after an earlier swarm left: its log says 'No installed keys could decrypt the message'), then lab-up again",
+  });
+}
