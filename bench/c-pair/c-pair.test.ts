@@ -2,12 +2,15 @@
  * The C reference pair, built with the real gcc and run as real processes: it holds a few hundred streams over two
  * server and two client processes, heartbeats them at the asked rate (counted by the clients, checked against the
  * servers' own count and against what curl receives), broadcasts to every stream, frames SSE and WebSocket (read by
- * the ws library), and leaves nothing running. A few seconds.
+ * the ws library), refuses broadcast bodies it could not frame, kills a child that never gets ready, and leaves nothing
+ * running. A few seconds.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
 import { waitHeld } from '../pairs/pair.ts';
@@ -115,6 +118,68 @@ test('on /ws a WebSocket client (the ws library, which checks the accept key) ge
   } finally {
     await pair.stop();
   }
+});
+
+test('a broadcast of up to 256 bytes reaches WebSocket (16-bit frame length) and chunked clients whole; a longer one is refused, nothing sent', { timeout: 20_000 }, async () => {
+  const bins = buildCPair();
+  // a 60 s interval: no heartbeat arrives while the test runs, only the welcome and the broadcasts
+  const { child, ready } = await LineControlled.start<{ port: number }>(bins.server, ['--port', '0', '--interval-ms', '60000'], 'comet-c-server ready', 'c-server');
+  const sock = new WebSocket(`ws://127.0.0.1:${ready.port}/ws/bob`);
+  const abort = new AbortController();
+  try {
+    const frames: string[] = [];
+    sock.on('message', (data) => frames.push(data.toString()));
+    await new Promise<void>((resolve, reject) => (sock.once('open', () => resolve()), sock.once('error', reject)));
+    const res = await fetch(`http://127.0.0.1:${ready.port}/test/carol`, { signal: abort.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const lines = async (n: number) => {
+      while (text.split('\n').length - 1 < n) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString();
+      }
+      return text.split('\n').slice(0, n);
+    };
+    await lines(1);
+    for (let i = 0; i < 100 && frames.length < 1; i++) await sleep(10);
+    assert.deepEqual(frames, ['Welcome to comet-lab, bob']);
+
+    const longest = `${'x'.repeat(255)}y`;
+    const sent = await child.ask<{ streams: number; written: number; error?: string }>(`broadcast ${longest}`);
+    assert.equal(sent.error, undefined);
+    assert.equal(sent.written, 2);
+    const chunkedLine = (await lines(2))[1]!;
+    assert.match(chunkedLine, /^@\d+\.\d{3} x{255}y$/, 'the chunked stream gets the whole message');
+    for (let i = 0; i < 100 && frames.length < 2; i++) await sleep(10);
+    assert.equal(frames[1], chunkedLine, 'the ws library reads the same message from a frame with a 16-bit length');
+
+    for (const body of ['z'.repeat(257), 'w'.repeat(10_000)]) {
+      const refused = await child.ask<{ error?: string; bytes?: number }>(`broadcast ${body}`);
+      assert.match(refused.error ?? '', /longer than 256 bytes/);
+      assert.equal(refused.bytes, body.length);
+    }
+    const stats = await child.ask<{ streams: number; broadcasts: number }>('stats');
+    assert.deepEqual([stats.streams, stats.broadcasts], [2, 1], 'the server still answers, and counted one broadcast');
+    await sleep(200);
+    assert.equal(frames.length, 2, 'nothing of the refused bodies reached the WebSocket');
+  } finally {
+    sock.terminate();
+    abort.abort();
+    await child.stop();
+  }
+});
+
+test('a child that never prints its ready line is killed before start() rejects', { timeout: 10_000 }, async () => {
+  const pidFile = join(mkdtempSync(join(tmpdir(), 'line-control-')), 'pid');
+  await assert.rejects(
+    LineControlled.start('sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`], 'never ready', 'sleeper', 300),
+    /sleeper: no 'never ready' answer in 300 ms/,
+  );
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  assert.ok(pid > 0);
+  assert.ok(!alive(pid), `the child ${pid} is gone`);
+  await assert.rejects(LineControlled.start('/nonexistent/c-server', [], 'ready', 'missing', 300), /missing did not start: .*ENOENT/);
 });
 
 test('bad flags: usage and exit 2', () => {

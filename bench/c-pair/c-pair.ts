@@ -38,7 +38,9 @@ export async function startCPair(spec: PairSpec, bins: CPairBinaries): Promise<P
       return sumTotals(await Promise.all(clients.map((c) => c.ask<ClientTotals>('stats'))));
     },
     async broadcast(body) {
-      await Promise.all(servers.map((s) => s.ask(`broadcast ${body}`, 'broadcast', 120_000)));
+      const answers = await Promise.all(servers.map((s) => s.ask<{ error?: string }>(`broadcast ${body}`, 'broadcast', 120_000)));
+      const refused = answers.find((a) => a.error !== undefined);
+      if (refused) throw new Error(`c-server refused the broadcast: ${refused.error}`);
     },
     async resetLatency() {
       await Promise.all(clients.map((c) => c.ask('reset')));

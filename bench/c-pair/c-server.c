@@ -9,7 +9,8 @@
  * Control on stdin, one command per line, answers on stdout:
  *   stats             -> stats {"streams":N,"sent":N,"dropped":N,"broadcasts":N}
  *   broadcast <body>  -> one message `@<epoch ms with µs decimals> <body>\n` to every stream, then
- *                        broadcast {"streams":N,"written":N,"startedAtMs":T,"ms":D}
+ *                        broadcast {"streams":N,"written":N,"startedAtMs":T,"ms":D}; a body over BODY_MAX bytes
+ *                        is refused, nothing sent: broadcast {"error":"...","bytes":N}
  *   quit (or EOF)     -> exit 0
  * It prints `comet-c-server ready {"port":P,"pid":X}` once listening.
  *
@@ -35,6 +36,9 @@
 #define HEAD_MAX 2048
 #define ID_MAX 64
 #define MAX_EVENTS 1024
+/* Longest broadcast body: its message (`@` 17-digit time, space, body, newline: at most 276 bytes) framed as SSE
+ * (+8) and chunked (+7) stays inside frame()'s body[512] and write_event()'s out[600]; the bench sends ~20 bytes. */
+#define BODY_MAX 256
 
 enum { READING = 0, STREAMING = 1 };
 enum { CHUNKED = 0, SSE = 1, WS = 2 };
@@ -102,12 +106,21 @@ static void close_conn(struct conn *c) {
 static int frame(int mode, char *out, const char *payload, int len) {
   char body[512];
   if (mode == WS) {
-    /* one unmasked final text frame, the line without its newline (payloads here stay under 126 bytes) */
+    /* one unmasked final text frame, the line without its newline; heartbeats stay under 126 bytes (7-bit
+     * length), a broadcast may not (RFC 6455 5.2: 126, then a 16-bit length) */
     len -= 1;
+    int h = 2;
     out[0] = (char)0x81;
-    out[1] = (char)len;
-    memcpy(out + 2, payload, len);
-    return len + 2;
+    if (len < 126) {
+      out[1] = (char)len;
+    } else {
+      out[1] = 126;
+      out[2] = (char)(len >> 8);
+      out[3] = (char)(len & 0xff);
+      h = 4;
+    }
+    memcpy(out + h, payload, len);
+    return len + h;
   }
   if (mode == SSE) {
     if (len > 400) len = 400;
@@ -311,10 +324,16 @@ static void on_accept(void) {
 }
 
 static void broadcast(const char *body) {
+  size_t bytes = strlen(body);
+  if (bytes > BODY_MAX) {
+    printf("broadcast {\"error\":\"body longer than %d bytes\",\"bytes\":%zu}\n", BODY_MAX, bytes);
+    fflush(stdout);
+    return;
+  }
   double started = epoch_ms();
   double t0 = mono_ms();
   char payload[512];
-  int len = snprintf(payload, 400, "@%.3f %s\n", started, body);
+  int len = snprintf(payload, sizeof payload, "@%.3f %s\n", started, body);
   long written = 0, at = streams;
   for (int s = 0; s < slots; s++) {
     struct conn *c = wheel[s];
@@ -332,6 +351,8 @@ static void broadcast(const char *body) {
 
 static char cmd[4096];
 static int cmdlen;
+static int overlong;      /* a line longer than cmd is being skipped: 1, or 2 when it is a broadcast */
+static size_t overbytes;  /* that line's length so far */
 
 /* Returns 0 to quit. */
 static int on_stdin(void) {
@@ -341,7 +362,14 @@ static int on_stdin(void) {
   char *nl;
   while ((nl = memchr(cmd, '\n', cmdlen))) {
     *nl = 0;
-    if (strcmp(cmd, "stats") == 0) {
+    if (overlong) {
+      /* the end of a line too long to hold: a broadcast gets its refusal, anything else no answer (as unknown) */
+      overbytes += (size_t)(nl - cmd);
+      if (overlong == 2)
+        printf("broadcast {\"error\":\"body longer than %d bytes\",\"bytes\":%zu}\n", BODY_MAX, overbytes - 10);
+      fflush(stdout);
+      overlong = 0;
+    } else if (strcmp(cmd, "stats") == 0) {
       printf("stats {\"streams\":%ld,\"sent\":%ld,\"dropped\":%ld,\"broadcasts\":%ld}\n", streams, sent, dropped,
              broadcasts);
       fflush(stdout);
@@ -354,7 +382,14 @@ static int on_stdin(void) {
     memmove(cmd, nl + 1, cmdlen - used);
     cmdlen -= used;
   }
-  if (cmdlen == (int)sizeof cmd - 1) cmdlen = 0;
+  if (cmdlen == (int)sizeof cmd - 1) {
+    if (!overlong) {
+      overlong = strncmp(cmd, "broadcast ", 10) == 0 ? 2 : 1;
+      overbytes = 0;
+    }
+    overbytes += (size_t)cmdlen;
+    cmdlen = 0;
+  }
   return 1;
 }
 

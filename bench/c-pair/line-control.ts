@@ -32,14 +32,33 @@ export class LineControlled {
       this.exitedWith = String(signal ?? code);
       for (const w of this.waiting.splice(0)) w.reject(new Error(`${label} exited (${this.exitedWith}) before answering '${w.prefix}': ${this.stderr.trim()}`));
     });
+    proc.on('error', (err) => {
+      // spawn failed (ENOENT, EACCES): no 'exit' follows
+      if (proc.pid !== undefined) return;
+      this.exitedWith = err.message;
+      for (const w of this.waiting.splice(0)) w.reject(new Error(`${label} did not start: ${err.message}`));
+    });
   }
 
-  /** Spawns `cmd args` and waits for its `<readyPrefix> {json}` line (e.g. `comet-c-server ready`). */
+  /**
+   * Spawns `cmd args` and waits for its `<readyPrefix> {json}` line (e.g. `comet-c-server ready`). When the line
+   * does not come (timeout, exit, unreadable), the child is SIGKILLed and gone before this rejects: the caller never
+   * held it, so nobody else would stop it.
+   */
   static async start<T>(cmd: string, args: string[], readyPrefix: string, label: string, timeoutMs = 10_000): Promise<{ child: LineControlled; ready: T }> {
     const proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const child = new LineControlled(proc, label);
-    const ready = await child.expect<T>(readyPrefix, timeoutMs);
-    return { child, ready };
+    try {
+      const ready = await child.expect<T>(readyPrefix, timeoutMs);
+      return { child, ready };
+    } catch (err) {
+      if (proc.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+        const gone = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+        proc.kill('SIGKILL');
+        await gone;
+      }
+      throw err;
+    }
   }
 
   get pid(): number {

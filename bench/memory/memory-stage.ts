@@ -14,6 +14,7 @@ import { readSockstat } from '../../orchestrator/run/sockstat.ts';
 import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
 import { controlTokenOf, exited, getJson, postJson, startWithReadyLine } from '../../loadgen/bench/bench-support.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 import { MemoryBench } from '../../server/bench/memory-bench.ts';
 import type { EngineName } from '../../server/engines/engine.ts';
 import { EXIT, LabError } from '../../shared/errors.ts';
@@ -92,7 +93,7 @@ interface Holder {
  */
 async function loadgenHolder(port: number, n: number, rate: number, durationSeconds: number, flags: string[] = []): Promise<Holder> {
   const args = [`${REPO}loadgen/cli.ts`, `--url=http://127.0.0.1:${port}/test/{i}`, `--count=${n}`, '--procs=1', '--hold', '--control-port=0', `--duration=${Math.ceil(durationSeconds)}s`, '--report-every=600s', ...flags];
-  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>(NODE, args, 'comet-lab loadgen ready ', 30_000, { cwd: REPO });
+  const lg = await startWithReadyLine<{ controlPort: number; controlTokenFile: string }>(NODE, args, readyPrefix('loadgen'), 30_000, { cwd: REPO });
   const base = `http://127.0.0.1:${lg.info.controlPort}`;
   const token = controlTokenOf(lg.info);
   await postJson(`${base}/ramp`, { target: n, rate }, token);

@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { exited, getJson, postJson, startWithReadyLine, type Started } from '../../loadgen/bench/bench-support.ts';
+import { controlTokenOf, exited, getJson, postJson, startWithReadyLine, type Started } from '../../loadgen/bench/bench-support.ts';
 import { freePortBelow } from '../../orchestrator/backends/local/free-port.ts';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
+import { readyPrefix } from '../../shared/ready-line.ts';
 import { clientSource, type Pair, type PairSpec } from './pair.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,13 +28,15 @@ export async function startCometPair(spec: PairSpec, options: CometPairOptions =
   const port = await freePortBelow(32768);
   const token = randomBytes(12).toString('hex');
   let server: Started<{ pid: number }> | undefined;
-  let loadgen: Started<{ controlPort: number; pid: number }> | undefined;
+  let loadgen: Started<{ controlPort: number; controlTokenFile: string; pid: number }> | undefined;
   let control = '';
+  // The load generator's control POSTs answer 401 without the token it wrote to the file its ready line names.
+  let controlToken: string | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       if (loadgen) {
-        await postJson(`${control}/stop`, {}).catch(() => loadgen!.proc.kill('SIGTERM'));
+        await postJson(`${control}/stop`, {}, controlToken).catch(() => loadgen!.proc.kill('SIGTERM'));
         await exited(loadgen.proc, 5000);
       }
       if (server) {
@@ -55,13 +58,13 @@ export async function startCometPair(spec: PairSpec, options: CometPairOptions =
         '--max-connections', String(spec.n),
         ...(options.serverArgs ?? []),
       ],
-      'comet-lab server ready ',
+      readyPrefix('server'),
       60_000,
       { cwd: REPO, env: { ...process.env, COMET_ADMIN_TOKEN: token, ...options.serverEnv } },
     );
     const path = spec.transport === 'chunked' ? '/test/{i}' : `/${spec.transport}/{i}`;
     const sources = Array.from({ length: spec.processes }, (_, k) => clientSource('comet-lab', k)).join(',');
-    loadgen = await startWithReadyLine<{ controlPort: number; pid: number }>(
+    loadgen = await startWithReadyLine<{ controlPort: number; controlTokenFile: string; pid: number }>(
       NODE,
       [
         ...(options.loadgenNodeFlags ?? []),
@@ -76,12 +79,13 @@ export async function startCometPair(spec: PairSpec, options: CometPairOptions =
         '--duration=3600s',
         '--report-every=3600s',
       ],
-      'comet-lab loadgen ready ',
+      readyPrefix('loadgen'),
       60_000,
       { cwd: REPO },
     );
     control = `http://127.0.0.1:${loadgen.info.controlPort}`;
-    await postJson(`${control}/ramp`, { target: spec.n, rate: 0 });
+    controlToken = controlTokenOf(loadgen.info);
+    await postJson(`${control}/ramp`, { target: spec.n, rate: 0 }, controlToken);
   } catch (err) {
     await stop();
     throw err;
@@ -102,7 +106,7 @@ export async function startCometPair(spec: PairSpec, options: CometPairOptions =
       await res.arrayBuffer();
     },
     async resetLatency() {
-      await postJson(`${control}/latency/reset`, {});
+      await postJson(`${control}/latency/reset`, {}, controlToken);
     },
     stop,
   };
