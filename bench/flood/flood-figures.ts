@@ -63,6 +63,8 @@ export interface FloodFigures {
     serverUsPerChunk?: number;
     /** The server's sent count fell over the hold (workers missed samples): server µs are per received chunk. */
     serverChunksUnusable?: boolean;
+    /** The hold's first or last sample had no server reading (no sent count): server µs are per received chunk. */
+    serverChunksMissing?: boolean;
     loadgenUsPerChunk?: number;
     totalUsPerChunk?: number;
     hostRamp?: CpuUse;
@@ -157,16 +159,22 @@ function endOf(phases: PhaseMark[], name: string): PhaseMark | undefined {
  * CPU per chunk from the hold's CPU seconds and chunk counts. The server's sent count is the sum over the workers
  * that answered the sample; starved workers that miss the last one make it fall (seen: -417,944 over a hold at
  * 1,000,000), so below half the received count it is not used and the server's CPU is divided by the chunks the
- * load generators received (each sent chunk is received once) instead. Applied again to older results on load.
+ * load generators received (each sent chunk is received once) instead. When the hold's first or last sample has no
+ * server reading there is no sent count at all (2026-11-30T2040Z): the server's CPU seconds, known and counted in the
+ * end-to-end figure, are divided by the received count too, so the server's share is shown, not 'n/a'. Applied again
+ * to older results on load.
  */
-export function cpuPerChunk(c: FloodFigures['cpu']): Pick<FloodFigures['cpu'], 'serverUsPerChunk' | 'loadgenUsPerChunk' | 'totalUsPerChunk' | 'serverChunksUnusable'> {
+export function cpuPerChunk(c: FloodFigures['cpu']): Pick<FloodFigures['cpu'], 'serverUsPerChunk' | 'loadgenUsPerChunk' | 'totalUsPerChunk' | 'serverChunksUnusable' | 'serverChunksMissing'> {
   const us = (sec: number | undefined, chunks: number | undefined) => (sec === undefined || !chunks ? undefined : (sec * 1e6) / chunks);
-  const unusable = c.serverChunks !== undefined && c.clientChunks !== undefined && c.clientChunks > 0 && c.serverChunks < c.clientChunks / 2;
+  const received = c.clientChunks !== undefined && c.clientChunks > 0;
+  const unusable = c.serverChunks !== undefined && received && c.serverChunks < c.clientChunks! / 2;
+  const missing = c.serverChunks === undefined && received;
   return {
-    serverUsPerChunk: us(c.serverSeconds, unusable ? c.clientChunks : c.serverChunks),
+    serverUsPerChunk: us(c.serverSeconds, unusable || missing ? c.clientChunks : c.serverChunks),
     loadgenUsPerChunk: us(c.loadgenSeconds, c.clientChunks),
     totalUsPerChunk: c.serverSeconds !== undefined && c.loadgenSeconds !== undefined ? us(c.serverSeconds + c.loadgenSeconds, c.clientChunks) : undefined,
     ...(unusable ? { serverChunksUnusable: true } : {}),
+    ...(missing ? { serverChunksMissing: true } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { buildCPair, type CPairBinaries } from '../c-pair/build.ts';
 import { startCPair } from '../c-pair/c-pair.ts';
 import { startCometPair } from './comet-pair.ts';
 import { measureCpuWindow, type CpuWindow } from './cpu-window.ts';
+import { cpuRunName } from './pair-figures.ts';
 import { waitHeld, type Pair, type PairImpl, type PairSpec, type PairTransport } from './pair.ts';
 
 export interface CpuStageOptions {
@@ -85,7 +86,7 @@ export async function runCpuStage(o: CpuStageOptions): Promise<CpuStageResult> {
       for (let round = 1; round <= o.rounds; round++) {
         for (const impl of ['c', 'comet-lab'] as const) {
           if (o.signal.aborted) return result;
-          const what = `${impl} ${transport} ${rate}/s round ${round}`;
+          const what = cpuRunName(impl, transport, rate, round);
           o.onProgress?.(`${what}: holding ${o.n} streams at ${intervalMs} ms`);
           let pair: Pair | undefined;
           const onAbort = () => void pair?.stop();

@@ -1,11 +1,17 @@
 /**
  * The side-by-side figures the results file, README and targets show: per transport and rate, the median of each
  * pair's rounds and comet-lab's ratio to C; per N, the median fan-out of each pair and the ratio. Medians, because
- * the machine is shared and one round can be hit by someone else's burst; the per-round ratios give the spread.
+ * the machine is shared and one round can be hit by someone else's burst; the per-round ratios give the spread. A
+ * round that failed (its streams not all held) has no window: it is left out of the medians and listed with its error.
  */
 import type { BroadcastStageResult } from './broadcast-stage.ts';
 import type { CpuStageResult } from './cpu-stage.ts';
-import type { PairTransport } from './pair.ts';
+import type { PairImpl, PairTransport } from './pair.ts';
+
+/** How the CPU stage names one run of one pair, in its progress and in its failures: one spelling, read back below. */
+export function cpuRunName(impl: PairImpl, transport: PairTransport, rate: number, round: number): string {
+  return `${impl} ${transport} ${rate}/s round ${round}`;
+}
 
 export function median(xs: number[]): number {
   const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
@@ -15,7 +21,10 @@ export function median(xs: number[]): number {
 }
 
 export interface CpuSide {
+  /** Rounds measured (the medians are over these). */
   rounds: number;
+  /** Rounds that failed (not held, crashed): left out of the medians, and named wherever the medians are shown. */
+  failed: Array<{ round: number; error: string }>;
   /** Medians over rounds, µs per chunk. */
   total: number;
   server: number;
@@ -39,10 +48,11 @@ export interface CpuComparison {
   ratioRange: [number, number];
 }
 
-function side(runs: CpuStageResult['runs']): CpuSide {
+function side(runs: CpuStageResult['runs'], failed: CpuSide['failed']): CpuSide {
   const w = runs.map((r) => r.window);
   return {
     rounds: runs.length,
+    failed,
     total: median(w.map((x) => x.usPerChunk)),
     server: median(w.map((x) => x.server.usPerChunk)),
     client: median(w.map((x) => x.client.usPerChunk)),
@@ -61,12 +71,20 @@ export function compareCpu(r: CpuStageResult): CpuComparison[] {
       const comet = runs.filter((x) => x.impl === 'comet-lab');
       if (c.length === 0 || comet.length === 0) continue;
       const perRound = comet.map((x) => x.window.usPerChunk / (c.find((y) => y.round === x.round)?.window.usPerChunk ?? NaN)).filter(Number.isFinite);
-      const a = side(c);
-      const b = side(comet);
+      const failed = (impl: PairImpl) =>
+        Array.from({ length: r.rounds }, (_, k) => k + 1).flatMap((round) => r.failures.filter((f) => f.what === cpuRunName(impl, transport, rate, round)).map((f) => ({ round, error: f.error })));
+      const a = side(c, failed('c'));
+      const b = side(comet, failed('comet-lab'));
       out.push({ transport, rate, intervalMs: runs[0]!.intervalMs, c: a, comet: b, ratio: b.total / a.total, ratioRange: [Math.min(...perRound), Math.max(...perRound)] });
     }
   }
   return out;
+}
+
+/** A side's rounds as the tables and targets state them: `3`, or `2 of 3 (round 1 failed)`. */
+export function roundsText(s: CpuSide): string {
+  if (s.failed.length === 0) return String(s.rounds);
+  return `${s.rounds} of ${s.rounds + s.failed.length} (round ${s.failed.map((f) => f.round).join(', ')} failed)`;
 }
 
 export interface BroadcastSide {

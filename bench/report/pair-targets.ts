@@ -5,7 +5,7 @@
  * as the cause) or not measured.
  */
 import type { FloodFigures } from '../flood/flood-figures.ts';
-import { compareBroadcast, compareCpu, type CpuComparison } from '../pairs/pair-figures.ts';
+import { compareBroadcast, compareCpu, roundsText, type CpuComparison } from '../pairs/pair-figures.ts';
 import type { BenchResults, TargetCheck } from './results.ts';
 import { fmtInt, kb, ms, pct } from './format.ts';
 
@@ -17,8 +17,16 @@ export const PAIR_TARGET_IDS = ['cpu-vs-c-chunked', 'cpu-vs-c-sse', 'cpu-vs-c-ws
 
 const us = (v: number) => `${v.toFixed(1)} µs`;
 
+/** A comparison's failed rounds, said where its medians are: the medians are then of fewer rounds on that side. */
+function failedNote(c: CpuComparison): string {
+  const sides = ([['comet-lab', c.comet], ['C', c.c]] as const).filter(([, s]) => s.failed.length > 0);
+  if (sides.length === 0) return '';
+  const each = sides.map(([name, s]) => `${name} ${s.failed.map((f) => `round ${f.round} failed (${f.error.split('\n')[0]})`).join(', ')}`);
+  return `; medians of ${c.comet.rounds} comet-lab rounds against ${c.c.rounds} C rounds, ${each.join(', ')}`;
+}
+
 function cpuLine(c: CpuComparison): string {
-  return `${fmtInt(c.rate)}/s: comet-lab ${us(c.comet.total)} (server ${c.comet.server.toFixed(1)} + load generator ${c.comet.client.toFixed(1)}) / C ${us(c.c.total)} (${c.c.server.toFixed(1)} + ${c.c.client.toFixed(1)}) = ${c.ratio.toFixed(2)}x (rounds ${c.ratioRange[0].toFixed(2)}-${c.ratioRange[1].toFixed(2)}x; softirq apart: ${c.comet.softirq.toFixed(1)} vs ${c.c.softirq.toFixed(1)} µs)`;
+  return `${fmtInt(c.rate)}/s: comet-lab ${us(c.comet.total)} (server ${c.comet.server.toFixed(1)} + load generator ${c.comet.client.toFixed(1)}) / C ${us(c.c.total)} (${c.c.server.toFixed(1)} + ${c.c.client.toFixed(1)}) = ${c.ratio.toFixed(2)}x (rounds ${c.ratioRange[0].toFixed(2)}-${c.ratioRange[1].toFixed(2)}x; softirq apart: ${c.comet.softirq.toFixed(1)} vs ${c.c.softirq.toFixed(1)} µs${failedNote(c)})`;
 }
 
 function cpuCause(over: CpuComparison[]): string {
@@ -63,7 +71,7 @@ function cpuTargets(r: Pick<BenchResults, 'cpu'>): TargetCheck[] {
       out.push({
         id,
         target,
-        measured: `${pct(c.comet.delivered)} of ${fmtInt(c.rate)} chunks/s received, median of rounds ${each} (${fmtInt(c.comet.chunksPerSecond)}/s); the C pair ${pct(c.c.delivered)}`,
+        measured: `${pct(c.comet.delivered)} of ${fmtInt(c.rate)} chunks/s received (median; ${fmtInt(c.comet.chunksPerSecond)}/s), rounds: ${each}${c.comet.failed.length ? ` (${c.comet.failed.length} failed: ${c.comet.failed.map((f) => `round ${f.round}, ${f.error.split('\n')[0]}`).join('; ')})` : ''}; the C pair ${pct(c.c.delivered)}${c.c.failed.length ? ` (${roundsText(c.c)} rounds)` : ''}`,
         met,
         ...(met ? {} : { by: `${pct(0.99 - c.comet.delivered)} short of 99%`, cause: `host busy ${busy} in those windows (both cores, /proc/stat: the pair itself, its softirq and whatever else ran); the C pair in the same rounds received ${pct(c.c.delivered)}` }),
       });

@@ -11,7 +11,7 @@ import { checkTargets } from './targets.ts';
 import { cpuPerChunk } from '../flood/flood-figures.ts';
 import { fmtInt, kb, ms, pct, verdict } from './format.ts';
 import { PAIR_TARGET_IDS } from './pair-targets.ts';
-import { compareBroadcast, compareCpu } from '../pairs/pair-figures.ts';
+import { compareBroadcast, compareCpu, roundsText } from '../pairs/pair-figures.ts';
 
 const START = '<!-- section:bench -->';
 const END = '<!-- /section:bench -->';
@@ -35,7 +35,7 @@ export function loadResults(dir: string): Loaded[] {
       const results = JSON.parse(readFileSync(join(dir, name), 'utf8')) as BenchResults;
       // Targets are re-checked from the figures, so the table follows the current checks and wording.
       if (results.version !== 1) continue;
-      // CPU per chunk again with today's rule (an unusable server chunk count is replaced by the received count).
+      // CPU per chunk again with today's rule (an unusable or missing server chunk count is replaced by the received count).
       for (const f of results.floods) Object.assign(f.cpu, cpuPerChunk(f.cpu));
       out.push({ file: name.replace(/\.json$/, '.md'), results: { ...results, targets: checkTargets(results) } });
     } catch {
@@ -135,10 +135,12 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
   const cpu = all.find((l) => l.results.cpu && compareCpu(l.results.cpu).length > 0);
   if (cpu) {
     const c = cpu.results.cpu!;
-    lines.push(`**CPU per heartbeat chunk against the C pair** (${fmtInt(c.n)} streams, one process per side, medians of ${c.rounds} alternating rounds; server + client process CPU from /proc/<pid>/stat; batch-io ${c.batchIo.startsWith('on') ? 'on' : 'off'}; ${link(cpu.file)}):`, '');
-    lines.push('| transport | chunks/s asked | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart | received of asked (comet-lab, C) |', '| --- | --- | --- | --- | --- | --- | --- |');
-    for (const x of compareCpu(c)) {
-      lines.push(`| ${x.transport} | ${fmtInt(x.rate)} | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | ${x.ratio.toFixed(2)}x (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
+    const rows = compareCpu(c);
+    const failed = rows.some((x) => x.comet.failed.length + x.c.failed.length > 0);
+    lines.push(`**CPU per heartbeat chunk against the C pair** (${fmtInt(c.n)} streams, one process per side, ${c.rounds} alternating rounds per pair asked, medians of the rounds measured${failed ? ': a failed round (streams not all held) has no figures, see the rounds column' : ''}; server + client process CPU from /proc/<pid>/stat; batch-io ${c.batchIo.startsWith('on') ? 'on' : 'off'}; ${link(cpu.file)}):`, '');
+    lines.push('| transport | chunks/s asked | rounds measured (comet-lab, C) | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart | received of asked (comet-lab, C) |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const x of rows) {
+      lines.push(`| ${x.transport} | ${fmtInt(x.rate)} | ${roundsText(x.comet)}, ${roundsText(x.c)} | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | ${x.ratio.toFixed(2)}x (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
     }
     lines.push('');
   }
@@ -174,7 +176,7 @@ export function renderBenchSection(all: Loaded[], linkBase: string): string {
         `${kb(f.server.slopeBytes)}, ${kb(f.server.totalPerConnectionBytes)}`,
         kb(f.loadgen.slopeBytes),
         `${pct(k.ratio)} (${fmtInt(k.receivedPerSecond)}/s of ${fmtInt(k.expectedPerSecond)}/s)`,
-        c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} + ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'})`,
+        c.totalUsPerChunk === undefined ? 'n/a' : `${c.totalUsPerChunk.toFixed(1)} (${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} + ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'}${c.serverChunksUnusable || c.serverChunksMissing ? `; server per chunk received: its sent count ${c.serverChunksMissing ? 'was not sampled' : 'fell'}` : ''})`,
         b ? `${ms(b.fanOutMs)}${b.complete ? '' : ' (incomplete)'}, ${ms(b.p50Ms)}, ${ms(b.p99Ms)}` : f.incomplete?.includes('/broadcast') ? 'failed: POST /broadcast timed out' : 'not run',
         s ? `${fmtInt(s.sustainedRate)}, ${ms(s.p99Ms)}` : 'not run',
         link(file),

@@ -2,7 +2,7 @@
 import type { FloodFigures } from '../flood/flood-figures.ts';
 import type { BenchResults } from './results.ts';
 import { fmtInt, kb, mib, ms, pct, verdict } from './format.ts';
-import { compareBroadcast, compareCpu } from '../pairs/pair-figures.ts';
+import { compareBroadcast, compareCpu, roundsText } from '../pairs/pair-figures.ts';
 
 function memorySection(r: BenchResults): string[] {
   const m = r.memory;
@@ -32,15 +32,15 @@ function cpuSection(r: BenchResults): string[] {
   const c = r.cpu;
   if (!c) return [];
   const lines = [
-    `## CPU per heartbeat chunk against the C pair (${fmtInt(c.n)} streams, one process per side, ${c.rounds} rounds, ${c.windowSeconds} s windows after ${c.settleSeconds} s)`,
+    `## CPU per heartbeat chunk against the C pair (${fmtInt(c.n)} streams, one process per side, ${c.rounds} rounds asked, ${c.windowSeconds} s windows after ${c.settleSeconds} s)`,
     '',
-    `Method: ${c.method}. C pair built by ${c.compiler}; comet-lab's batch-io addon: ${c.batchIo}.`,
+    `Method: ${c.method}. Medians of the rounds measured: a round that failed has no window and is left out (rounds column; its error under "Every run"). C pair built by ${c.compiler}; comet-lab's batch-io addon: ${c.batchIo}.`,
     '',
-    '| transport | chunks/s asked | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart (comet-lab, C) | received of asked (comet-lab, C) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| transport | chunks/s asked | rounds measured (comet-lab, C) | comet-lab µs/chunk (server + load generator) | C µs/chunk (server + client) | comet-lab / C (rounds) | softirq µs/chunk, apart (comet-lab, C) | received of asked (comet-lab, C) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const x of compareCpu(c)) {
-    lines.push(`| ${x.transport} | ${fmtInt(x.rate)} (${x.intervalMs} ms) | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | **${x.ratio.toFixed(2)}x** (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
+    lines.push(`| ${x.transport} | ${fmtInt(x.rate)} (${x.intervalMs} ms) | ${roundsText(x.comet)}, ${roundsText(x.c)} | ${x.comet.total.toFixed(1)} (${x.comet.server.toFixed(1)} + ${x.comet.client.toFixed(1)}) | ${x.c.total.toFixed(1)} (${x.c.server.toFixed(1)} + ${x.c.client.toFixed(1)}) | **${x.ratio.toFixed(2)}x** (${x.ratioRange[0].toFixed(2)}-${x.ratioRange[1].toFixed(2)}x) | ${x.comet.softirq.toFixed(1)}, ${x.c.softirq.toFixed(1)} | ${pct(x.comet.delivered)}, ${pct(x.c.delivered)} |`);
   }
   lines.push('', 'Every run (medians above):', '', '| transport | chunks/s | round | pair | µs/chunk | server user + sys s | client user + sys s | chunks in window | of asked | host busy |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const x of c.runs) {
@@ -104,7 +104,7 @@ function floodSection(f: FloodFigures): string[] {
     `| load-generator memory at the hold's end | user ${mib(f.loadgen.userBytes)}, kernel ${mib(f.loadgen.kernelBytes)} (TCP buffers ${mib(f.loadgen.tcpBufferBytes)}) |`,
     `| kernel TCP buffer memory (host, sockstat) | ${mib(f.kernel.tcpBytesAtHold)} at the hold, ${f.kernel.perConnectionBytes === undefined ? 'n/a' : kb(f.kernel.perConnectionBytes)} per connection over the baseline; ${fmtInt(f.kernel.socketsInUse)} TCP sockets in use |`,
     `| heartbeat chunks in the hold (${f.chunks.intervalSeconds} s interval) | ${fmtInt(f.chunks.received)} received of ${fmtInt(f.chunks.expected)} expected (${pct(f.chunks.ratio)}) in ${f.chunks.holdSeconds?.toFixed(0) ?? 'n/a'} s: ${fmtInt(f.chunks.receivedPerSecond)}/s of ${fmtInt(f.chunks.expectedPerSecond)}/s |`,
-    `| CPU per delivered chunk (hold) | server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.serverSeconds?.toFixed(2) ?? 'n/a'} s / ${c.serverChunksUnusable ? `${fmtInt(c.clientChunks)} received: the server's sent count, ${fmtInt(c.serverChunks)}, fell as starved workers missed samples` : `${fmtInt(c.serverChunks)} sent`}), load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.loadgenSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.clientChunks)} received), end to end ${c.totalUsPerChunk?.toFixed(1) ?? 'n/a'} µs |`,
+    `| CPU per delivered chunk (hold) | server ${c.serverUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.serverSeconds?.toFixed(2) ?? 'n/a'} s / ${c.serverChunksUnusable ? `${fmtInt(c.clientChunks)} received: the server's sent count, ${fmtInt(c.serverChunks)}, fell as starved workers missed samples` : c.serverChunksMissing ? `${fmtInt(c.clientChunks)} received: the hold's samples have no server sent count` : `${fmtInt(c.serverChunks)} sent`}), load generators ${c.loadgenUsPerChunk?.toFixed(1) ?? 'n/a'} µs (${c.loadgenSeconds?.toFixed(2) ?? 'n/a'} s / ${fmtInt(c.clientChunks)} received), end to end ${c.totalUsPerChunk?.toFixed(1) ?? 'n/a'} µs |`,
     `| CPU while holding (hold) | ${holdCpu(f)} |`,
     `| host CPU (/proc/stat, ${c.hostHold?.cores ?? 'n/a'} cores) | ramp ${pct(c.hostRamp?.busy)} busy (softirq ${pct(c.hostRamp?.softirq)}), hold ${pct(c.hostHold?.busy)} busy (softirq ${pct(c.hostHold?.softirq)}), sends ${pct(c.hostSends?.busy)} (server ${c.sendsServerCores?.toFixed(2) ?? 'n/a'} cores, load generators ${c.sendsLoadgenCores?.toFixed(2) ?? 'n/a'}), broadcast ${pct(c.hostBroadcast?.busy)} |`,
     `| errors by cause | ${Object.entries(f.errors).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${fmtInt(v)}`).join(', ') || 'none'} |`,
