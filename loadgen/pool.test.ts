@@ -116,6 +116,24 @@ test('with reconnect, connections come back after the server drops them (jittere
   }
 });
 
+test('with reconnect, every attempt after a backoff gets its --connect-retries again, not only the first', { timeout: 30_000 }, async () => {
+  // A server that accepts and never answers: each connect times out. One slot, 2 retries: a round is 3 timeouts,
+  // the third counted, then a backoff and a new round with 2 retries of its own.
+  let accepted = 0;
+  const server = await scriptedServer(() => void accepted++);
+  try {
+    await withPool(poolSpec(server.port, 1, { reconnect: true, connectTimeoutMs: 200, connectRetries: 2 }), async (pool) => {
+      pool.ramp(1, 0);
+      await untilStatus(pool, 'two counted timeouts', (s) => s.errors.timeout >= 2, 15_000);
+      const s = pool.status();
+      assert.ok(s.connectRetries! >= 4, `retries over two rounds: ${s.connectRetries} (2 would mean the second round had none)`);
+      assert.ok(accepted >= 6, `connections the server accepted: ${accepted}`);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
 test('without reconnect closed connections stay closed; ramping down closes the newest without counting them closed', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('hello\n')));
   try {

@@ -103,7 +103,7 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
   private readonly io: ClientIo;
   private readonly state: Uint8Array;
   private readonly retries: Uint8Array; // reconnect attempts since last active (backoff exponent)
-  private readonly connectTries: Uint8Array; // connect timeouts retried since the slot was last active
+  private readonly connectTries: Uint8Array; // connect timeouts retried since the slot was last active or left a backoff
   private readonly portTries: Uint8Array; // ports skipped for the current connect (4-tuple taken)
   private readonly time: Float64Array; // connect start, or when a backoff ends (on the pool's clock, `clock()`)
   private readonly parser: HttpResponseParser;
@@ -545,6 +545,9 @@ export class ConnectionPool extends EventEmitter implements UnitListener, IoList
           if (timeout > 0 && clock - started > timeout) this.timedOut(slot);
           else if (revise && started >= since && clock - started > slowAfter) overdue++;
         } else if (s === S_BACKOFF && clock >= this.time[slot]! && this.connecting < this.o.maxConnecting) {
+          // A new attempt after the backoff: it gets its --connect-retries again (the last ones ended in a counted
+          // timeout; without this a slot that never became active again would never retry a timeout)
+          this.connectTries[slot] = 0;
           this.setState(slot, S_IDLE);
           this.open(slot);
         }

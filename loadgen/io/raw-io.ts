@@ -1,6 +1,7 @@
 /**
  * The lean io: each connection is a raw libuv TCP handle (shared/raw-tcp) and every read lands in one shared buffer
- * (libuv's useUserBuffer), so a connection costs the handle and nothing else (about 0.7 KB of user space, README).
+ * (libuv's useUserBuffer), so a connection costs the handle and nothing else: 1.26-1.32 KB of user space with Node's
+ * defaults, 0.67 KB with --max-semi-space-size=1 (which --procs children always get; README's load generator table).
  * Where the batch-io addon loads, every ready connection is read once per wake-up and handed to JS in one call
  * (shared/raw-tcp/batch-reader.ts: the load generator's user CPU per chunk fell from 1.44-1.48 µs to 0.34-0.54 at
  * 100,000 chunks/s); else Node's per-connection read callback.

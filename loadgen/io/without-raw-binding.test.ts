@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { LoadgenStatus } from '../../shared/contracts.ts';
 import { EXIT } from '../../shared/errors.ts';
@@ -14,17 +14,13 @@ import { startWithReadyLine } from '../../shared/testing/ready-process.ts';
 import { waitFor } from '../../shared/testing/wait-for.ts';
 import { exited, getJson, NODE, postJson } from '../bench/bench-support.ts';
 import { chunk, CHUNKED_HEAD, scriptedServer } from '../testing/scripted-server.ts';
+import { ssEstablished } from '../testing/pool-harness.ts';
 import { readyPrefix } from '../../shared/ready-line.ts';
 
 const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
 /** Node's permission model: reading files is allowed (the sources), nothing else is granted. */
 const PERMISSION = ['--permission', '--allow-fs-read=*'];
 const TOKEN = 'test-token-without-raw-binding';
-
-function ssEstablished(port: number): number {
-  const out = execFileSync('ss', ['-Htan', 'state', 'established', `( dst 127.0.0.1 and dport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter((l) => l.trim() !== '').length;
-}
 
 test('under --permission (no process.binding) auto uses net.Socket, says so with a code, and holds every connection', { timeout: 60_000 }, async () => {
   const server = await scriptedServer((s) => s.write(CHUNKED_HEAD + chunk('Welcome\n')));
