@@ -12,7 +12,7 @@
  * IPC hops, each waking a process that was asleep, about 30 µs a wake-up on this machine (Node IPC ping-pong).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { MAX_HEAD_BYTES, headEnd, parseHead } from '../http/request-head.ts';
+import { MAX_HEAD_BYTES, headEnd, parseHead, type RequestHead } from '../http/request-head.ts';
 import { errorResponse } from '../http/responses.ts';
 import { closeRaw, RawReader, shutdownRaw, type TcpHandle, writeRaw } from '../../shared/raw-tcp/raw-tcp.ts';
 import { MAX_SEND_BODY_BYTES, plainSend, sendAnswer, sendTarget } from './lean-sends.ts';
@@ -36,6 +36,17 @@ type LeanConn = TcpHandle & {
 };
 
 const SWEEP_MS = 1000;
+const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
+/**
+ * Whether the request waits for `100 Continue` before its body: true (`Expect: 100-continue` from an HTTP/1.1
+ * client, RFC 9110 10.1.1), false (no expectation, or an HTTP/1.0 client, which is never sent a 1xx), or undefined
+ * for an expectation this path does not meet (node:http answers it 417).
+ */
+function waitsForContinue(head: RequestHead): boolean | undefined {
+  if (head.expect === undefined || head.minor === 0) return false;
+  return head.expect.toLowerCase() === '100-continue' ? head.contentLength > 0 : undefined;
+}
 
 export class LeanApi {
   private readonly conns = new Set<LeanConn>();
@@ -112,7 +123,14 @@ export class LeanApi {
       const id = typeof head === 'number' ? undefined : sendTarget(head);
       if (typeof head === 'number' || typeof id !== 'string' || !plainSend(head, this.authorized(head.authorization))) return this.handOver(h);
       const length = Math.max(0, head.contentLength);
-      if (buf.length < end + length) return; // the body is still coming
+      const expect = waitsForContinue(head);
+      if (expect === undefined) return this.handOver(h); // an expectation node:http answers (417)
+      if (buf.length < end + length) {
+        // the body is still coming; a client that asked `Expect: 100-continue` sends it only once told to (curl
+        // waited its 1 s expect timeout for each such send before this), so it is told once, before any byte of it
+        if (expect && buf.length === end && writeRaw(h, CONTINUE) !== 0) this.close(h);
+        return;
+      }
       h.la = buf.length > end + length ? buf.subarray(end + length) : undefined;
       h.lb = true;
       const keepAlive = head.keepAlive;
