@@ -62,8 +62,8 @@ async function main(argv: string[]): Promise<void> {
     force.unref();
     void server.stop().then(() => process.exit(code));
   };
-  server.on('worker-exit', (w, pid, reason) => {
-    if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}; replacing it\n`);
+  server.on('worker-exit', (w, pid, reason, replaced) => {
+    if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}${replaced ? '; replacing it' : ''}\n`);
   });
   server.on('fatal', (err) => {
     process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);

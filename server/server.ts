@@ -26,7 +26,8 @@ import { collectWhenIdle, fullGc, idleGcRuns } from './worker/idle-gc.ts';
 import { countOpenFds, readMaxFds } from './worker/worker-counters.ts';
 
 export interface ServerEvents {
-  'worker-exit': [worker: number, pid: number, reason: string];
+  /** `replaced`: a new worker is started in its place. */
+  'worker-exit': [worker: number, pid: number, reason: string, replaced: boolean];
   'worker-restart': [worker: number];
   /** The server cannot go on (a worker kept dying before it was ready): stop it and exit with the error's code. */
   fatal: [error: LabError];
@@ -167,7 +168,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await api.listen();
 
   const server = new EventEmitter<ServerEvents>() as RunningServer & EventEmitter<ServerEvents>;
-  pool.on('exit', (w, pid, reason) => server.emit('worker-exit', w, pid, reason));
+  pool.on('exit', (w, pid, reason, replaced) => server.emit('worker-exit', w, pid, reason, replaced));
   pool.on('restart', (w) => server.emit('worker-restart', w));
   let stopped: Promise<void> | undefined;
   const stop = () =>
