@@ -1,6 +1,6 @@
 /**
  * The server's options in one place: defaults, then environment (COMET_*), then flags; `resolveConfig` reports
- * every problem at once. Durations take milliseconds (`1500`) or a unit (`10s`, `250ms`, `2m`).
+ * every problem at once. Durations take a unit (`10s`, `250ms`, `2m`) or bare seconds (`10`; shared/duration.ts).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
