@@ -24,7 +24,7 @@ function fail(err: unknown): never {
 async function main(argv: string[]): Promise<void> {
   const program = new Command('comet-lab-server')
     .description('The comet server: chunked, SSE and long-poll streams, a router across worker processes, metrics')
-    .option('--host <addresses>', 'IP address(es) to listen on, comma-separated (env COMET_HOST; default 0.0.0.0)')
+    .option('--host <addresses>', 'IP address(es) to listen on, comma-separated; beyond loopback only with an admin token (env COMET_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port, 0 for a free one (env COMET_PORT; default 8000)')
     .option('--workers <n|auto>', 'worker processes; auto = max(cores, 1.1 x max-connections / fds per worker) (env COMET_WORKERS)')
     .option('--engine <name>', `streaming engine: ${ENGINE_NAMES.join('|')} (env COMET_ENGINE; default raw)`)
