@@ -12,9 +12,13 @@ import { watchParent } from '../shared/parent-watch.ts';
 import { readyLine } from '../shared/ready-line.ts';
 import { startServer, type RunningServer } from './server.ts';
 
+function printLabError(err: LabError): void {
+  process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+}
+
 function fail(err: unknown): never {
   if (err instanceof LabError) {
-    process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    printLabError(err);
     process.exit(err.exitCode);
   }
   process.stderr.write(`comet-lab server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -66,7 +70,7 @@ async function main(argv: string[]): Promise<void> {
     if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}${replaced ? '; replacing it' : ''}\n`);
   });
   server.on('fatal', (err) => {
-    process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    printLabError(err);
     stopAndExit(err.exitCode);
   });
   process.on('SIGTERM', () => stopAndExit(EXIT.interrupted));

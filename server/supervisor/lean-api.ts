@@ -11,10 +11,10 @@
  * 15's other way) cost the supervisor 13-20 µs but the workers 66-108 µs per send and gave 7,600-15,100/s: two more
  * IPC hops, each waking a process that was asleep, about 30 µs a wake-up on this machine (Node IPC ping-pong).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { MAX_HEAD_BYTES, headEnd, parseHead, type RequestHead } from '../http/request-head.ts';
 import { errorResponse } from '../http/responses.ts';
 import { closeRaw, RawReader, shutdownRaw, type TcpHandle, writeRaw } from '../../shared/raw-tcp/raw-tcp.ts';
+import { bearerCheck } from './admin-token.ts';
 import { MAX_SEND_BODY_BYTES, plainSend, sendAnswer, sendTarget } from './lean-sends.ts';
 import type { RouteResult } from './router.ts';
 
@@ -51,13 +51,13 @@ function waitsForContinue(head: RequestHead): boolean | undefined {
 export class LeanApi {
   private readonly conns = new Set<LeanConn>();
   private readonly reader: RawReader;
-  private readonly token: Buffer | undefined;
+  private readonly authorized: (authorization: string | undefined) => boolean;
   private readonly sweep: NodeJS.Timeout;
   private readonly o: LeanApiOptions;
 
   constructor(options: LeanApiOptions) {
     this.o = options;
-    this.token = options.adminToken === undefined ? undefined : createHash('sha256').update(`Bearer ${options.adminToken}`).digest();
+    this.authorized = bearerCheck(options.adminToken);
     // no shared read buffer (useUserBuffer): a connection handed on to node:http must read into net's own buffers
     this.reader = new RawReader(
       (h, data) => this.data(h as LeanConn, data),
@@ -143,11 +143,6 @@ export class LeanApi {
         this.serve(h);
       });
     }
-  }
-
-  private authorized(header: string | undefined): boolean {
-    if (this.token === undefined) return true;
-    return timingSafeEqual(createHash('sha256').update(header ?? '').digest(), this.token);
   }
 
   private handOver(h: LeanConn): void {
