@@ -12,9 +12,13 @@ import { watchParent } from '../shared/parent-watch.ts';
 import { readyLine } from '../shared/ready-line.ts';
 import { startServer, type RunningServer } from './server.ts';
 
+function printLabError(err: LabError): void {
+  process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+}
+
 function fail(err: unknown): never {
   if (err instanceof LabError) {
-    process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    printLabError(err);
     process.exit(err.exitCode);
   }
   process.stderr.write(`comet-lab server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
@@ -24,7 +28,7 @@ function fail(err: unknown): never {
 async function main(argv: string[]): Promise<void> {
   const program = new Command('comet-lab-server')
     .description('The comet server: chunked, SSE and long-poll streams, a router across worker processes, metrics')
-    .option('--host <addresses>', 'IP address(es) to listen on, comma-separated (env COMET_HOST; default 0.0.0.0)')
+    .option('--host <addresses>', 'IP address(es) to listen on, comma-separated; beyond loopback only with an admin token (env COMET_HOST; default 127.0.0.1)')
     .option('--port <port>', 'port, 0 for a free one (env COMET_PORT; default 8000)')
     .option('--workers <n|auto>', 'worker processes; auto = max(cores, 1.1 x max-connections / fds per worker) (env COMET_WORKERS)')
     .option('--engine <name>', `streaming engine: ${ENGINE_NAMES.join('|')} (env COMET_ENGINE; default raw)`)
@@ -62,11 +66,11 @@ async function main(argv: string[]): Promise<void> {
     force.unref();
     void server.stop().then(() => process.exit(code));
   };
-  server.on('worker-exit', (w, pid, reason) => {
-    if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}; replacing it\n`);
+  server.on('worker-exit', (w, pid, reason, replaced) => {
+    if (!stopping) process.stderr.write(`comet-lab server: worker ${w} (pid ${pid}) exited: ${reason}${replaced ? '; replacing it' : ''}\n`);
   });
   server.on('fatal', (err) => {
-    process.stderr.write(`comet-lab server: ${err.code}: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    printLabError(err);
     stopAndExit(err.exitCode);
   });
   process.on('SIGTERM', () => stopAndExit(EXIT.interrupted));

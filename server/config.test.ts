@@ -36,6 +36,29 @@ test('every problem is reported at once', () => {
   }
 });
 
+test('the default host is loopback; beyond loopback only with an admin token (LAB_ERR_OPEN_API, exit 2)', () => {
+  assert.deepEqual(resolveConfig({}, {}).hosts, ['127.0.0.1']);
+  for (const host of ['127.0.0.2', '::1', '127.0.0.1,::1']) assert.ok(resolveConfig({ host }, {}).hosts.length > 0, host);
+  for (const [flags, env] of [[{ host: '0.0.0.0' }, {}], [{}, { COMET_HOST: '::' }], [{ host: '127.0.0.1,10.1.2.3' }, {}]] as const) {
+    const err = (() => {
+      try {
+        resolveConfig(flags, env);
+      } catch (e) {
+        return e;
+      }
+      return assert.fail(`${JSON.stringify(flags)} ${JSON.stringify(env)} must be refused`);
+    })();
+    assert.ok(err instanceof LabError);
+    assert.equal(err.code, 'LAB_ERR_OPEN_API');
+    assert.equal(err.exitCode, 2);
+    assert.doesNotMatch(err.message, /127\.0\.0\.1/, 'names only the open addresses');
+    assert.match(err.hint ?? '', /COMET_ADMIN_TOKEN/);
+  }
+  assert.deepEqual(resolveConfig({ host: '0.0.0.0' }, { COMET_ADMIN_TOKEN: 't' }).hosts, ['0.0.0.0']);
+  // with other problems: one usage error listing them all, this one too
+  assert.throws(() => resolveConfig({ host: '0.0.0.0', port: 'x' }, {}), (e: LabError) => e.code === 'LAB_ERR_USAGE' && /--port/.test(e.message) && /beyond loopback/.test(e.message));
+});
+
 test('workers auto: at least the cores, more when the ceiling needs more file descriptors', () => {
   assert.ok(resolveWorkers({ ...DEFAULTS, maxConnections: 10 }) >= 1);
   assert.ok(resolveWorkers({ ...DEFAULTS, maxConnections: 1_000_000 }) >= 50);

@@ -1,11 +1,11 @@
 /**
  * The server's options in one place: defaults, then environment (COMET_*), then flags; `resolveConfig` reports
- * every problem at once. Durations take milliseconds (`1500`) or a unit (`10s`, `250ms`, `2m`).
+ * every problem at once. Durations take a unit (`10s`, `250ms`, `2m`) or bare seconds (`10`; shared/duration.ts).
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { usageError } from '../shared/errors.ts';
+import { EXIT, LabError, usageError } from '../shared/errors.ts';
 import { parseDurationMs } from '../shared/duration.ts';
 import { ENGINE_NAMES, type EngineName } from './engines/engine.ts';
 import { readMaxFds } from './worker/worker-counters.ts';
@@ -41,7 +41,8 @@ export interface ServerOptions {
 export const API_RESERVE = 32;
 
 export const DEFAULTS: ServerOptions = {
-  hosts: ['0.0.0.0'],
+  // loopback unless asked: the API (send, broadcast) is open without a token, so it listens nowhere else by default
+  hosts: ['127.0.0.1'],
   port: 8000,
   workers: 'auto',
   engine: 'raw',
@@ -170,8 +171,23 @@ export function resolveConfig(flags: RawOptions, env: NodeJS.ProcessEnv = proces
   check('maxApiConnections', (s) => integer(s, API_RESERVE + 1, 100_000), `must be a number above ${API_RESERVE} (that many are kept for /health, /metrics and /stats)`, (n) => (o.maxApiConnections = n));
   check('apiIdleTimeout', duration, 'must be a duration like 5s', (n) => (o.apiIdleTimeoutMs = n));
   check('gcMinInterval', (s) => (s.trim() === '0' ? 0 : duration(s)), 'must be a duration like 10s (0: no bound)', (n) => (o.gcMinIntervalMs = n));
+  const open = o.adminToken === undefined ? o.hosts.filter((h) => !isLoopback(h)) : [];
+  if (open.length > 0) {
+    const problem = `--host ${open.join(',')} listens beyond loopback and no admin token is set: POST /send and /broadcast would be open to every network it reaches`;
+    const hint = 'set COMET_ADMIN_TOKEN or --admin-token-file (sends then need Authorization: Bearer <token>), or listen on 127.0.0.1';
+    if (problems.length === 0) throw new LabError('LAB_ERR_OPEN_API', problem, { exitCode: EXIT.usage, hint });
+    problems.push(`${problem} (${hint})`);
+  }
   if (problems.length > 0) throw usageError(problems, 'see --help');
   return o;
+}
+
+/** 127.0.0.0/8, ::1, or an IPv4-mapped 127.x address: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith('127.');
+  if (isIP(host) !== 6) return false;
+  const v6 = new URL(`http://[${host}]/`).hostname; // canonical: [::1], [::ffff:7f00:1] for ::ffff:127.0.0.1
+  return v6 === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(v6);
 }
 
 /**

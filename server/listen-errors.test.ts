@@ -13,10 +13,10 @@ import { openStream, request, startServerProcess } from './test-helpers.ts';
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
 
 /** Runs the CLI to its end (at most 20 s): exit code, stdout, stderr. */
-function runCli(args: string[]): Promise<{ code: number | null; out: string; err: string; ms: number }> {
+function runCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; out: string; err: string; ms: number }> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     proc.stdout.on('data', (d) => (out += d));
@@ -89,4 +89,48 @@ test('bad addresses are reported at once, all of them, with exit 2', async () =>
   assert.match(r.err, /--host .*localhost, no\.such: not an IP address/);
   assert.equal(w.code, 2);
   assert.match(w.err, /0\.0\.0\.0 already listens on every address/);
+});
+
+/** The addresses `ss` shows listening on `port`. */
+function listeningOn(port: number): string[] {
+  return execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.trim().split(/\s+/)[3]!);
+}
+
+test('without --host the server listens on 127.0.0.1 only; beyond loopback it needs a token (LAB_ERR_OPEN_API, exit 2)', { timeout: 30_000 }, async () => {
+  const noToken: NodeJS.ProcessEnv = { ...process.env, COMET_ADMIN_TOKEN: '', COMET_ADMIN_TOKEN_FILE: '', COMET_HOST: '' };
+  // the default, read back from the kernel: nothing on 0.0.0.0 or another address
+  const proc = spawn(process.execPath, [CLI, '--port', '0', '--workers', '1'], { stdio: ['ignore', 'pipe', 'pipe'], env: noToken });
+  try {
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      proc.stdout.on('data', (d) => {
+        out += d;
+        if (out.includes('\n')) resolve(out);
+      });
+      proc.once('exit', (code) => reject(new Error(`exited ${code}`)));
+    });
+    const port = JSON.parse(line.slice(line.indexOf('{'))).port as number;
+    assert.deepEqual([...new Set(listeningOn(port))], [`127.0.0.1:${port}`]);
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+  }
+  for (const host of ['0.0.0.0', '::', '127.0.0.1,10.200.0.1']) {
+    const r = await runCli(['--host', host, '--port', '0', '--workers', '1'], noToken);
+    assert.equal(r.code, 2, `${host}: ${r.err}`);
+    assert.equal(r.out, '', 'no ready line');
+    assert.match(r.err, /LAB_ERR_OPEN_API: --host .* listens beyond loopback and no admin token is set/);
+    assert.match(r.err, /hint: set COMET_ADMIN_TOKEN/);
+  }
+  // with a token it starts on every address, and the sends need the token
+  const server = await startServerProcess(['--workers', '1'], { COMET_ADMIN_TOKEN: 'open-t0ken' }, { host: '0.0.0.0' });
+  try {
+    assert.deepEqual([...new Set(listeningOn(server.port))], [`0.0.0.0:${server.port}`]);
+    assert.equal((await request(`http://127.0.0.1:${server.port}/send/x`, { method: 'POST', body: 'a' })).status, 401);
+  } finally {
+    await server.stop();
+  }
 });

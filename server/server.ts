@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { newEpoch } from '../shared/event-id.ts';
-import { LabError } from '../shared/errors.ts';
+import { EXIT, LabError } from '../shared/errors.ts';
 import { loadTcpBindings } from '../shared/raw-tcp/raw-tcp.ts';
 import { connectionsPerWorker, resolveWorkers, type ServerOptions } from './config.ts';
 import { createApiApp } from './supervisor/api-app.ts';
@@ -18,7 +18,7 @@ import { apiSocketPath, removeStaleApiSockets } from './supervisor/api-socket.ts
 import { Directory } from './supervisor/directory.ts';
 import { MessageLog } from './supervisor/message-log.ts';
 import { SupervisorMetrics } from './supervisor/metrics.ts';
-import { reservePort } from './supervisor/port-reservation.ts';
+import { type PortReservation, reservePort } from './supervisor/port-reservation.ts';
 import { Router } from './supervisor/router.ts';
 import { aggregateStats, type CometServerStats, type ProcessFigures } from './supervisor/server-stats.ts';
 import { WorkerPool } from './supervisor/worker-pool.ts';
@@ -26,7 +26,8 @@ import { collectWhenIdle, fullGc, idleGcRuns } from './worker/idle-gc.ts';
 import { countOpenFds, readMaxFds } from './worker/worker-counters.ts';
 
 export interface ServerEvents {
-  'worker-exit': [worker: number, pid: number, reason: string];
+  /** `replaced`: a new worker is started in its place. */
+  'worker-exit': [worker: number, pid: number, reason: string, replaced: boolean];
   'worker-restart': [worker: number];
   /** The server cannot go on (a worker kept dying before it was ready): stop it and exit with the error's code. */
   fatal: [error: LabError];
@@ -53,6 +54,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   if (options.engine === 'raw') loadTcpBindings();
   removeStaleApiSockets();
   const reservation = await reservePort(options.hosts, options.port);
+  // what a start that fails before its API listens gives back (in reverse): the API, timers, the exit hook, the port;
+  // once it listens, stop() does (a failed worker start included)
+  const undo: (() => unknown)[] = [() => reservation.release()];
+  let up = false;
+  try {
+    return await startOnPort(options, workers, reservation, undo, () => (up = true));
+  } finally {
+    if (!up) for (const f of undo.reverse()) await Promise.resolve().then(f).catch(() => undefined);
+  }
+}
+
+async function startOnPort(options: ServerOptions, workers: number, reservation: PortReservation, undo: (() => unknown)[], listening: () => void): Promise<RunningServer> {
   const port = reservation.port;
   const epoch = newEpoch();
   // a poller is expected back within its poll wait (it re-polls at once after an answer); 5 s at least
@@ -68,6 +81,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   };
   process.once('exit', removeSocket);
+  undo.push(() => process.off('exit', removeSocket), removeSocket);
   const pool = new WorkerPool(
     workers,
     {
@@ -91,6 +105,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const metrics = new SupervisorMetrics();
   const lag = monitorEventLoopDelay({ resolution: 20 });
   lag.enable();
+  undo.push(stopIdleGc, () => lag.disable());
   const maxFds = readMaxFds();
   const rejected: Record<string, number> = {};
   const supervisorFigures = (): ProcessFigures => ({
@@ -164,10 +179,21 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // a connection a worker handed over: the request it read so far goes back in front of the socket
   pool.on('api', (handle, bytes) => api.take(handle, bytes));
   removeSocket();
-  await api.listen();
+  undo.push(() => api.close());
+  try {
+    await api.listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new LabError('LAB_ERR_LISTEN', `cannot listen on the internal API socket ${socketPath}: ${code}`, {
+      exitCode: EXIT.preflight,
+      hint: 'it goes in the temporary directory (TMPDIR, else /tmp): that must be a writable directory',
+      cause: err,
+    });
+  }
+  listening(); // from here stop() gives everything back, a failed worker start included
 
   const server = new EventEmitter<ServerEvents>() as RunningServer & EventEmitter<ServerEvents>;
-  pool.on('exit', (w, pid, reason) => server.emit('worker-exit', w, pid, reason));
+  pool.on('exit', (w, pid, reason, replaced) => server.emit('worker-exit', w, pid, reason, replaced));
   pool.on('restart', (w) => server.emit('worker-restart', w));
   let stopped: Promise<void> | undefined;
   const stop = () =>

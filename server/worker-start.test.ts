@@ -39,6 +39,10 @@ test('a replacement that keeps dying at start: backed off, then the server exits
     assert.match(server.stderr(), /LAB_ERR_WORKER_START: worker 0 died 5 times in a row before it was ready \(last: exit code 7\); giving up/);
     const attempts = server.stderr().match(/exited: exit code 7/g)?.length ?? 0;
     assert.equal(attempts, 5, 'five starts after the kill, then no more');
+    // "replacing it" only where a restart followed: after the kill and the first four failed starts, not the last
+    assert.match(server.stderr(), /exited: SIGKILL; replacing it\n/);
+    assert.equal(server.stderr().match(/exited: exit code 7; replacing it\n/g)?.length ?? 0, 4, server.stderr());
+    assert.match(server.stderr(), /exited: exit code 7\n[^]*LAB_ERR_WORKER_START/);
     // pauses of 200, 200, 400, 800 and 1600 ms before the five starts: not one every 200 ms forever
     assert.ok(ms >= 3000 && ms < 10_000, `gave up after ${ms} ms`);
   } finally {

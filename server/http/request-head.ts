@@ -21,6 +21,8 @@ export interface RequestHead {
   wsVersion: string | undefined;
   /** For the routed sends a lean engine reads itself (lean-sends.ts). */
   authorization: string | undefined;
+  /** The Expect header (`100-continue`: the client sends its body only after `100 Continue`). */
+  expect: string | undefined;
 }
 
 export const MAX_HEAD_BYTES = 8 * 1024;
@@ -73,6 +75,7 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
     wsKey: undefined,
     wsVersion: undefined,
     authorization: undefined,
+    expect: undefined,
   };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
@@ -118,6 +121,9 @@ export function parseHead(buf: Buffer, end: number): RequestHead | number {
       case 'sec-websocket-version':
         if (head.wsVersion !== undefined) return 400;
         head.wsVersion = value;
+        break;
+      case 'expect':
+        head.expect = head.expect === undefined ? value : `${head.expect}, ${value}`;
         break;
       case 'authorization':
         if (head.authorization !== undefined) return 400;

@@ -72,15 +72,23 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
     socket.end(errorResponse(status, message));
     socket.destroySoon();
   };
+  // child.send(..., socket) takes the socket's handle (socket._handle = null) but never emits 'close': without this,
+  // every connection handed back held a place of the cap for good (60 of them left a 40-connection cap answering
+  // even /health with 503). Not destroyed: while an earlier handle waits for its acknowledgement, child.send queues
+  // the socket with its handle still in it, and destroying it would close the connection the worker is to get.
+  const handedBack = (socket: net.Socket, head: Buffer): boolean => {
+    if (!options.handBack(socket, head)) return false;
+    sockets.delete(socket);
+    return true;
+  };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const tcp = req.socket.remoteAddress !== undefined;
     if (!tcp || route(req.method ?? 'GET', req.url ?? '/').kind === 'api') return app(req, res);
     // a stream request on a connection the supervisor holds: the worker it goes to answers it
     (req.socket as net.Socket & { _handle?: { readStop?(): number } })._handle?.readStop?.();
-    if (!options.handBack(req.socket, headBytes(req))) {
-      res.shouldKeepAlive = false;
-      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'service_unavailable', message: 'no worker ready' }));
-    }
+    if (handedBack(req.socket, headBytes(req))) return;
+    res.shouldKeepAlive = false;
+    res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'service_unavailable', message: 'no worker ready' }));
   };
   const server = createServer(
     {
@@ -95,7 +103,7 @@ export function createApiServer(app: RequestListener, options: ApiServerOptions)
   // a WebSocket upgrade (`/ws/:id`) on a connection the supervisor holds goes back to a worker the same way
   server.on('upgrade', (req: IncomingMessage, socket: net.Socket, head: Buffer) => {
     socket.on('error', () => {});
-    if (route(req.method ?? 'GET', req.url ?? '/').kind === 'api' || !options.handBack(socket, Buffer.concat([headBytes(req), head]))) {
+    if (route(req.method ?? 'GET', req.url ?? '/').kind === 'api' || !handedBack(socket, Buffer.concat([headBytes(req), head]))) {
       refuse(socket, 400, 'an upgrade of an API path, or no worker ready');
     }
   });

@@ -60,7 +60,8 @@ export interface WorkerDeath {
 }
 
 export interface WorkerPoolEvents {
-  exit: [worker: number, pid: number, reason: string];
+  /** `replaced`: a new worker is started in its place (false when stopping, or when the pool gives up: 'fatal' follows). */
+  exit: [worker: number, pid: number, reason: string, replaced: boolean];
   restart: [worker: number];
   api: [handle: unknown, bytes: Buffer];
   /** A worker kept dying before it was ready: the pool stopped replacing it. */
@@ -230,14 +231,14 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     slot.open = 0;
     this.failInFlight(slot);
     this.directory.dropWorker(slot.index);
-    this.emit('exit', slot.index, pid, reason);
-    if (this.stopping || this.failed) return;
+    if (this.stopping || this.failed) return void this.emit('exit', slot.index, pid, reason, false);
     this.deaths++;
     this.streamsLost += streams;
     this.lastDeath = { worker: slot.index, pid, reason: wasReady ? reason : `${reason} before it was ready`, atMs: Date.now(), streams };
     slot.startFailures = wasReady ? 0 : slot.startFailures + 1;
     if (slot.startFailures >= MAX_START_FAILURES) {
       this.failed = true;
+      this.emit('exit', slot.index, pid, reason, false);
       this.emit(
         'fatal',
         new LabError('LAB_ERR_WORKER_START', `worker ${slot.index} died ${slot.startFailures} times in a row before it was ready (last: ${reason}); giving up`, {
@@ -247,6 +248,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       return;
     }
     const delay = Math.min(MAX_RESTART_DELAY_MS, RESTART_DELAY_MS * 2 ** Math.max(0, slot.startFailures - 1));
+    this.emit('exit', slot.index, pid, reason, true);
     setTimeout(() => {
       if (this.stopping || this.failed) return;
       this.restarts++;

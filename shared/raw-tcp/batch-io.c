@@ -45,6 +45,21 @@
     }                                                                 \
   } while (0)
 
+/* writeStrings' CHECK: a failure after the string buffer grew past the stack frees it first */
+#define CHECK_W(call)                                                 \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      if (bytes != stack) free(bytes);                                \
+      napi_throw_error(env, "LAB_ERR_BATCH_IO", "batch-io: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+/* the longest UTF-8 sequence: napi_get_value_string_utf8 never writes part of one, so a string cut at the buffer's
+ * end comes back up to this many bytes short of it (measured: 'a' x 4094 + 'é', 4096 bytes, gave len 4094, not
+ * 4095, and the old check `len + 1 >= cap` took it for whole) */
+#define UTF8_MAX 4
+
 static napi_value int_value(napi_env env, int v) {
   napi_value out;
   napi_create_int32(env, v, &out);
@@ -81,16 +96,16 @@ static napi_value write_strings(napi_env env, napi_callback_info info) {
   int nblocked = 0, overflow = 0;
   for (uint32_t i = 0; i < count; i++) {
     napi_value s;
-    CHECK(napi_get_element(env, argv[1], i, &s));
+    CHECK_W(napi_get_element(env, argv[1], i, &s));
     napi_valuetype type;
-    CHECK(napi_typeof(env, s, &type));
+    CHECK_W(napi_typeof(env, s, &type));
     if (type == napi_string) {
-      /* one copy for the common case; a string that filled the buffer is measured and copied again */
-      CHECK(napi_get_value_string_utf8(env, s, bytes, cap, &len));
-      if (len + 1 >= cap) {
+      /* one copy for the common case; a string that may have been cut short is measured and copied again */
+      CHECK_W(napi_get_value_string_utf8(env, s, bytes, cap, &len));
+      if (len + UTF8_MAX >= cap) {
         size_t need;
-        CHECK(napi_get_value_string_utf8(env, s, NULL, 0, &need));
-        if (need + 1 > cap) {
+        CHECK_W(napi_get_value_string_utf8(env, s, NULL, 0, &need));
+        if (need != len) {
           if (bytes != stack) free(bytes);
           cap = need + 1;
           bytes = malloc(cap);
@@ -98,7 +113,7 @@ static napi_value write_strings(napi_env env, napi_callback_info info) {
             napi_throw_error(env, "LAB_ERR_BATCH_IO", "writeStrings: out of memory");
             return NULL;
           }
-          CHECK(napi_get_value_string_utf8(env, s, bytes, cap, &len));
+          CHECK_W(napi_get_value_string_utf8(env, s, bytes, cap, &len));
         }
       }
       out = bytes;
@@ -108,11 +123,13 @@ static napi_value write_strings(napi_env env, napi_callback_info info) {
       void *data;
       if (napi_get_typedarray_info(env, s, &ta, &len, &data, NULL, NULL) != napi_ok || ta != napi_uint8_array) {
         napi_throw_type_error(env, "LAB_ERR_BATCH_IO", "writeStrings: an entry must be a string, a Uint8Array or 0");
+        if (bytes != stack) free(bytes);
         return NULL;
       }
       out = data;
     } else if (i == 0) {
       napi_throw_type_error(env, "LAB_ERR_BATCH_IO", "writeStrings: the first entry must be a string or a Uint8Array");
+      if (bytes != stack) free(bytes);
       return NULL;
     } /* else: 0, the same bytes as the entry before */
     int skip = overflow;

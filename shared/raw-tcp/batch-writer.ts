@@ -79,7 +79,9 @@ export class BatchWriter {
       if (r === 0) continue;
       let err = 0;
       if (r > 0) {
-        // a partial write: the rest (the last r bytes) waits in libuv, and so will this handle's later writes
+        // a partial write: the rest (the last r bytes) waits in libuv, and so will this handle's later writes. r counts
+        // from the whole string's UTF-8 as C wrote it, which is what Buffer.from gives (a lone surrogate is U+FFFD in
+        // both); C never writes a string cut short (batch-io.c, UTF8_MAX), so the two lengths agree
         const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
         err = writeRaw(h, bytes.subarray(bytes.length - r));
       } else if (r === EAGAIN) {
