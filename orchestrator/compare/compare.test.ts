@@ -16,7 +16,8 @@ import type { LocalBackend } from '../backends/local/local-backend.ts';
 import { parseMemoryStat } from '../backends/probes/memory-stat.ts';
 import type { RunSample } from '../run/sample.ts';
 import { main } from '../cli.ts';
-import { compare } from './compare.ts';
+import { makeTarget } from '../targets/targets.ts';
+import { compare, compareBackend } from './compare.ts';
 import type { CompareReport } from './compare-report.ts';
 
 const N = 2000;
@@ -123,5 +124,35 @@ test('compare with a bad target: every problem at once, exit 2, no run started',
   assert.match(stderr, /unknown target 'lighttpd'/);
   assert.match(stderr, /cmd:srv --no-port: put \{port\}/);
   assert.match(stderr, /--targets names nginx-idle twice/);
+  assert.equal(readdirSync(out).length, before);
+});
+
+test('one backend for every target: the one they share, --backend when they all run there, local first under auto', () => {
+  const targets = (list: string) => list.split(',').map((t) => makeTarget(t));
+  assert.equal(compareBackend(targets('comet-lab,nchan,nginx-idle'), 'auto'), 'local');
+  assert.equal(compareBackend(targets('comet-lab,nchan'), 'local'), 'local');
+  // Both run on Docker (image: only there): auto takes it, and so does --backend docker.
+  assert.equal(compareBackend(targets('comet-lab,image:my-server:1'), 'auto'), 'docker');
+  assert.equal(compareBackend(targets('comet-lab,image:my-server:1'), 'docker'), 'docker');
+  assert.throws(() => compareBackend(targets('comet-lab,nchan'), 'docker'), /--backend docker: compare runs every target on it, and nchan cannot run there .*they all run on local/);
+  assert.throws(() => compareBackend(targets('comet-lab,image:my-server:1'), 'local'), /--backend local: .*image:my-server:1 cannot run there .*they all run on docker/);
+  assert.throws(() => compareBackend(targets('comet-lab,nchan'), 'swarm'), /--backend swarm: compare runs on the local or Docker backend/);
+  assert.throws(() => compareBackend(targets('nchan,image:my-server:1'), 'auto'), /nchan \(local\), image:my-server:1 \(docker\) do not share one/);
+});
+
+test('compare with a --backend a target cannot run on: exit 2, nothing started, no folder', async () => {
+  const before = readdirSync(out).length;
+  for (const [backend, targets, why] of [
+    ['docker', 'comet-lab,nchan', /LAB_ERR_USAGE: --backend docker: .*nchan cannot run there/],
+    ['swarm', 'comet-lab,nginx-idle', /LAB_ERR_USAGE: --backend swarm: compare runs on the local or Docker backend/],
+    ['auto', 'nchan,image:my-server:1', /do not share one/],
+  ] as const) {
+    const e = new PassThrough();
+    let stderr = '';
+    e.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await main(['compare', '--n', '100', '--backend', backend, '--targets', targets, '--out', out, '--no-live', '--no-metrics'], { stdout: new PassThrough().resume(), stderr: e, env: {} });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, why);
+  }
   assert.equal(readdirSync(out).length, before);
 });
