@@ -46,17 +46,20 @@ test('the data source is provisioned as the Prometheus of the compose stack, the
   assert.ok(!JSON.stringify(loadDashboard()).includes(ds.uid), 'no hard-coded data source uid in the dashboard');
 });
 
-test('the dashboard imports into any Grafana: a data source variable, __inputs, a current schema, refresh >= 5 s', () => {
+test('the dashboard imports into any Grafana: a data source variable every panel reads, a current schema, refresh >= 5 s', () => {
   const d = loadDashboard();
   // Grafana 12 writes schemaVersion 41-42; 39 was Grafana 11.0/11.1.
   assert.ok(d.schemaVersion >= 41, `schemaVersion ${d.schemaVersion}`);
-  const input = d.__inputs.find((i: any) => i.type === 'datasource');
-  assert.deepEqual({ name: input.name, pluginId: input.pluginId }, { name: 'DS_PROMETHEUS', pluginId: 'prometheus' });
+  // Import replaces only `${DS_...}` strings with the data source picked on its screen, and provisioning none: the
+  // dashboard has neither, so both leave it as it is and the variable (no current value: the default) picks the source.
+  assert.equal(d.__inputs, undefined, 'no __inputs');
+  assert.doesNotMatch(JSON.stringify(d), /\$\{DS_/);
   assert.ok(d.__requires.some((r: any) => r.type === 'datasource' && r.id === 'prometheus'));
   const types = new Set(d.panels.map((p: any) => p.type));
   for (const t of types) assert.ok(d.__requires.some((r: any) => r.type === 'panel' && r.id === t), `__requires lists panel type ${t}`);
   const v = d.templating.list.find((x: any) => x.type === 'datasource');
-  assert.deepEqual({ name: v.name, query: v.query }, { name: 'datasource', query: 'prometheus' });
+  assert.deepEqual({ name: v.name, query: v.query, current: v.current }, { name: 'datasource', query: 'prometheus', current: undefined });
+  assert.equal(d.templating.list.filter((x: any) => x.type === 'datasource').length, 1);
   for (const p of d.panels) {
     assert.deepEqual(p.datasource, { type: 'prometheus', uid: '${datasource}' }, `panel ${p.title}`);
     for (const t of p.targets) assert.deepEqual(t.datasource, { type: 'prometheus', uid: '${datasource}' }, `panel ${p.title} ${t.refId}`);
@@ -113,6 +116,12 @@ test('the dashboard has every panel the issue asks for, each with queries on met
   }
   const queries = panelQueries(dashboard);
   assert.ok(queries.length >= 20);
+  // A description says what the panel draws: one that speaks of CPU has a CPU query, and of memory a memory query.
+  for (const p of dashboard.panels) {
+    const exprs = queries.filter((q) => q.panel === p.title).map((q) => q.expr).join(' ');
+    if (/\bCPU\b/.test(p.description)) assert.match(exprs, /cpu/, `${p.title}: its description speaks of CPU`);
+    if (/^Memory/.test(p.title)) assert.match(exprs, /memory/, `${p.title}: a memory query`);
+  }
   for (const q of queries) {
     const names = metricNames(expandGrafanaVariables(q.expr));
     assert.ok(names.length > 0 || q.expr.startsWith('up'), `${q.panel}: ${q.expr}`);

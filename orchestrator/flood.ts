@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { EXIT, LabError, type ExitCode } from '../shared/errors.ts';
 import type { Backend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local/local-backend.ts';
-import type { FloodConfig } from './config/flood-config.ts';
+import { backendProblem, type FloodConfig } from './config/flood-config.ts';
 import { parseDurationSeconds } from './config/duration.ts';
 import { jsonLines } from './listeners/json-lines.ts';
 import type { ListenerContext, RunListener, RunListenerFactory } from './listeners/listener.ts';
@@ -102,7 +102,12 @@ function builtInListeners(config: FloodConfig): RunListenerFactory[] {
 
 /** auto: docker when its lab is up, then swarm when its lab is up, else local; a target runs only where it can. */
 async function chooseBackend(config: FloodConfig, target: Target): Promise<Plan['backend']> {
-  if (config.backend !== 'auto') return config.backend;
+  if (config.backend !== 'auto') {
+    // resolveFloodConfig refuses this already; here for callers that build a FloodConfig and a Target themselves.
+    const problem = backendProblem(target, config.backend);
+    if (problem) throw usageError([problem]);
+    return config.backend;
+  }
   if (!target.backends.includes('docker')) return 'local';
   const { isDockerLabUp } = await import('./backends/docker/docker-lab.ts');
   if (await isDockerLabUp()) return 'docker';

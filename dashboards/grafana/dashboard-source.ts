@@ -5,9 +5,11 @@
  *   node_modules/.bin/node dashboards/grafana/dashboard-source.ts > dashboards/grafana/dashboards/comet-lab.json
  * dashboard-files.test.ts fails while the committed JSON differs from what this builds.
  *
- * Importable anywhere: every panel reads the data source variable `${datasource}` (any Prometheus the user picks;
- * the lab's provisioned one is the default), and `__inputs` lets Grafana's "Import dashboard" ask for it. The
- * provisioned copy works the same way, the variable falling on the default data source.
+ * Importable anywhere: every panel reads the data source variable `${datasource}`, which lists every Prometheus data
+ * source and starts on the default one (the lab's provisioned one); the user switches it in the dashboard's drop-down.
+ * No `__inputs`: Grafana's import replaces only `${DS_...}` strings with the data source chosen on its screen, and
+ * file provisioning replaces nothing (panels reading `${DS_PROMETHEUS}` then fail with "Datasource ${DS_PROMETHEUS}
+ * was not found": grafana/grafana#80666, spegel-org/spegel#1309), so the variable alone works both ways.
  */
 import * as common from '@grafana/grafana-foundation-sdk/common';
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
@@ -114,7 +116,7 @@ export function buildDashboard(): Record<string, unknown> {
        [`sum(lab_memory_bytes * on (component) group_left (role) ${up}{role="server"}) / clamp_min(sum(comet_open_connections), 1)`, 'server total/N'],
        [`sum(lab_memory_bytes * on (component) group_left (role) ${up}{role="loadgen"}) / clamp_min(sum(loadgen_active_connections), 1)`, 'loadgen total/N']],
       { w: 8 }, { value: SERVER_TARGET_BYTES, color: 'orange' }))
-    .withPanel(series('Memory per node', 'Working set of every component summed by the node (host) it runs on (lab_component_info), and CPU per node.', 'bytes',
+    .withPanel(series('Memory per node', 'Working set of every component summed by the node (host) it runs on (lab_component_info).', 'bytes',
       [[onNode('lab_memory_bytes{kind="working_set"}'), '{{node}}']], { w: 8 }))
     // Row 4: throughput and latency.
     .withPanel(series('Chunks per second', 'Heartbeat and message chunks written by the server and parsed by the clients.', 'short',
@@ -142,8 +144,7 @@ export function buildDashboard(): Record<string, unknown> {
   const built = board.build();
   const panelTypes = [...new Set((built.panels ?? []).map((p) => (p as dashboard.Panel).type))].sort();
   return {
-    // Grafana's import screen asks for each input and puts its choice in the data source variable.
-    __inputs: [{ name: 'DS_PROMETHEUS', label: 'Prometheus', description: 'The Prometheus that scrapes the lab (dashboards/prometheus/*.yml)', type: 'datasource', pluginId: 'prometheus', pluginName: 'Prometheus' }],
+    // What the import screen lists as needed; the data source itself is the variable's (see the top of this file).
     __requires: [
       { type: 'grafana', id: 'grafana', name: 'Grafana', version: '12.0.0' },
       { type: 'datasource', id: 'prometheus', name: 'Prometheus', version: '1.0.0' },

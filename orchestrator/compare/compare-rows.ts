@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import { ERROR_CAUSES } from '../../shared/contracts.ts';
 import { readRunRecord } from '../report/run-record.ts';
 import { readSamplesTable, type SamplesTable } from '../report/samples-table.ts';
-import type { Summary } from '../report/summarize.ts';
+import type { PerConnectionHeadline, Summary } from '../report/summarize.ts';
 import { computeReport } from '../report/write-report.ts';
 
 export interface CompareRow {
@@ -25,8 +25,14 @@ export interface CompareRow {
   memoryMeasured: boolean;
   memoryMethod?: string;
   memoryNote?: string;
-  /** KiB per connection: ramp slope (with its R²), total/N at the hold, and the growth above base split. */
+  /**
+   * KiB per connection as the run's report headlines it (summarize's headline()): the ramp slope when its fit is
+   * reliable, else the growth over the base at the hold, else total/N; `kibMethod` says which. Rows are ranked on it
+   * only against rows measured the same way. Then total/N at the hold, and the growth above base split.
+   */
   kibPerConnection?: number;
+  kibMethod?: PerConnectionHeadline['method'];
+  /** R² of the ramp's fit (the slope's, whether or not it is the headline). */
   fitR2?: number;
   kibTotalPerConnection?: number;
   userKibPerConnection?: number;
@@ -46,14 +52,14 @@ export interface CompareRow {
 
 /** Figures compared across rows: which way is better, and how the report names them. */
 export const RATIO_FIGURES = [
-  { key: 'kibPerConnection', better: 'lower', name: 'memory slope' },
+  { key: 'kibPerConnection', better: 'lower', name: 'memory per connection (among rows measured the same way)', sameWay: 'kibMethod' },
   { key: 'kibTotalPerConnection', better: 'lower', name: 'memory total/N' },
   { key: 'cpuMicrosPerConnectionSecond', better: 'lower', name: 'CPU per held connection' },
   { key: 'cpuMicrosPerChunk', better: 'lower', name: 'CPU per chunk' },
   { key: 'connectRate', better: 'higher', name: 'connect rate' },
   { key: 'chunksDeliveredPct', better: 'higher', name: 'chunks delivered' },
   { key: 'fanOutMs', better: 'lower', name: 'fan-out' },
-] as const satisfies ReadonlyArray<{ key: keyof CompareRow; better: 'lower' | 'higher'; name: string }>;
+] as const satisfies ReadonlyArray<{ key: keyof CompareRow; better: 'lower' | 'higher'; name: string; sameWay?: keyof CompareRow }>;
 
 export type RatioKey = (typeof RATIO_FIGURES)[number]['key'];
 
@@ -85,7 +91,9 @@ export function compareRow(run: LoadedRun, label?: string): CompareRow {
     memoryMeasured: s.server.memoryMeasured,
     memoryMethod: s.server.memoryMethod,
     memoryNote: s.target.memoryNote,
-    kibPerConnection: s.server.kibPerConnection,
+    ...(s.server.memoryMeasured && s.memory.server.perConnection
+      ? { kibPerConnection: s.memory.server.perConnection.bytes / 1024, kibMethod: s.memory.server.perConnection.method }
+      : {}),
     fitR2: s.memory.server.fit?.r2,
     kibTotalPerConnection: s.server.kibTotalPerConnection,
     userKibPerConnection: s.server.userKibPerConnection,
@@ -109,12 +117,16 @@ export function rowLabels(runs: LoadedRun[]): string[] {
   return labels.map((l, i) => (labels.indexOf(l) !== labels.lastIndexOf(l) ? basename(runs[i]!.dir) : l));
 }
 
-/** Each row's ratio to the best row, per figure (absent where the row or every row lacks the figure). */
+/**
+ * Each row's ratio to the best row, per figure (absent where the row or every row lacks the figure); a figure with
+ * `sameWay` is compared only among rows whose `sameWay` field is the row's (a slope is not ranked against a total/N).
+ */
 export function ratiosToBest(rows: CompareRow[]): Array<Partial<Record<RatioKey, number>>> {
   return rows.map((row) => {
     const out: Partial<Record<RatioKey, number>> = {};
     for (const f of RATIO_FIGURES) {
-      const values = rows.map((r) => r[f.key]).filter((v): v is number => typeof v === 'number' && v > 0);
+      const peers = 'sameWay' in f ? rows.filter((r) => r[f.sameWay] === row[f.sameWay]) : rows;
+      const values = peers.map((r) => r[f.key]).filter((v): v is number => typeof v === 'number' && v > 0);
       const v = row[f.key];
       if (typeof v !== 'number' || v <= 0 || values.length === 0) continue;
       out[f.key] = f.better === 'lower' ? v / Math.min(...values) : Math.max(...values) / v;

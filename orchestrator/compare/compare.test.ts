@@ -16,7 +16,10 @@ import type { LocalBackend } from '../backends/local/local-backend.ts';
 import { parseMemoryStat } from '../backends/probes/memory-stat.ts';
 import type { RunSample } from '../run/sample.ts';
 import { main } from '../cli.ts';
-import { compare } from './compare.ts';
+import { makeTarget } from '../targets/targets.ts';
+import { compare, compareBackend } from './compare.ts';
+import { renderCompareMd } from './compare-md.ts';
+import { ratiosToBest, type CompareRow } from './compare-rows.ts';
 import type { CompareReport } from './compare-report.ts';
 
 const N = 2000;
@@ -89,6 +92,14 @@ test(`compare ${TARGETS.join(', ')}: one report whose figures agree with the cgr
 
   const md = readFileSync(join(result.dir, 'compare.md'), 'utf8');
   assert.match(md, /\| \*\*nginx-idle\*\* \| 2,000 of 2,000 \| \*\*\d+\.\d\d\*\* \(best\)/);
+  // Each row's memory figure says how it was measured, as the run's own summary.json headlines it.
+  for (const row of report.rows) {
+    const doc = JSON.parse(readFileSync(join(row.dir, 'summary.json'), 'utf8')) as { server: { perConnectionMethod: string; kibPerConnection: number } };
+    assert.equal(row.kibMethod, doc.server.perConnectionMethod, row.label);
+    assert.ok(Math.abs(row.kibPerConnection! - doc.server.kibPerConnection) < 0.01, `${row.label}: ${row.kibPerConnection} vs ${doc.server.kibPerConnection}`);
+    const cell = md.split('\n').find((l) => l.startsWith(`| **${row.label}** |`))!.split(' | ')[2]!;
+    assert.match(cell, { 'ramp-slope': /ramp slope, R² \d\.\d\d$/, 'growth-over-base': /growth over base/, 'total-over-n': /total\/N/ }[row.kibMethod!]);
+  }
   assert.match(md, /\| \*\*mochiweb\*\* .*\| \*\*\d+\.\d%\*\* \(best\)/, 'mochiweb has a heartbeat: chunks delivered %');
   assert.match(md, /no heartbeat/);
   const html = readFileSync(join(result.dir, 'compare.html'), 'utf8');
@@ -124,4 +135,51 @@ test('compare with a bad target: every problem at once, exit 2, no run started',
   assert.match(stderr, /cmd:srv --no-port: put \{port\}/);
   assert.match(stderr, /--targets names nginx-idle twice/);
   assert.equal(readdirSync(out).length, before);
+});
+
+test('one backend for every target: the one they share, --backend when they all run there, local first under auto', () => {
+  const targets = (list: string) => list.split(',').map((t) => makeTarget(t));
+  assert.equal(compareBackend(targets('comet-lab,nchan,nginx-idle'), 'auto'), 'local');
+  assert.equal(compareBackend(targets('comet-lab,nchan'), 'local'), 'local');
+  // Both run on Docker (image: only there): auto takes it, and so does --backend docker.
+  assert.equal(compareBackend(targets('comet-lab,image:my-server:1'), 'auto'), 'docker');
+  assert.equal(compareBackend(targets('comet-lab,image:my-server:1'), 'docker'), 'docker');
+  assert.throws(() => compareBackend(targets('comet-lab,nchan'), 'docker'), /--backend docker: compare runs every target on it, and nchan cannot run there .*they all run on local/);
+  assert.throws(() => compareBackend(targets('comet-lab,image:my-server:1'), 'local'), /--backend local: .*image:my-server:1 cannot run there .*they all run on docker/);
+  assert.throws(() => compareBackend(targets('comet-lab,nchan'), 'swarm'), /--backend swarm: compare runs on the local or Docker backend/);
+  assert.throws(() => compareBackend(targets('nchan,image:my-server:1'), 'auto'), /nchan \(local\), image:my-server:1 \(docker\) do not share one/);
+});
+
+test('compare with a --backend a target cannot run on: exit 2, nothing started, no folder', async () => {
+  const before = readdirSync(out).length;
+  for (const [backend, targets, why] of [
+    ['docker', 'comet-lab,nchan', /LAB_ERR_USAGE: --backend docker: .*nchan cannot run there/],
+    ['swarm', 'comet-lab,nginx-idle', /LAB_ERR_USAGE: --backend swarm: compare runs on the local or Docker backend/],
+    ['auto', 'nchan,image:my-server:1', /do not share one/],
+  ] as const) {
+    const e = new PassThrough();
+    let stderr = '';
+    e.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await main(['compare', '--n', '100', '--backend', backend, '--targets', targets, '--out', out, '--no-live', '--no-metrics'], { stdout: new PassThrough().resume(), stderr: e, env: {} });
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, why);
+  }
+  assert.equal(readdirSync(out).length, before);
+});
+
+test('memory per connection is ranked only among rows measured the same way, and each row says how', () => {
+  const row = (label: string, kib: number, kibMethod: CompareRow['kibMethod'], fitR2?: number): CompareRow => ({
+    label, dir: `/runs/${label}`, target: label, n: 1000, complete: true, reachedServer: 1000, reachedClient: 1000, serverCountedBy: 'kernel',
+    memoryMeasured: true, kibPerConnection: kib, kibMethod, ...(fitR2 !== undefined ? { fitR2 } : {}), kibTotalPerConnection: kib + 1, errors: {}, errorsTotal: 0, skipped: [],
+  });
+  // c's total/N is the lowest number, but it is not the same measure as a and b's slopes: it is not their best.
+  const rows = [row('a', 2, 'ramp-slope', 0.99), row('b', 4, 'ramp-slope', 0.98), row('c', 1, 'total-over-n', 0.4)];
+  const ratios = ratiosToBest(rows);
+  assert.deepEqual(ratios.map((r) => r.kibPerConnection), [1, 2, 1]);
+  assert.deepEqual(ratios.map((r) => r.kibTotalPerConnection), [1.5, 2.5, 1], 'total/N is one measure for every row');
+  const md = renderCompareMd({ source: 'folders', createdAt: '2026-01-01T00:00:00Z', n: 1000, planText: '', rows, ratios });
+  const cells = rows.map((r) => md.split('\n').find((l) => l.startsWith(`| **${r.label}** |`))!.split(' | ')[2]);
+  assert.deepEqual(cells, ["**2.00** (best) ramp slope, R² 0.99", '4.00 (x2.00) ramp slope, R² 0.98', "**1.00** (best) total/N (slope's R² 0.40)"]);
+  assert.match(md, /\| KiB\/conn \(how\) \|/);
+  assert.match(md, /measured in 2 ways \(ramp slope: a, b; total\/N: c\): each is ranked only against the rows measured its way/);
 });

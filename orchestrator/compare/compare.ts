@@ -8,14 +8,14 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, LabError, usageError, type ExitCode } from '../../shared/errors.ts';
-import type { FloodConfig } from '../config/flood-config.ts';
+import type { BackendChoice, FloodConfig } from '../config/flood-config.ts';
 import { flood, prepareTarget, type FloodHooks, type FloodIo } from '../flood.ts';
 import { makeFloodPlan } from '../plan/make-flood-plan.ts';
 import type { Plan } from '../plan/plan.ts';
 import { makeReportDir } from '../report/write-report.ts';
 import { readSockstat } from '../run/sockstat.ts';
 import type { Target } from '../targets/target.ts';
-import { targetProblems } from '../targets/targets.ts';
+import { makeTarget, targetProblems } from '../targets/targets.ts';
 import { buildCompareReport, writeCompareReport, type CompareReport } from './compare-report.ts';
 import { loadRun, type LoadedRun } from './compare-rows.ts';
 
@@ -37,6 +37,26 @@ export function compareTargetProblems(targets: string[]): string[] {
   if (targets.length < 2) return [`compare needs at least two targets (--targets comet-lab,nchan,...), got ${targets.length}`];
   const dupes = targets.filter((t, i) => targets.indexOf(t) !== i);
   return [...targets.flatMap((t) => targetProblems(t)), ...(dupes.length ? [`--targets names ${dupes.join(', ')} twice`] : [])];
+}
+
+/** The backends compare can run on: its one plan (makeFloodPlan) is made for these; a swarm run plans for itself. */
+const COMPARE_BACKENDS = ['local', 'docker'] as const;
+
+/**
+ * The one backend every target of a comparison runs on: one they all support; `--backend` when given (refused when
+ * a target cannot run there); under auto the local backend where they all run on it (no lab to be up), else Docker.
+ */
+export function compareBackend(targets: Array<Pick<Target, 'name' | 'backends'>>, choice: BackendChoice): 'local' | 'docker' {
+  const shared = COMPARE_BACKENDS.filter((b) => targets.every((t) => t.backends.includes(b)));
+  const each = targets.map((t) => `${t.name} (${t.backends.join('/')})`).join(', ');
+  if (choice !== 'auto') {
+    if (choice === 'swarm') throw usageError([`--backend swarm: compare runs on the local or Docker backend (the swarm runs comet-lab's own server only)`]);
+    if (shared.includes(choice)) return choice;
+    const cannot = targets.filter((t) => !t.backends.includes(choice)).map((t) => t.name);
+    throw usageError([`--backend ${choice}: compare runs every target on it, and ${cannot.join(', ')} cannot run there (${each})${shared.length ? `; they all run on ${shared.join(', ')}` : ''}`]);
+  }
+  if (shared.length === 0) throw usageError([`compare runs every target on one backend: ${each} do not share one`]);
+  return shared[0]!;
 }
 
 /** Splits `--targets`: commas separate targets, except inside cmd:'...' (a command line may hold commas). */
@@ -73,13 +93,9 @@ async function settle(orphansBefore: number, maxSeconds: number): Promise<void> 
 export async function compare(config: FloodConfig, targetTexts: string[], io: FloodIo, hooks: CompareHooks = {}): Promise<CompareResult> {
   const problems = compareTargetProblems(targetTexts);
   if (problems.length) throw usageError(problems, 'e.g. --targets comet-lab,nchan,nginx-idle,mochiweb');
+  const backend = compareBackend(targetTexts.map((t) => makeTarget(t)), config.backend);
   const targets: Target[] = [];
-  for (const text of targetTexts) targets.push(await prepareTarget({ ...config, target: text }));
-  const backends = new Set(targets.map((t) => (t.backends.includes('local') ? 'local' : 'docker')));
-  if (backends.size > 1 || (config.backend === 'docker' && targets.some((t) => !t.backends.includes('docker')))) {
-    throw usageError([`compare runs every target on one backend: ${targets.map((t) => `${t.name} (${t.backends.join('/')})`).join(', ')} do not share one`]);
-  }
-  const backend = [...backends][0] as 'local' | 'docker';
+  for (const text of targetTexts) targets.push(await prepareTarget({ ...config, target: text, backend }));
   const plan = makeFloodPlan({ ...config, backend }, backend);
   if (plan.refusals.length > 0 && !config.force) {
     throw new LabError('LAB_ERR_PLAN_REFUSED', `this host cannot run the plan:\n${plan.refusals.map((r) => `  - ${r}`).join('\n')}`, { exitCode: EXIT.preflight, hint: 'lower --n, or --force' });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { DEFAULTS, resolveFloodConfig } from './flood-config.ts';
 import { parseDurationSeconds } from './duration.ts';
@@ -77,6 +78,59 @@ test('flood refuses a plan the host cannot run: exit 3, nothing started, no repo
     assert.equal(code, 3);
     assert.match(err, /LAB_ERR_PLAN_REFUSED[\s\S]*1 server workers cannot hold 50000[\s\S]*--force/);
     assert.deepEqual(readdirSync(out), []);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('a backend that cannot run the target is refused before anything starts: exit 2, LAB_ERR_USAGE, no report folder, no process', async () => {
+  const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { flood } = await import('../flood.ts');
+  const { makeTarget } = await import('../targets/targets.ts');
+  const out = mkdtempSync(join(tmpdir(), 'comet-lab-backend-target-'));
+  const children = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid;
+    } catch {
+      return false;
+    }
+  });
+  const cli = async (args: string[]) => {
+    let err = '';
+    const stderr = new PassThrough();
+    stderr.on('data', (d) => (err += d));
+    const code = await main([...args, '--n', '200', '--out', out, '--no-live', '--no-metrics'], { stdout: new PassThrough().resume(), stderr, env: {} });
+    return { code, err };
+  };
+  try {
+    // The swarm backend runs comet-lab's own server whatever the target: every other target is refused there.
+    const others = ['nchan', 'nginx-idle', 'mochiweb', 'cmd:node srv.js {port}', 'url:http://127.0.0.1:1/test/{i}', 'image:my-server:1'];
+    for (const target of others) {
+      const r = await cli(['flood', '--backend', 'swarm', '--target', target]);
+      assert.equal(r.code, 2, `${target} on swarm: ${r.err}`);
+      assert.match(r.err, /LAB_ERR_USAGE/);
+      assert.ok(r.err.includes(`--target ${target} runs on the `) && r.err.includes('not --backend swarm') && r.err.includes("comet-lab's own server"), r.err);
+    }
+    for (const target of others.slice(0, 5)) {
+      const r = await cli(['flood', '--backend', 'docker', '--target', target]);
+      assert.equal(r.code, 2, `${target} on docker: ${r.err}`);
+      assert.ok(r.err.includes(`--target ${target} runs on the local backend`) && r.err.includes('not --backend docker'), r.err);
+    }
+    const image = await cli(['flood', '--backend', 'local', '--target', 'image:my-server:1']);
+    assert.equal(image.code, 2);
+    assert.match(image.err, /--target image:my-server:1 runs on the docker backend \(.*make lab-up.*\), not --backend local/);
+    // plan refuses it the same way; comet-lab runs on all three.
+    assert.equal((await cli(['plan', '--backend', 'swarm', '--target', 'nchan'])).code, 2);
+    assert.doesNotThrow(() => resolveFloodConfig({ n: '10', backend: 'swarm', target: 'comet-lab' }, {}, false));
+    // A caller that hands flood() its own target (compare does) meets the same refusal, before any backend starts.
+    const config = resolveFloodConfig({ n: '200', backend: 'swarm', out, livePort: false, metricsPort: false }, {}, false);
+    await assert.rejects(flood(config, { stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {} }, { target: makeTarget('nchan') }),
+      (e: LabError) => e.code === 'LAB_ERR_USAGE' && e.exitCode === 2 && /--target nchan runs on the local backend .*not --backend swarm/.test(e.message));
+    assert.deepEqual(readdirSync(out), [], 'no report folder');
+    assert.deepEqual(children(), [], 'no process started');
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -8,7 +8,8 @@ import { resolve } from 'node:path';
 import { usageError } from '../../shared/errors.ts';
 import { TRANSPORT_NAMES, type Transport } from '../../shared/contracts.ts';
 import { parseDurationSeconds } from './duration.ts';
-import { targetProblems } from '../targets/targets.ts';
+import type { Target } from '../targets/target.ts';
+import { makeTarget, targetProblems } from '../targets/targets.ts';
 import { thresholdProblems } from '../thresholds/summary-fields.ts';
 
 export type BackendChoice = 'auto' | 'local' | 'docker' | 'swarm';
@@ -213,11 +214,12 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
   const thresholds = typeof raw.thresholds === 'string' ? raw.thresholds.split(';').filter((t) => t.trim() !== '') : (raw.thresholds ?? []);
   problems.push(...thresholdProblems(thresholds));
   cfg.thresholds = thresholds.map((t) => t.trim());
-  const target = cfg.target.split(':')[0]!;
-  if (cfg.backend === 'docker' && ['nchan', 'nginx-idle', 'mochiweb', 'cmd', 'url'].includes(target)) {
-    problems.push(`--target ${target} runs on the local backend (the lab starts it as a process, or reaches it on loopback), not --backend docker`);
+  // A backend runs the target it is given or refuses it: the swarm backend starts comet-lab's own server whatever the
+  // target, so `--backend swarm --target nchan` measured comet-lab while run.json named nchan.
+  if (cfg.backend !== 'auto' && targetProblems(cfg.target).length === 0) {
+    const problem = backendProblem(makeTarget(cfg.target), cfg.backend);
+    if (problem) problems.push(problem);
   }
-  if (cfg.backend === 'local' && target === 'image') problems.push('--target image:... runs on the Docker backend (make lab-up, then --backend docker or auto), not --backend local');
   cfg.out = resolve(cfg.out);
   if (checkOut && cfg.report) {
     const problem = unwritableFolder(cfg.out);
@@ -226,6 +228,22 @@ export function resolveFloodConfig(flags: RawOptions, env: NodeJS.ProcessEnv = {
 
   if (problems.length > 0) throw usageError(problems, 'see `orchestrator/cli.ts flood --help`');
   return cfg;
+}
+
+const WHY_ONLY: Record<'local' | 'docker' | 'swarm', string> = {
+  local: 'the lab starts it as a process, or reaches it on loopback',
+  docker: 'the lab starts it as the server container on the Docker lab: make lab-up, then --backend docker or auto',
+  swarm: "the swarm backend starts comet-lab's own server on the swarm's nodes and nothing else",
+};
+
+/**
+ * Why `backend` cannot run `target`, or undefined when it can. A backend given a target it cannot start would measure
+ * another server under the target's name.
+ */
+export function backendProblem(target: Pick<Target, 'name' | 'backends'>, backend: 'local' | 'docker' | 'swarm'): string | undefined {
+  if (target.backends.includes(backend)) return undefined;
+  const only = target.backends.join(' or ');
+  return `--target ${target.name} runs on the ${only} backend (${WHY_ONLY[target.backends[0]!]}), not --backend ${backend}${backend === 'swarm' ? ` (${WHY_ONLY.swarm})` : ''}`;
 }
 
 /** Creates the folder if needed; returns why it cannot be written to, or undefined when it can. */

@@ -16,9 +16,9 @@ import type { LivePointOptions } from './live-point.ts';
 import { DEFAULT_TARGETS_DIR, removeTargetsFile, writeTargetsFile, type ScrapeTarget } from '../exporter/prometheus-targets.ts';
 import { startLivePage, type LivePage } from './live-server.ts';
 
-/** What a plan measures, as lab_run_info labels it (the lab's own server until targets name another). */
+/** What a plan measures, as lab_run_info labels it: the target's name (`nchan`, `url:...`), comet-lab's own server by default. */
 export function runInfoOf(plan: Plan): RunInfo {
-  return { target: 'comet-lab', transport: plan.transport, backend: plan.backend, engine: plan.server.engine };
+  return { target: plan.target?.name ?? 'comet-lab', transport: plan.transport, backend: plan.backend, engine: plan.server.engine };
 }
 
 /** The port dashboards/prometheus/prometheus.yml (Docker lab) scrapes the orchestrator on, as host.docker.internal. */

@@ -4,6 +4,7 @@
  */
 import type { LatencySummary } from '../../shared/contracts.ts';
 import type { RunRecord } from './run-record.ts';
+import { chunksNotApplying } from './summary-document.ts';
 import { MIN_R2, type MemoryFigures, type Summary } from './summarize.ts';
 import { renderTargetSection } from './target-section.ts';
 
@@ -65,6 +66,7 @@ function perNodeSection(s: Summary): string[] {
 export function renderReportMd(s: Summary, record: RunRecord): string {
   const p = record.plan;
   const env = record.environment;
+  const notApplying = chunksNotApplying(record);
   const errors = Object.entries(s.errors).filter(([c, v]) => c !== 'total' && v > 0);
   const lines = [
     `# comet-lab flood: ${num(s.n)} connections, ${s.backend} backend`,
@@ -109,7 +111,9 @@ export function renderReportMd(s: Summary, record: RunRecord): string {
     '',
     p.transport === 'poll'
       ? 'Long-poll streams get no heartbeat chunks (only messages answer a poll): no expected count applies.'
-      : `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter)${s.chunks.expected ? `: **${((100 * (s.chunks.received ?? 0)) / s.chunks.expected).toFixed(1)}%**` : ''}.`,
+      : notApplying
+        ? `No expected count: ${notApplying}. Received over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s): ${num(s.chunks.received)} chunks (load generators' chunk counter).`
+        : `Over the hold (${s.chunks.holdSeconds?.toFixed(1) ?? 'n/a'} s between its first and last sample): expected ${num(s.chunks.expected)} (mean active x seconds / heartbeat interval), received ${num(s.chunks.received)} (load generators' chunk counter)${s.chunks.expected ? `: **${((100 * (s.chunks.received ?? 0)) / s.chunks.expected).toFixed(1)}%**` : ''}.`,
     `Whole run: server sent ${num(s.chunks.serverSentTotal)} heartbeat/message chunks (its /stats), load generators received ${num(s.chunks.clientReceivedTotal)} chunks, which also counts each stream's welcome chunk (one per connection opened).`,
     '',
     '## Messages',

@@ -74,10 +74,20 @@ function verdictOf(s: Summary, record: RunRecord): { verdict: Verdict; text: str
   return { verdict: 'passed', text: `passed: ${s.n.toLocaleString('en-US')} held, nothing died` };
 }
 
+/**
+ * Why no expected heartbeat count applies to the run, or undefined when one does: long-poll streams get no
+ * heartbeat, and a server without one (nchan, nginx-idle, cmd:, url:, image:) writes none on any transport.
+ */
+export function chunksNotApplying(record: RunRecord): string | undefined {
+  if (record.plan.transport === 'poll') return 'long-poll streams get no heartbeat chunks: only messages answer a poll';
+  if (!(record.target?.supports.heartbeat ?? true)) return `this server sends no heartbeat (${record.target!.name}): no expected chunk count applies`;
+  return undefined;
+}
+
 export function summaryDocument(s: Summary, record: RunRecord): SummaryV1 {
   const plan = record.plan;
   const v = verdictOf(s, record);
-  const applies = plan.transport !== 'poll';
+  const notApplying = chunksNotApplying(record);
   const { total: errorsTotal, ...byCause } = s.errors;
   const doc: SummaryV1 = {
     schema: SUMMARY_SCHEMA_ID,
@@ -139,7 +149,7 @@ export function summaryDocument(s: Summary, record: RunRecord): SummaryV1 {
       slabBytesAtHold: s.kernel.slabBytesAtHold,
       slabPerConnectionBytes: s.kernel.slabPerConnectionBytes,
     }),
-    chunks: applies
+    chunks: notApplying === undefined
       ? present({
           applies: true,
           holdSeconds: s.chunks.holdSeconds,
@@ -151,7 +161,9 @@ export function summaryDocument(s: Summary, record: RunRecord): SummaryV1 {
         })
       : present({
           applies: false,
-          note: 'long-poll streams get no heartbeat chunks: only messages answer a poll',
+          note: notApplying,
+          holdSeconds: s.chunks.holdSeconds,
+          received: s.chunks.received,
           serverSentTotal: s.chunks.serverSentTotal,
           clientReceivedTotal: s.chunks.clientReceivedTotal,
         }),

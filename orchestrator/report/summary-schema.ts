@@ -124,7 +124,7 @@ export const SummarySchema = Type.Object(
       slabPerConnectionBytes: Opt(N('slab growth per connection held; absent when negative')),
     }),
     chunks: Obj('Heartbeat chunks over the hold.', {
-      applies: Type.Boolean({ description: 'false for long-poll: its streams get no heartbeat chunks' }),
+      applies: Type.Boolean({ description: 'false for long-poll (its streams get no heartbeat chunks) and for a server that sends no heartbeat' }),
       note: Opt(S('why it does not apply')),
       holdSeconds: Opt(N('first to last sample of the hold')),
       expected: Opt(I('mean active x seconds / heartbeat')),

@@ -137,7 +137,8 @@ export interface SamplingRecord {
   /** Seconds between consecutive samples' start (asked: the sample interval). */
   periodSeconds: { p50: number; p99: number; max: number };
   /** Wall time to take one sample (every component's status and probe), ms; and of it, the server's answer, the
-   * slowest load generator's answer and the probes' reading. */
+   * slowest load generator's answer and the probes' reading (every probe's read started at once, to the last one's
+   * answer). */
   sampleMs: { p50: number; p99: number; max: number };
   serverMs: { p50: number; p99: number; max: number };
   loadgenMs: { p50: number; p99: number; max: number };

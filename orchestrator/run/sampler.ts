@@ -67,7 +67,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   const late = new Promise<undefined>((resolve) => {
     if (ctx.budgetMs !== undefined) deadline = setTimeout(() => resolve(undefined), ctx.budgetMs);
   });
-  // Where a sample's time goes: the server's answer, the slowest load generator's, the probes (read in turn).
+  // Where a sample's time goes: the server's answer, the slowest load generator's, the probes (read at once).
   let serverMs = 0;
   let loadgenMs = 0;
   /** Asks `c` unless its last request is still out; resolves with the answer, or undefined when late or failed. */
@@ -85,9 +85,11 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
     server && ctx.askStats !== false ? ask(server, () => serverStats(server.url), (ms) => (serverMs = ms)) : undefined,
     Promise.all(loadgens.map((l) => ask(l, () => loadgenStatus(l.url), (ms) => (loadgenMs = Math.max(loadgenMs, ms))))),
   ] as const;
+  // Timed to the last probe's answer: a probe's reading may be asynchronous (docker stats, a component's /status), so
+  // the time to start the reads says nothing.
   const p0 = performance.now();
-  const probed = Promise.all(ctx.components.map((c) => settle(c.probe.read())));
-  const probesMs = performance.now() - p0;
+  let probesMs = 0;
+  const probed = Promise.all(ctx.components.map((c) => settle(c.probe.read()))).then((m) => ((probesMs = performance.now() - p0), m));
   // The kernel's count of the server's connections: any target's, comet-lab's too (its /stats count is the cross-check).
   const counted = ctx.counter ? settle(ctx.counter.sample(ctx.phase)) : undefined;
   const [answer, statuses, memories, kernel] = await Promise.all([asked[0], asked[1], probed, counted]);
