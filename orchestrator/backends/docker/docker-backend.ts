@@ -130,7 +130,7 @@ export class DockerBackend implements Backend {
     this.runId = options.runId ?? `run-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
   }
 
-  async up(plan: Plan): Promise<Plan> {
+  async up(plan: Plan, signal?: AbortSignal): Promise<Plan> {
     const docker = this.options.docker ?? (await connectDocker());
     this.#docker = docker;
     const lab = await findLab(docker, this.options.project ?? labProject());
@@ -206,6 +206,7 @@ export class DockerBackend implements Backend {
       // Created one after another (the engine serialises network attachment anyway), started together.
       const containers: Dockerode.Container[] = [];
       for (const spec of this.specs) {
+        signal?.throwIfAborted();
         if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were being created', { exitCode: EXIT.interrupted });
         const c = await createLoadgenContainer(docker, { ...lab, serverIp, serverPort }, spec, opts);
         watch.watch(c.id);
@@ -216,7 +217,7 @@ export class DockerBackend implements Backend {
       await Promise.all(containers.map((c, i) => addExtraAddresses(c, this.specs[i]!, prefix)));
       await flushServerNeighbours(server);
       await Promise.all(
-        containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000)),
+        containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000, signal)),
       );
       containers.forEach((c, i) => {
         const spec = this.specs[i]!;
@@ -231,6 +232,7 @@ export class DockerBackend implements Backend {
       });
     } catch (err) {
       await this.stop();
+      if (signal?.aborted) throw signal.reason;
       throw err instanceof LabError ? err : new LabError('LAB_ERR_DOCKER', `starting the load-generator containers failed: ${(err as Error).message}`, { cause: err });
     }
     return adopted;
@@ -245,6 +247,10 @@ export class DockerBackend implements Backend {
     if (!this.#docker || !this.lab) return [];
     const list = await this.#docker.listContainers({ all: true, filters: { label: [`comet-lab.run=${this.runId}`] } });
     return list.map((c) => c.Id);
+  }
+
+  abandon(): string {
+    return `this run's load-generator containers may be left: docker rm -f $(docker ps -aq --filter label=comet-lab.run=${this.runId})`;
   }
 
   async stop(): Promise<void> {

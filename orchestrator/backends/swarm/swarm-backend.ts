@@ -81,6 +81,7 @@ export class SwarmBackend implements Backend {
   #docker: Dockerode | undefined;
   #components: Component[] = [];
   #stopped = false;
+  #signal: AbortSignal | undefined;
 
   constructor(options: SwarmBackendOptions = {}) {
     this.options = options;
@@ -92,7 +93,8 @@ export class SwarmBackend implements Backend {
     return this.#components;
   }
 
-  async up(plan: Plan): Promise<Plan> {
+  async up(plan: Plan, signal?: AbortSignal): Promise<Plan> {
+    this.#signal = signal;
     const docker = this.options.docker ?? (await connectDocker());
     this.#docker = docker;
     await requireManager(docker);
@@ -133,6 +135,7 @@ export class SwarmBackend implements Backend {
       const tasks = currentTasks(
         await waitTasks(docker, svc.id, {
           timeoutMs: this.options.readyTimeoutMs ?? 90_000,
+          ...(signal ? { signal } : {}),
           what: `${replicas} load-generator replica(s)`,
           done: (t) => currentTasks(t).filter((k) => k.Status.State === 'running').length === replicas,
           failed: (t) => {
@@ -170,6 +173,7 @@ export class SwarmBackend implements Backend {
       return this.#adopt(plan, lab, stats, tasks, watch.nodes);
     } catch (err) {
       await this.stop();
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof LabError) throw err;
       throw new LabError('LAB_ERR_SWARM', `starting the load generators on the swarm failed: ${(err as Error).message}`, { cause: err });
     }
@@ -180,6 +184,7 @@ export class SwarmBackend implements Backend {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 90_000);
     for (const c of this.#components) {
       for (;;) {
+        this.#signal?.throwIfAborted();
         if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were starting', { exitCode: EXIT.interrupted });
         const ok = await (c.role === 'server' ? serverStats(c.url) : loadgenStatus(c.url)).then(() => true, () => false);
         if (ok) break;
@@ -187,7 +192,7 @@ export class SwarmBackend implements Backend {
         const why = c.exited();
         if (why) throw new LabError('LAB_ERR_SWARM', `${c.name} did not start: ${why}`);
         if (Date.now() > deadline) throw new LabError('LAB_ERR_COMPONENT_START', `${c.name} on node ${c.node} does not answer at ${c.url}`);
-        await sleep(300);
+        await sleep(300, undefined, this.#signal ? { signal: this.#signal } : {});
       }
     }
   }
@@ -225,6 +230,10 @@ export class SwarmBackend implements Backend {
       loadgens,
       nodes: placed,
     };
+  }
+
+  abandon(): string {
+    return `this run's load-generator service and gateway may be left: docker service rm $(docker service ls -q --filter label=${LABEL.run}=${this.runId}); docker rm -f ${names(this.settings.project).runGateway(this.runId)}`;
   }
 
   async stop(): Promise<void> {
