@@ -14,11 +14,10 @@ import { EXIT, LabError } from '../../../shared/errors.ts';
 import { loadProfile } from '../../../kernel/profile.ts';
 import { parseDurationSeconds } from '../../config/duration.ts';
 import type { NodePlan, Plan } from '../../plan/plan.ts';
-import { PLANNING } from '../../plan/planner.ts';
 import type { SwarmNode } from '../../plan/swarm-planner.ts';
 import { loadgenStatus, serverStats } from '../../run/control.ts';
 import type { Backend, Component } from '../backend.ts';
-import { STREAM_PREFIX } from '../component-commands.ts';
+import { serverFlag, serverWorkerCapacity, STREAM_PREFIX } from '../component-commands.ts';
 import { connectDocker } from '../docker/docker-lab.ts';
 import { loadgenLifetime } from '../docker/docker-backend.ts';
 import { DockerMemoryProbe } from '../probes/docker-memory-probe.ts';
@@ -45,19 +44,14 @@ export interface SwarmBackendOptions {
   readyTimeoutMs?: number;
 }
 
-/** A server flag from its service args (`--workers=4`). */
-function flag(args: string[], name: string): string | undefined {
-  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-}
-
 /**
  * Refuses a plan the lab's server cannot hold: its workers (given, or sized by `--workers auto` for
  * `--max-connections`) under the file limit.
  */
 export function checkServerCapacity(plan: Plan, lab: SwarmLab): void {
-  const perWorker = Math.floor(((lab.server.nofile ?? plan.fdLimitPerProcess) - 200) * PLANNING.serverFill);
-  const workers = flag(lab.server.args, 'workers');
-  const max = Number(flag(lab.server.args, 'max-connections') ?? 0);
+  const perWorker = serverWorkerCapacity(lab.server.nofile ?? plan.fdLimitPerProcess);
+  const workers = serverFlag(lab.server.args, 'workers');
+  const max = Number(serverFlag(lab.server.args, 'max-connections') ?? 0);
   const capacity = workers && workers !== 'auto' ? Number(workers) * perWorker : max;
   if (plan.n > capacity) {
     throw new LabError('LAB_ERR_LAB_TOO_SMALL', `the swarm lab's server was sized for ${capacity} connections (${workers ?? 'auto'} workers, --max-connections=${max}): too few for ${plan.n}`, {
@@ -199,7 +193,7 @@ export class SwarmBackend implements Backend {
 
   /** The plan as it runs: the lab's server, one load generator per task slot with its node and address. */
   #adopt(plan: Plan, lab: SwarmLab, stats: { workers: number; engine: string }, tasks: Task[], nodes: SwarmNode[]): Plan {
-    const interval = flag(lab.server.args, 'interval');
+    const interval = serverFlag(lab.server.args, 'interval');
     const nodeOf = (t: Task) => nodes.find((x) => x.id === t.NodeID);
     const loadgens = plan.loadgens.map((l, i) => {
       const t = tasks.find((k) => k.Slot === i + 1)!;
