@@ -1,7 +1,10 @@
 // The swarm backend's way in from the manager host to the overlay network (no published ports: the routing mesh
 // needs IPVS, which this kind of kernel lacks). A container on the manager's engine, attached to the host's bridge
 // and to the lab's overlay, forwards TCP: each `port=address:port` pair of GW_MAP listens on the container's bridge
-// address (reachable from the manager host only) and connects to that task on the overlay. Plain JavaScript: the
+// address and connects to that task on the overlay. That address is reachable from the manager host and from every
+// container on the engine's default bridge, not from other hosts (no port is published). The tokens still guard
+// control (a load generator's ramp/stop, the server's send/broadcast); the server's /stats and a load generator's
+// /status answer anyone who reaches them. Plain JavaScript: the
 // swarm backend passes this file's text to `node -e` in the load-generator image, so no image of its own is needed.
 import net from 'node:net';
 import os from 'node:os';

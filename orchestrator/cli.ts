@@ -153,5 +153,5 @@ export async function main(argv: string[], io: FloodIo, hooks: FloodHooks = {}):
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process });
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, signals: process, exit: (code) => process.exit(code) });
 }

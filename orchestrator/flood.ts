@@ -50,6 +50,8 @@ export interface FloodIo {
   env: NodeJS.ProcessEnv;
   /** Where SIGINT/SIGTERM arrive (the process); tests pass their own emitter. */
   signals?: EventEmitter;
+  /** Ends the process at once (the CLI: process.exit): a second Ctrl-C calls it with 130. Absent: a second one is ignored. */
+  exit?: (code: number) => void;
 }
 
 export interface FloodHooks {
@@ -167,9 +169,10 @@ export async function flood(config: FloodConfig, io: FloodIo, hooks: FloodHooks 
     });
   }
   // One flood per host: a second one refuses (or waits, --wait-busy) before anything starts or is written.
+  const waitSeconds = config.busyWaitSeconds || waitFromEnv({ ...process.env, ...io.env });
   const lock = await takeFloodLock(
     { backend: plan.backend, n: plan.n },
-    { waitMs: (config.busyWaitSeconds || waitFromEnv(process.env)) * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${config.busyWaitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
+    { waitMs: waitSeconds * 1000, ...(io.env.LAB_FLOOD_LOCK ? { path: io.env.LAB_FLOOD_LOCK } : {}), onWait: (h) => io.stderr.write(`waiting up to ${waitSeconds} s for the flood of pid ${h.pid} (N=${h.n}, since ${h.startedAt}) to end\n`) },
   );
   try {
     return await floodLocked(config, io, hooks, plan, target);
@@ -204,7 +207,19 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
   const ctx: ListenerContext = { plan, config, reportDir, stdout: io.stdout, stderr: io.stderr };
   const listeners: RunListener[] = [];
   const signals = io.signals;
-  const onSignal = (sig: string) => run.abort(`interrupted by ${sig}`, true);
+  // The first Ctrl-C stops the run and tears down in order; a second one (a teardown that hangs) exits at once with
+  // 130, after the backend has done synchronously what it can and said what may be left.
+  const onSignal = (sig: string) => {
+    if (!run.aborted || !io.exit) return run.abort(`interrupted by ${sig}`, true);
+    let left: string;
+    try {
+      left = backend.abandon?.() ?? 'the backend may have left components running';
+    } catch (err) {
+      left = `the backend could not be cleaned up: ${(err as Error).message}`;
+    }
+    io.stderr.write(`\nsecond ${sig}: exiting now without waiting for the teardown; ${left}\n`);
+    io.exit(EXIT.interrupted);
+  };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
   signals?.on('SIGINT', onInt);
@@ -239,7 +254,10 @@ async function floodLocked(config: FloodConfig, io: FloodIo, hooks: FloodHooks, 
   return { exitCode, plan: run.plan, reportDir, summary: written?.summary, document: written?.document };
 }
 
-/** LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env. */
+/**
+ * LAB_FLOOD_WAIT also applies to floods started in-process (tests, bench), whose config was built without env and
+ * whose io.env is often empty: the process's own environment counts, io.env's value (even empty) wins over it.
+ */
 function waitFromEnv(env: NodeJS.ProcessEnv): number {
   const s = env.LAB_FLOOD_WAIT ? parseDurationSeconds(env.LAB_FLOOD_WAIT) : 0;
   return Number.isFinite(s) ? s : 0;

@@ -8,7 +8,7 @@ import type { Backend } from './backend.ts';
 import type { Plan } from '../plan/plan.ts';
 
 /** The suite's tests, by name, so a harness can skip one and say why. */
-export type BackendCaseTest = 'adopts' | 'answers' | 'ramps' | 'probes' | 'death' | 'stop';
+export type BackendCaseTest = 'adopts' | 'answers' | 'ramps' | 'probes' | 'death' | 'stop' | 'abort';
 
 export interface BackendCase {
   name: string;
@@ -23,6 +23,8 @@ export interface BackendCase {
   /** After stop(): removes what setup made, whatever happened. */
   teardown?(): Promise<void>;
   make(): Backend;
+  /** When the 'abort' test aborts a second backend's up(): while it is still starting something (default 500 ms). */
+  abortAfterMs?: number;
   /** A plan for N as this backend's planner makes it (swarm: from the engine's node list, hence a promise). */
   plan(n: number): Plan | Promise<Plan>;
   /** Kills the named component from outside, as a crash would (SIGKILL, docker kill). */

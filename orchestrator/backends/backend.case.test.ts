@@ -2,7 +2,8 @@
  * The suite every backend passes (orchestrator/backends/backend.ts): up(plan) returns the plan it adopted and leaves
  * the given one alone; one component per planned load generator plus the server, each answering on its API; a small
  * ramp driven over the control APIs reaches N on the server; every memory probe reads a figure and names its method;
- * a component killed from outside is reported with why; stop() removes everything and can be called twice.
+ * a component killed from outside is reported with why; stop() removes everything and can be called twice; an up()
+ * whose signal aborts gives up within seconds with the signal's reason.
  * Each backend's harness (local/, docker/, ...) says how to make it, kill a component and find leftovers, and lists
  * what it skips and why. Backends that talk to Docker need `flock /tmp/comet-lab-docker.lock`.
  */
@@ -110,6 +111,26 @@ for (const c of CASES) {
       assert.deepEqual(await c.leftovers(backend), []);
       await backend.stop();
       assert.deepEqual(await c.leftovers(backend), []);
+    });
+
+    test('up(plan, signal) aborted while starting rejects promptly with the reason; stop() leaves nothing', { skip: skip('abort'), timeout: 120_000 }, async (t) => {
+      const second = c.make();
+      const controller = new AbortController();
+      const reason = new Error('aborted by the suite');
+      const upping = second.up(await c.plan(c.n), controller.signal);
+      const settled = upping.then(() => 'resolved', () => 'rejected');
+      await Promise.race([settled, new Promise((r) => setTimeout(r, c.abortAfterMs ?? 500))]);
+      const abortedAt = Date.now();
+      controller.abort(reason);
+      try {
+        // Up may have finished before the abort; otherwise it must give up within seconds, not at a ready timeout.
+        if ((await Promise.race([settled, new Promise((r) => setTimeout(r, 10_000, 'pending'))])) === 'rejected') await assert.rejects(upping, (e) => e === reason);
+        else assert.equal(await settled, 'resolved', 'up() still pending 10 s after the abort');
+        t.diagnostic(`up() settled ${Date.now() - abortedAt} ms after the abort`);
+      } finally {
+        await second.stop();
+      }
+      assert.deepEqual(await c.leftovers(second), []);
     });
   });
 }

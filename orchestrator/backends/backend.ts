@@ -60,12 +60,19 @@ export interface Backend {
    * Starts the server and load generators of the plan; resolves when every one answers on its API, with the plan it
    * adopted: what really runs (the server's port, workers and heartbeat, the load generators as laid out), which the
    * run drives and the report describes. `plan.loadgens[i]` of the result is the component of the same name. The
-   * plan given is left as it was.
+   * plan given is left as it was. When `signal` aborts (Ctrl-C), it stops waiting for components to be ready and
+   * rejects with the signal's reason promptly (within a second or two, not after a ready timeout of 30-180 s);
+   * stop() then removes what it had started.
    */
-  up(plan: Plan): Promise<Plan>;
+  up(plan: Plan, signal?: AbortSignal): Promise<Plan>;
   components(): Component[];
   /** Stops and removes everything `up` made (processes, cgroups, containers, networks). Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * A second Ctrl-C: the orchestrator exits right after this returns, so it does at once, synchronously, what it can
+   * (signals its processes) and returns one line saying what may be left and how to remove it.
+   */
+  abandon?(): string;
   /** What the backend saw happen around the run, with times (swarm: nodes going down, tasks rescheduled). */
   events?(): Array<{ atMs: number; what: string }>;
 }

@@ -3,7 +3,9 @@
  * loadgen/cli.ts's flags, shared by every backend that starts them as processes.
  */
 import type { Transport } from '../../shared/contracts.ts';
+import { CONNECTION_COSTS } from '../../kernel/costs.ts';
 import type { LoadgenPlan, Plan } from '../plan/plan.ts';
+import { PLANNING } from '../plan/planner.ts';
 
 /** Stream path prefix of each transport on the server (server/http/routes.ts). */
 export const STREAM_PREFIX: Record<Transport, string> = { chunked: 'test', sse: 'sse', poll: 'poll', ws: 'ws' };
@@ -35,4 +37,19 @@ export function loadgenArgs(plan: Plan, lg: LoadgenPlan, port: number, durationS
     '--hold', // open nothing until the run's POST /ramp (a count alone opens at the default pace)
     `--duration=${Math.ceil(durationSeconds)}s`,
   ];
+}
+
+/** A server flag's value from a command line or service args (`--workers=4` or `--workers 4`). */
+export function serverFlag(args: string[], name: string): string | undefined {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  return args[i]!.includes('=') ? args[i]!.slice(args[i]!.indexOf('=') + 1) : args[i + 1];
+}
+
+/**
+ * Connections one server worker of a lab (docker or swarm) is counted on under its file limit: the planner's own
+ * figure (the per-process fd reserve, filled to PLANNING.serverFill), so a lab sized by the planner for N holds N.
+ */
+export function serverWorkerCapacity(nofile: number): number {
+  return Math.max(1, Math.floor((nofile - CONNECTION_COSTS.fdReservePerProcess) * PLANNING.serverFill));
 }

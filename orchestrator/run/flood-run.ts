@@ -123,7 +123,15 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     return this.outcome.startedAtMs;
   }
 
-  /** Stops the run at the next step; `interrupted` marks a user's Ctrl-C rather than a failure. */
+  /** abort() was called: a later Ctrl-C is the user's second. */
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /**
+   * Stops the run at the next step, and the backend's up() at once (it gets the run's signal); `interrupted` marks a
+   * user's Ctrl-C rather than a failure. A second call changes nothing (flood.ts exits on a second Ctrl-C).
+   */
   abort(reason: string, interrupted = false): void {
     if (this.controller.signal.aborted) return;
     this.outcome.incomplete ??= reason;
@@ -137,7 +145,7 @@ export class FloodRun extends EventEmitter<FloodRunEvents> {
     let sampler: Promise<void> | undefined;
     try {
       this.enter('up');
-      this.plan = await this.backend.up(this.plan);
+      this.plan = await this.backend.up(this.plan, signal);
       if (signal.aborted) throw signal.reason;
       const components = this.backend.components();
       this.outcome.components = components.map((c) => ({ name: c.name, role: c.role, url: c.url, ...(c.node ? { node: c.node } : {}) }));

@@ -5,7 +5,7 @@
  *
  * One Erlang VM holds at most ~19,800 sockets under this host's 20,000-file limit, so the plan's server workers
  * become that many VMs sharing the port with SO_REUSEPORT, all children of one shell (one process tree for CPU,
- * one process group to stop). The app is compiled per run with erlc into a temporary folder (about 1 s).
+ * one process group to stop), which ends, stopping the rest, when any VM ends. The app is compiled per run with erlc into a temporary folder (about 1 s).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -21,13 +21,23 @@ import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
 const run = promisify(execFile);
 const SOURCE = new URL('./mochiweb/mochiconntest.erl', import.meta.url).pathname;
 
-/** `erl` for one VM; `sh` starts `vms` of them in the background and waits for all. */
+/**
+ * `erl` for one VM; for several, bash starts them in the background and ends as soon as one ends, stopping the
+ * others: the run then sees the server die and says why (a plain `wait` kept the shell alive while the other VMs
+ * ran, so a dead VM and the streams it held were never reported).
+ */
 export function mochiwebCommand(ebin: string, port: number, intervalMs: number, vms: number): string[] {
   const erl = `erl -noshell -noinput -pa '${ebin}' -run mochiconntest start 127.0.0.1 ${port} ${intervalMs}`;
   // exec for a single VM (no shell left in the tree). The VMs share the shell's process group, which is what stop()
-  // signals, so each gets the SIGTERM itself.
-  const script = vms === 1 ? `exec ${erl}` : `${Array(vms).fill(`${erl} &`).join(' ')} wait`;
-  return ['/bin/sh', '-c', script];
+  // signals, so each gets the SIGTERM itself. `wait -n` is bash's (dash, Debian's sh, has none).
+  if (vms === 1) return ['/bin/sh', '-c', `exec ${erl}`];
+  const script = [
+    `${Array(vms).fill(`${erl} &`).join(' ')}`,
+    'wait -n; code=$?',
+    `echo "one of the ${vms} Erlang VMs ended with status $code (128+n: killed by signal n); stopping the others" >&2`,
+    'kill $(jobs -p) 2>/dev/null; wait; exit $code',
+  ].join('\n');
+  return ['/bin/bash', '-c', script];
 }
 
 async function launchMochiweb(l: LocalLaunch): Promise<LaunchedServer> {

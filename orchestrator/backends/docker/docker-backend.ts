@@ -11,8 +11,9 @@ import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../../shared/errors.ts';
 import type { Plan } from '../../plan/plan.ts';
 import type { Backend, Component } from '../backend.ts';
+import { serverFlag, serverWorkerCapacity } from '../component-commands.ts';
 import { connectDocker, findLab, LABELS, labProject, type LabInfo } from './docker-lab.ts';
-import { allocateIps, FD_RESERVE, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
+import { allocateIps, intToIp, ipToInt, layoutLoadgens, type LoadgenContainerSpec } from './docker-layout.ts';
 import type { DockerLauncher } from '../../targets/target.ts';
 import { parseDurationSeconds } from '../../config/duration.ts';
 import { serverStats } from '../../run/control.ts';
@@ -44,13 +45,6 @@ export function loadgenLifetime(plan: Plan): number {
   return Math.ceil((2 * plan.n) / Math.max(1, plan.rampRate)) + plan.holdSeconds + 600;
 }
 
-/** A server flag's value from the container's command line (`--workers=4` or `--workers 4`). */
-function flag(cmd: string[], name: string): string | undefined {
-  const i = cmd.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  return cmd[i]!.includes('=') ? cmd[i]!.slice(cmd[i]!.indexOf('=') + 1) : cmd[i + 1];
-}
-
 /**
  * The lab's server was started by `make lab-up`, not from this plan: the plan it returns is rewritten to what runs
  * (workers and engine as the server reports them, heartbeat from its flags, the containers' layout), so the run drives
@@ -58,7 +52,7 @@ function flag(cmd: string[], name: string): string | undefined {
  * server's workers cannot hold N under their file limit. The plan given is not changed.
  */
 export function adoptLab(plan: Plan, lab: LabInfo, running: { workers: number; engine: string }, specs: LoadgenContainerSpec[]): Plan {
-  const perWorker = Math.floor(((lab.serverNofile ?? plan.fdLimitPerProcess) - FD_RESERVE) * 0.9);
+  const perWorker = serverWorkerCapacity(lab.serverNofile ?? plan.fdLimitPerProcess);
   if (plan.n > running.workers * perWorker) {
     throw new LabError(
       'LAB_ERR_LAB_TOO_SMALL',
@@ -66,7 +60,7 @@ export function adoptLab(plan: Plan, lab: LabInfo, running: { workers: number; e
       { exitCode: EXIT.preflight, hint: `make lab-down && make lab-up N=${plan.n} (sizes the server's workers for N)` },
     );
   }
-  const interval = flag(lab.serverCmd, 'interval');
+  const interval = serverFlag(lab.serverCmd, 'interval');
   const server = {
     ...plan.server,
     workers: running.workers,
@@ -130,7 +124,7 @@ export class DockerBackend implements Backend {
     this.runId = options.runId ?? `run-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
   }
 
-  async up(plan: Plan): Promise<Plan> {
+  async up(plan: Plan, signal?: AbortSignal): Promise<Plan> {
     const docker = this.options.docker ?? (await connectDocker());
     this.#docker = docker;
     const lab = await findLab(docker, this.options.project ?? labProject());
@@ -206,6 +200,7 @@ export class DockerBackend implements Backend {
       // Created one after another (the engine serialises network attachment anyway), started together.
       const containers: Dockerode.Container[] = [];
       for (const spec of this.specs) {
+        signal?.throwIfAborted();
         if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were being created', { exitCode: EXIT.interrupted });
         const c = await createLoadgenContainer(docker, { ...lab, serverIp, serverPort }, spec, opts);
         watch.watch(c.id);
@@ -216,7 +211,7 @@ export class DockerBackend implements Backend {
       await Promise.all(containers.map((c, i) => addExtraAddresses(c, this.specs[i]!, prefix)));
       await flushServerNeighbours(server);
       await Promise.all(
-        containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000)),
+        containers.map((c, i) => waitReady(docker, c, this.specs[i]!.name, this.options.readyTimeoutMs ?? 60_000, signal)),
       );
       containers.forEach((c, i) => {
         const spec = this.specs[i]!;
@@ -231,6 +226,7 @@ export class DockerBackend implements Backend {
       });
     } catch (err) {
       await this.stop();
+      if (signal?.aborted) throw signal.reason;
       throw err instanceof LabError ? err : new LabError('LAB_ERR_DOCKER', `starting the load-generator containers failed: ${(err as Error).message}`, { cause: err });
     }
     return adopted;
@@ -245,6 +241,10 @@ export class DockerBackend implements Backend {
     if (!this.#docker || !this.lab) return [];
     const list = await this.#docker.listContainers({ all: true, filters: { label: [`comet-lab.run=${this.runId}`] } });
     return list.map((c) => c.Id);
+  }
+
+  abandon(): string {
+    return `this run's load-generator containers may be left: docker rm -f $(docker ps -aq --filter label=comet-lab.run=${this.runId})`;
   }
 
   async stop(): Promise<void> {

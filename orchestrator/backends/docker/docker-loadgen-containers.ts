@@ -95,9 +95,10 @@ export async function createLoadgenContainer(
 
 /**
  * Follows the container's output until `comet-lab loadgen ready {json}` and returns the JSON; LAB_ERR_LOADGEN_START
- * with the last output lines when the container exits first or the time runs out.
+ * with the last output lines when the container exits first or the time runs out; the signal's reason when it aborts.
  */
-export async function waitReady(docker: Dockerode, container: Dockerode.Container, name: string, timeoutMs: number): Promise<Record<string, unknown>> {
+export async function waitReady(docker: Dockerode, container: Dockerode.Container, name: string, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  signal?.throwIfAborted();
   const raw = (await container.logs({ follow: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream & { destroy: () => void };
   const out = new PassThrough();
   docker.modem.demuxStream(raw, out, out);
@@ -106,6 +107,7 @@ export async function waitReady(docker: Dockerode, container: Dockerode.Containe
     let buf = '';
     const finish = (err?: Error, json?: Record<string, unknown>) => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       raw.destroy();
       if (err) reject(err);
       else resolve(json!);
@@ -113,6 +115,9 @@ export async function waitReady(docker: Dockerode, container: Dockerode.Containe
     const fail = (why: string) =>
       finish(new LabError('LAB_ERR_LOADGEN_START', `load generator ${name} ${why}; its last output:\n${tail.join('\n') || '(none)'}`));
     const timer = setTimeout(() => fail(`gave no ready line within ${timeoutMs} ms`), timeoutMs);
+    // Ctrl-C: stop following at once with the signal's reason (the backend's stop() removes the container).
+    const onAbort = () => finish(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
     out.on('data', (chunk: Buffer) => {
       buf += chunk.toString('utf8');
       let nl: number;

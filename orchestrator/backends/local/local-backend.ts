@@ -16,6 +16,7 @@ import { CgroupV1MemoryProbe } from '../probes/memory-probe-cgroup-v1.ts';
 import { CgroupV2MemoryProbe } from '../probes/memory-probe-cgroup-v2.ts';
 import { ProcMemoryProbe } from '../probes/memory-probe-proc.ts';
 import { spawnComponent, type SpawnedComponent } from './spawn-component.ts';
+import { signalGroup, type WatchedChild } from './watched-child.ts';
 import type { LaunchedServer, LocalLauncher } from '../../targets/target.ts';
 
 export interface LocalBackendOptions {
@@ -38,6 +39,9 @@ export interface LocalBackendOptions {
 }
 
 interface LocalComponent extends Component {
+  /** The process from the moment it is spawned, before its ready line: stop() must reach one still starting. */
+  child?: WatchedChild;
+  /** Set once it printed its ready line. */
   proc?: SpawnedComponent;
   cgroup?: ComponentCgroup;
   target?: LaunchedServer;
@@ -51,6 +55,8 @@ export class LocalBackend implements Backend {
   private layout: CgroupLayout | undefined;
   private readonly list: LocalComponent[] = [];
   private stopped = false;
+  /** The signal up() was given: a component still starting is killed when it aborts. */
+  private signal: AbortSignal | undefined;
   /** The load generators' control token for this run (LOADGEN_CONTROL_TOKEN in their environment only). */
   private readonly controlToken = randomBytes(24).toString('base64url');
   /** Runs of a killed orchestrator whose leftovers `up` removed. */
@@ -69,12 +75,16 @@ export class LocalBackend implements Backend {
     return this.list.filter((c) => c.proc !== undefined || c.target !== undefined);
   }
 
-  async up(plan: Plan): Promise<Plan> {
+  async up(plan: Plan, signal?: AbortSignal): Promise<Plan> {
+    this.signal = signal;
     this.layout = this.options.cgroups === false ? undefined : detectCgroup();
     if (this.layout) this.reaped = await reapOrphanRuns(this.layout);
     const port = plan.server.port || (await freePortBelow(ephemeralLow()));
+    signal?.throwIfAborted();
     if (this.options.server) {
+      // The launcher takes no signal (targets/): a target still starting is waited for, then stopped by stop().
       await this.startTarget(this.options.server, plan, port);
+      signal?.throwIfAborted();
     } else {
       // --exit-with-parent: the server ends within half a second when the orchestrator dies, even by SIGKILL (its
       // stdin is our lifeline pipe); before, a killed orchestrator left it running with its workers and cgroups.
@@ -90,6 +100,8 @@ export class LocalBackend implements Backend {
       server.url = `http://127.0.0.1:${port}`;
       server.listen = { port };
     }
+    // Each child is in this.list from its spawn on, so when one fails to start and the run stops the backend, stop()
+    // reaches the others still waiting for their ready line (before, they had no proc yet and kept running).
     await Promise.all(plan.loadgens.map(async (lg) => {
       const env = { ...process.env, LOADGEN_CONTROL_TOKEN: this.controlToken };
       const c = await this.start(lg.name, 'loadgen', plan.fdLimitPerProcess, [...loadgenArgs(plan, lg, port, this.options.lifetimeSeconds), '--exit-with-parent'], env);
@@ -127,6 +139,8 @@ export class LocalBackend implements Backend {
     this.list.push(entry);
     const command = [process.execPath, ...args];
     entry.proc = await spawnComponent(cgroup ? cgroup.wrapCommand(command, nofile) : command, role, {
+      onSpawn: (child) => (entry.child = child),
+      ...(this.signal ? { signal: this.signal } : {}),
       timeoutMs: this.options.readyTimeoutMs ?? 30_000,
       cwd: this.options.cwd,
       logFile: this.options.logDir ? join(this.options.logDir, `${name}.log`) : undefined,
@@ -147,11 +161,21 @@ export class LocalBackend implements Backend {
     this.stopped = true;
     await Promise.all(this.list.map(async (c) => {
       await c.target?.stop();
-      await c.proc?.stop('SIGTERM', STOP_GRACE_MS);
+      await c.child?.stop('SIGTERM', STOP_GRACE_MS);
       await c.cgroup?.remove(); // also kills anything left inside: workers, children of children
     }));
     if (this.layout) removeRunDir(this.layout, this.options.runId);
     // Without cgroups, a stray grandchild is found by its process group, which the SIGTERM/SIGKILL above reached.
+  }
+
+  abandon(): string {
+    for (const c of this.list) {
+      const pid = c.child?.child.pid;
+      if (pid !== undefined && c.child?.exitReason() === undefined) signalGroup(pid, 'SIGKILL');
+    }
+    return this.layout
+      ? `SIGKILL sent to every component's process group; the run's cgroups (${this.layout.labRoot}/${this.options.runId}) are removed by the next local run`
+      : "SIGKILL sent to every component's process group";
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { LabError } from '../../../shared/errors.ts';
 import { parseReadyLine, readyPrefix } from '../../../shared/ready-line.ts';
-import { spawnWatched, type WatchedChild } from './watched-child.ts';
+import { signalGroup, spawnWatched, type WatchedChild } from './watched-child.ts';
 
 export interface SpawnedComponent extends WatchedChild {
   ready: Record<string, unknown>;
@@ -15,7 +15,13 @@ const TAIL_LINES = 12;
 export async function spawnComponent(
   command: string[],
   kind: 'server' | 'loadgen',
-  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string; lifeline?: boolean },
+  options: {
+    timeoutMs: number; env?: NodeJS.ProcessEnv; logFile?: string; cwd?: string; lifeline?: boolean;
+    /** Called with the child as soon as it is spawned, before its ready line: whoever stops it must know it already. */
+    onSpawn?: (child: WatchedChild) => void;
+    /** Aborted (Ctrl-C): stop waiting, kill the child's group and reject with the signal's reason. */
+    signal?: AbortSignal;
+  },
 ): Promise<SpawnedComponent> {
   const prefix = readyPrefix(kind);
   let onLine: (line: string) => void = () => undefined;
@@ -29,14 +35,26 @@ export async function spawnComponent(
     env: options.env,
     onStdoutLine: (line) => onLine(line),
   });
+  options.onSpawn?.(watched);
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => fail(`no ready line within ${options.timeoutMs / 1000}s`), options.timeoutMs);
-    const fail = (why: string) => {
+    const kill = () => {
       clearTimeout(timer);
-      watched.child.kill('SIGKILL');
+      options.signal?.removeEventListener('abort', onAbort);
+      // The whole group: a child that started children of its own (workers, a cgroup wrapper's exec) leaves none.
+      if (watched.exitReason() === undefined && watched.child.pid !== undefined) signalGroup(watched.child.pid, 'SIGKILL');
+    };
+    const fail = (why: string) => {
+      kill();
       const tail = watched.stderrTail.length ? `\n${watched.stderrTail.join('\n')}` : '';
       reject(new LabError('LAB_ERR_COMPONENT_START', `${kind} did not start: ${why}${tail}`, { hint: `command: ${command.join(' ')}` }));
     };
+    const onAbort = () => {
+      kill();
+      reject(options.signal!.reason);
+    };
+    if (options.signal?.aborted) return onAbort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     onLine = (line) => {
       let json: Record<string, unknown> | undefined;
       try {
@@ -46,6 +64,7 @@ export async function spawnComponent(
       }
       if (json === undefined) return;
       clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
       resolve(json);
     };
     void watched.exited.then(() => fail(watched.exitReason() ?? 'exited'));

@@ -89,7 +89,9 @@ export function spawnWatched(command: string[], options: WatchOptions): WatchedC
     async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000) {
       if (reason !== undefined || child.pid === undefined) return;
       signalGroup(child.pid, signal);
-      const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+      // Unref'd: a child that ends at once must not keep the orchestrator alive for the rest of the grace (an
+      // interrupted flood exited 5 s after its teardown was done, waiting on this timer).
+      const done = await Promise.race([exited.then(() => true), sleep(graceMs, undefined, { ref: false }).then(() => false)]);
       if (!done) {
         signalGroup(child.pid, 'SIGKILL');
         await exited;

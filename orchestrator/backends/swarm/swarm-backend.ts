@@ -14,11 +14,10 @@ import { EXIT, LabError } from '../../../shared/errors.ts';
 import { loadProfile } from '../../../kernel/profile.ts';
 import { parseDurationSeconds } from '../../config/duration.ts';
 import type { NodePlan, Plan } from '../../plan/plan.ts';
-import { PLANNING } from '../../plan/planner.ts';
 import type { SwarmNode } from '../../plan/swarm-planner.ts';
 import { loadgenStatus, serverStats } from '../../run/control.ts';
 import type { Backend, Component } from '../backend.ts';
-import { STREAM_PREFIX } from '../component-commands.ts';
+import { serverFlag, serverWorkerCapacity, STREAM_PREFIX } from '../component-commands.ts';
 import { connectDocker } from '../docker/docker-lab.ts';
 import { loadgenLifetime } from '../docker/docker-backend.ts';
 import { DockerMemoryProbe } from '../probes/docker-memory-probe.ts';
@@ -45,19 +44,14 @@ export interface SwarmBackendOptions {
   readyTimeoutMs?: number;
 }
 
-/** A server flag from its service args (`--workers=4`). */
-function flag(args: string[], name: string): string | undefined {
-  return args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-}
-
 /**
  * Refuses a plan the lab's server cannot hold: its workers (given, or sized by `--workers auto` for
  * `--max-connections`) under the file limit.
  */
 export function checkServerCapacity(plan: Plan, lab: SwarmLab): void {
-  const perWorker = Math.floor(((lab.server.nofile ?? plan.fdLimitPerProcess) - 200) * PLANNING.serverFill);
-  const workers = flag(lab.server.args, 'workers');
-  const max = Number(flag(lab.server.args, 'max-connections') ?? 0);
+  const perWorker = serverWorkerCapacity(lab.server.nofile ?? plan.fdLimitPerProcess);
+  const workers = serverFlag(lab.server.args, 'workers');
+  const max = Number(serverFlag(lab.server.args, 'max-connections') ?? 0);
   const capacity = workers && workers !== 'auto' ? Number(workers) * perWorker : max;
   if (plan.n > capacity) {
     throw new LabError('LAB_ERR_LAB_TOO_SMALL', `the swarm lab's server was sized for ${capacity} connections (${workers ?? 'auto'} workers, --max-connections=${max}): too few for ${plan.n}`, {
@@ -81,6 +75,7 @@ export class SwarmBackend implements Backend {
   #docker: Dockerode | undefined;
   #components: Component[] = [];
   #stopped = false;
+  #signal: AbortSignal | undefined;
 
   constructor(options: SwarmBackendOptions = {}) {
     this.options = options;
@@ -92,7 +87,8 @@ export class SwarmBackend implements Backend {
     return this.#components;
   }
 
-  async up(plan: Plan): Promise<Plan> {
+  async up(plan: Plan, signal?: AbortSignal): Promise<Plan> {
+    this.#signal = signal;
     const docker = this.options.docker ?? (await connectDocker());
     this.#docker = docker;
     await requireManager(docker);
@@ -133,6 +129,7 @@ export class SwarmBackend implements Backend {
       const tasks = currentTasks(
         await waitTasks(docker, svc.id, {
           timeoutMs: this.options.readyTimeoutMs ?? 90_000,
+          ...(signal ? { signal } : {}),
           what: `${replicas} load-generator replica(s)`,
           done: (t) => currentTasks(t).filter((k) => k.Status.State === 'running').length === replicas,
           failed: (t) => {
@@ -170,6 +167,7 @@ export class SwarmBackend implements Backend {
       return this.#adopt(plan, lab, stats, tasks, watch.nodes);
     } catch (err) {
       await this.stop();
+      if (signal?.aborted) throw signal.reason;
       if (err instanceof LabError) throw err;
       throw new LabError('LAB_ERR_SWARM', `starting the load generators on the swarm failed: ${(err as Error).message}`, { cause: err });
     }
@@ -180,6 +178,7 @@ export class SwarmBackend implements Backend {
     const deadline = Date.now() + (this.options.readyTimeoutMs ?? 90_000);
     for (const c of this.#components) {
       for (;;) {
+        this.#signal?.throwIfAborted();
         if (this.#stopped) throw new LabError('LAB_ERR_INTERRUPTED', 'stopped while the load generators were starting', { exitCode: EXIT.interrupted });
         const ok = await (c.role === 'server' ? serverStats(c.url) : loadgenStatus(c.url)).then(() => true, () => false);
         if (ok) break;
@@ -187,14 +186,14 @@ export class SwarmBackend implements Backend {
         const why = c.exited();
         if (why) throw new LabError('LAB_ERR_SWARM', `${c.name} did not start: ${why}`);
         if (Date.now() > deadline) throw new LabError('LAB_ERR_COMPONENT_START', `${c.name} on node ${c.node} does not answer at ${c.url}`);
-        await sleep(300);
+        await sleep(300, undefined, this.#signal ? { signal: this.#signal } : {});
       }
     }
   }
 
   /** The plan as it runs: the lab's server, one load generator per task slot with its node and address. */
   #adopt(plan: Plan, lab: SwarmLab, stats: { workers: number; engine: string }, tasks: Task[], nodes: SwarmNode[]): Plan {
-    const interval = flag(lab.server.args, 'interval');
+    const interval = serverFlag(lab.server.args, 'interval');
     const nodeOf = (t: Task) => nodes.find((x) => x.id === t.NodeID);
     const loadgens = plan.loadgens.map((l, i) => {
       const t = tasks.find((k) => k.Slot === i + 1)!;
@@ -225,6 +224,10 @@ export class SwarmBackend implements Backend {
       loadgens,
       nodes: placed,
     };
+  }
+
+  abandon(): string {
+    return `this run's load-generator service and gateway may be left: docker service rm $(docker service ls -q --filter label=${LABEL.run}=${this.runId}); docker rm -f ${names(this.settings.project).runGateway(this.runId)}`;
   }
 
   async stop(): Promise<void> {

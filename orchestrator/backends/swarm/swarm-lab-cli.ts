@@ -11,20 +11,38 @@ import { swarmLabDown } from './swarm-lab-down.ts';
 import { swarmLabUp } from './swarm-lab-up.ts';
 import { swarmSettings } from './swarm-settings.ts';
 
-export async function swarmLabCli(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void): Promise<number> {
+export async function swarmLabCli(args: string[], env: NodeJS.ProcessEnv, out: (line: string) => void, signals?: NodeJS.EventEmitter): Promise<number> {
   const say = (line: string) => out(`comet-lab: ${line}`);
   const [command, flag] = args;
   try {
     const settings = swarmSettings(env);
     const docker = await connectDocker();
     if (command === 'up') {
-      await swarmLabUp(docker, settings, {
-        maxConnections: Number(env.COMET_MAX_CONNECTIONS || 100000),
-        workers: env.COMET_WORKERS || 'auto',
-        interval: env.COMET_INTERVAL || '10s',
-        engine: env.COMET_ENGINE || 'raw',
-        adminToken: env.COMET_ADMIN_TOKEN || '',
-      }, say);
+      // Ctrl-C or SIGTERM during lab-up (image loads, the tuner): the same take-down as a failure, then 130; a second
+      // one exits at once (make lab-down removes what is left).
+      const controller = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (!controller.signal.aborted) return controller.abort(new LabError('LAB_ERR_INTERRUPTED', `interrupted by ${sig}`, { exitCode: EXIT.interrupted }));
+        say(`second ${sig}: exiting now; make lab-down removes what is left (network, server service, tuned sysctls)`);
+        process.exit(EXIT.interrupted);
+      };
+      if (signals) {
+        signals.on('SIGINT', onSignal);
+        signals.on('SIGTERM', onSignal);
+      }
+      try {
+        await swarmLabUp(docker, settings, {
+          maxConnections: Number(env.COMET_MAX_CONNECTIONS || 100000),
+          workers: env.COMET_WORKERS || 'auto',
+          interval: env.COMET_INTERVAL || '10s',
+          engine: env.COMET_ENGINE || 'raw',
+          adminToken: env.COMET_ADMIN_TOKEN || '',
+          signal: controller.signal,
+        }, say);
+      } finally {
+        signals?.off('SIGINT', onSignal);
+        signals?.off('SIGTERM', onSignal);
+      }
       return EXIT.ok;
     }
     if (command === 'down') {
@@ -47,5 +65,5 @@ export async function swarmLabCli(args: string[], env: NodeJS.ProcessEnv, out: (
 }
 
 if (import.meta.main) {
-  process.exitCode = await swarmLabCli(process.argv.slice(2), process.env, (l) => process.stdout.write(`${l}\n`));
+  process.exitCode = await swarmLabCli(process.argv.slice(2), process.env, (l) => process.stdout.write(`${l}\n`), process);
 }

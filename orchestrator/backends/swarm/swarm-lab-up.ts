@@ -2,9 +2,10 @@
  * `make lab-up BACKEND=swarm`, after scripts/lab-up.sh has built the images: on a swarm whose manager is the local
  * engine, loads the images into every node it can reach, makes the overlay network (attachable, explicit subnet),
  * tunes every node's host-wide sysctls with a one-shot global job, and starts the server as a service on the node
- * labelled comet-lab.role=server, then waits for its ready line. Safe to call twice; a failure part-way takes down
- * what it made. Reports through `log` (the CLI prints); never prints itself.
+ * labelled comet-lab.role=server, then waits for its ready line. Safe to call twice; a failure part-way, or Ctrl-C
+ * (options.signal), takes down what it made. Reports through `log` (the CLI prints); never prints itself.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Dockerode from 'dockerode';
 import { EXIT, LabError } from '../../../shared/errors.ts';
 import { loadProfile } from '../../../kernel/profile.ts';
@@ -26,6 +27,8 @@ export interface SwarmLabUpOptions {
   engine: string;
   adminToken: string;
   readyTimeoutMs?: number;
+  /** Ctrl-C: stop making the lab and take down what was made (the same swarmLabDown as a failure). */
+  signal?: AbortSignal;
 }
 
 export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLabUpOptions, log: (line: string) => void): Promise<void> {
@@ -54,8 +57,10 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
   await requireGossip(docker, ready.length);
   log(`swarm: ${nodes.length} node(s): ${nodes.map((x) => `${x.name} (${x.role}, ${x.state}, ${x.cores} cores, ${Math.round(x.memoryBytes / 2 ** 30)} GiB)`).join(', ')}; server on ${serverNode.name}`);
 
-  try {
+  const signal = o.signal;
+  const build = async () => {
     // Images: into every node whose engine was given, all at once.
+    const step = () => signal?.throwIfAborted();
     const engines = nodeEngines(docker, await localNodeId(docker), nodes, s.nodeEngines);
     const images = [s.serverImage, s.loadgenImage, ...(s.tune === 'skip' ? [] : [s.tunerImage])];
     const loads = await Promise.all(
@@ -68,6 +73,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
       if (!engines.has(x.id)) log(`images: ${x.name}: no engine given for it (COMET_LAB_NODE_ENGINES): it must have ${images.join(', ')} already`);
     }
 
+    step();
     let networkId: string;
     try {
       const net = await docker.createNetwork({
@@ -94,6 +100,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
     log(`network: ${n.network}, overlay, attachable, ${s.subnet}, endpoint mode dnsrr`);
     const spec: LabSpecInput = { project: s.project, networkId, nofile: s.nofile, profile: loadProfile(s.profile).settings };
 
+    step();
     if (s.tune !== 'skip') {
       const results = await runTuner(docker, spec, { image: s.tunerImage, mode: s.tune, profile: s.profile, nodes });
       for (const r of results) {
@@ -102,6 +109,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
       }
     } else log('tuner: COMET_LAB_TUNE=skip: host sysctls left as they are');
 
+    step();
     const svc = await docker.createService(
       serverSpec(spec, {
         image: s.serverImage,
@@ -117,6 +125,7 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
       await waitTasks(docker, svc.id, {
         timeoutMs: o.readyTimeoutMs ?? 60_000,
         what: 'the server task',
+        ...(signal ? { signal } : {}),
         done: (t) => currentTasks(t).some((k) => k.Status.State === 'running'),
         failed: (t) => {
           const bad = t.find((k) => ['failed', 'rejected'].includes(k.Status.State));
@@ -128,17 +137,38 @@ export async function swarmLabUp(docker: Dockerode, s: SwarmSettings, o: SwarmLa
       while (!ready) {
         ready = (await serviceLogs(docker, svc.id)).map((l) => l.line).find((l) => l.startsWith(readyPrefix('server'))) ?? '';
         if (!ready && Date.now() > deadline) throw new Error('no ready line from the server');
+        step();
         if (!ready) await new Promise((r) => setTimeout(r, 300));
       }
     } catch (err) {
+      if (signal?.aborted) throw signal.reason;
       throw new LabError('LAB_ERR_SERVER_START', `the swarm server did not start: ${(err as Error).message}`, { exitCode: EXIT.failure, cause: err });
     }
     const lab = await findSwarmLab(docker, s.project);
     log(`lab '${s.project}' is up on the swarm: server on ${serverNode.name} at ${lab.server.address}:${lab.server.port} (overlay ${s.subnet})`);
     log('next: make flood N=... ARGS="--backend swarm" (auto picks swarm while it is up), make lab-down');
+  };
+  const building = build();
+  building.catch(() => undefined);
+  try {
+    // Ctrl-C does not wait for the step in flight (an image load, the tuner job): lab-down starts at once.
+    await (signal ? Promise.race([building, rejectOnAbort(signal)]) : building);
   } catch (err) {
-    log('lab-up failed: removing what it made');
+    log(signal?.aborted ? 'interrupted: removing what lab-up made' : 'lab-up failed: removing what it made');
     await swarmLabDown(docker, s, () => undefined, { quiet: true }).catch(() => undefined);
+    if (signal?.aborted) {
+      // The step in flight may still make something (a network, a service): it stops before the next step; then
+      // everything is taken down once more. Bounded: a second Ctrl-C exits at once (swarm-lab-cli.ts).
+      await Promise.race([building.catch(() => undefined), sleep(60_000, undefined, { ref: false })]);
+      await swarmLabDown(docker, s, () => undefined, { quiet: true }).catch(() => undefined);
+    }
     throw err;
   }
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }

@@ -36,7 +36,7 @@ export function taskAddress(t: Task, networkId: string): string | undefined {
 
 /**
  * Polls the service's tasks until `done(tasks)` says so (returns them) or `failed(tasks)` names a reason (throws it),
- * or the time runs out (throws what the tasks say).
+ * or the time runs out (throws what the tasks say), or `signal` aborts (throws its reason).
  */
 export async function waitTasks(
   docker: Dockerode,
@@ -54,7 +54,7 @@ export async function waitTasks(
       const states = tasks.map((t) => `slot ${t.Slot ?? '-'} ${t.Status.State}${t.Status.Err ? ` (${t.Status.Err})` : ''}`).join(', ');
       throw new Error(`${o.what}: not done within ${o.timeoutMs / 1000}s (${states || 'no tasks'})`);
     }
-    await sleep(300);
+    await sleep(300, undefined, o.signal ? { signal: o.signal } : {});
   }
 }
 

@@ -7,7 +7,7 @@
 import type Dockerode from 'dockerode';
 import type { SwarmNode } from '../../plan/swarm-planner.ts';
 import { readSwarmNodes } from './swarm-nodes.ts';
-import { ENDED, type Task } from './swarm-tasks.ts';
+import type { Task } from './swarm-tasks.ts';
 
 interface Tracked {
   serviceId: string;
@@ -77,7 +77,7 @@ export class SwarmWatch {
           t.reason = `its task was rescheduled from node ${this.nodeName(t.nodeId)} to node ${this.nodeName(replacement.NodeID ?? '')} (${task?.Status.State ?? 'gone'}${task?.Status.Err ? `: ${task.Status.Err}` : ''})`;
         } else if (!task) {
           t.reason = `its task on node ${this.nodeName(t.nodeId)} is gone from the swarm`;
-        } else if (ENDED.has(task.Status.State) || task.Status.State !== 'running') {
+        } else if (task.Status.State !== 'running') { // ended, or not running yet again
           const code = task.Status.ContainerStatus?.ExitCode;
           t.reason = `task on node ${this.nodeName(t.nodeId)} ${task.Status.State}${code !== undefined ? ` with code ${code}` : ''}${task.Status.Err ? `: ${task.Status.Err}` : ''}`;
         }
