@@ -6,31 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
-import { openStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
+import { messagesIn, openStream, rawStream, request, SERVER_POLL, type ServerProcess, startServerProcess } from './test-helpers.ts';
 import { waitFor } from '../shared/testing/wait-for.ts';
 
 const IDS = 1000;
 const MESSAGES = 5;
 
-/** A bare stream client: the body text as it arrives (chunk framing left in; the lines are what we check). */
-function rawStream(port: number, id: string): { text: () => string; socket: net.Socket; ready: Promise<void> } {
-  const socket = net.connect(port, '127.0.0.1');
-  let text = '';
-  let resolveReady: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => {
-    text += d;
-    if (text.includes('Welcome')) resolveReady();
-  });
-  socket.on('error', () => {});
-  socket.write(`GET /test/${id} HTTP/1.1\r\nHost: t\r\n\r\n`);
-  return { text: () => text, socket, ready };
-}
-
-/** The message bodies in a stream's text, in arrival order. */
-const messagesIn = (text: string) => [...text.matchAll(/@[\d.]+ ([^\n]*)\n/g)].map((m) => m[1]!);
 
 describe('router across 2 workers', () => {
   let server: ServerProcess;

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { rawExchange, request, startServerProcess, type ServerProcess } from './test-helpers.ts';
+import { messagesIn, rawExchange, rawStream, request, startServerProcess, type ServerProcess } from './test-helpers.ts';
 
 const TOKEN = 'sends-test-token';
 const IDS = 6;
@@ -18,22 +18,6 @@ const STREAMS_PER_ID = 2;
 const SENDERS = 8;
 const PER_SENDER = 60;
 
-function rawStream(port: number, id: string): { text: () => string; socket: net.Socket; ready: Promise<void> } {
-  const socket = net.connect(port, '127.0.0.1');
-  let text = '';
-  let resolveReady: () => void;
-  const ready = new Promise<void>((r) => (resolveReady = r));
-  socket.setEncoding('utf8');
-  socket.on('data', (d: string) => {
-    text += d;
-    if (text.includes('Welcome')) resolveReady();
-  });
-  socket.on('error', () => {});
-  socket.write(`GET /test/${id} HTTP/1.1\r\nHost: t\r\n\r\n`);
-  return { text: () => text, socket, ready };
-}
-
-const messagesIn = (text: string) => [...text.matchAll(/@[\d.]+ ([^\n]*)\n/g)].map((m) => m[1]!);
 
 describe('routed sends on the lean path', () => {
   let server: ServerProcess;

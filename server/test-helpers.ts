@@ -153,3 +153,22 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * connection the kernel hashed to a worker that just died is reset (SO_REUSEPORT); the next one reaches a live worker.
  */
 export const SERVER_POLL: WaitOptions = { everyMs: 25, retryErrors: true };
+
+/** A bare stream client: the body text as it arrives (chunk framing left in; the lines are what we check). */
+export function rawStream(port: number, id: string): { text: () => string; socket: net.Socket; ready: Promise<void> } {
+  const socket = net.connect(port, '127.0.0.1');
+  let text = '';
+  let resolveReady: () => void;
+  const ready = new Promise<void>((r) => (resolveReady = r));
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => {
+    text += d;
+    if (text.includes('Welcome')) resolveReady();
+  });
+  socket.on('error', () => {});
+  socket.write(`GET /test/${id} HTTP/1.1\r\nHost: t\r\n\r\n`);
+  return { text: () => text, socket, ready };
+}
+
+/** The message bodies in a stream's text, in arrival order. */
+export const messagesIn = (text: string) => [...text.matchAll(/@[\d.]+ ([^\n]*)\n/g)].map((m) => m[1]!);
