@@ -21,41 +21,46 @@ export class HealthWatch {
   private restartsAtStart: number | undefined;
   private restartsSeen = 0;
   private lostSeen = 0;
+  /** When the last sample arrived, on this watch's own clock (this.now()). */
   private lastSampleAtMs: number;
   private stalledSinceMs: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly periodMs: number;
   private readonly stallAfterMs: number;
   private readonly onEvent: (e: HealthEvent) => void;
+  private readonly now: () => number;
 
   /**
-   * A stall: a sample in which the server did not answer /stats, or no sample at all for `stallAfterMs` (5 periods,
-   * at least 5 s: on two saturated cores samples stretch to 3-12 s apart without anything being wrong).
+   * A stall: a sample in which the server's GET /stats failed (no answer within its timeout), or no sample at all for
+   * `stallAfterMs` (5 periods, at least 5 s: on two saturated cores samples stretch to 3-12 s apart without anything
+   * being wrong). Its start and end are read on this watch's own clock, never from a sample's start time: a sample
+   * arrives up to 2.5 periods after it started, and mixing the two printed "stalled for -0.5 s" in a 1,000,000 run.
    */
-  constructor(periodMs: number, onEvent: (e: HealthEvent) => void, stallAfterMs = Math.max(5000, 5 * periodMs)) {
+  constructor(periodMs: number, onEvent: (e: HealthEvent) => void, stallAfterMs = Math.max(5000, 5 * periodMs), now: () => number = Date.now) {
     this.periodMs = periodMs;
     this.stallAfterMs = stallAfterMs;
     this.onEvent = onEvent;
-    this.lastSampleAtMs = Date.now();
+    this.now = now;
+    this.lastSampleAtMs = now();
   }
 
   /** Starts the watchdog that notices samples that stop coming (the sampler waits on a component that hangs). */
   start(): void {
-    this.lastSampleAtMs = Date.now();
-    this.timer = setInterval(() => this.check(Date.now()), Math.min(1000, this.periodMs)).unref();
+    this.lastSampleAtMs = this.now();
+    this.timer = setInterval(() => this.check(), Math.min(1000, this.periodMs)).unref();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.endStall(Date.now());
+    this.endStall();
   }
 
-  /** Each sample as it is taken: its time, and the server's /stats when it answered (undefined when it did not). */
+  /** Each sample as it arrives: its start time, the server's /stats when it answered, and false when its request failed. */
   sample(atMs: number, stats: ServerStats | undefined, serverAnswered: boolean): void {
-    this.lastSampleAtMs = Date.now();
-    if (serverAnswered) this.endStall(atMs);
-    else this.check(atMs, 'the server did not answer GET /stats');
+    this.lastSampleAtMs = this.now();
+    if (serverAnswered) this.endStall();
+    else this.startStall('the server did not answer GET /stats', this.lastSampleAtMs);
     if (!stats) return;
     const s = stats as StatsWithDeaths;
     const restarts = s.workerDeaths ?? s.workerRestarts;
@@ -70,17 +75,20 @@ export class HealthWatch {
     }
   }
 
-  private check(now: number, why = 'no sample could be taken (a component does not answer)'): void {
-    if (this.stalledSinceMs !== undefined) return;
-    const quiet = now - this.lastSampleAtMs;
-    if (why.startsWith('the server') || quiet >= this.stallAfterMs) {
-      this.stalledSinceMs = why.startsWith('the server') ? now : this.lastSampleAtMs;
-      this.onEvent({ atMs: now, kind: 'stall', message: `stalled: ${why}` });
-    }
+  /** The watchdog: no sample for `stallAfterMs` is a stall that began when the last one arrived. */
+  private check(): void {
+    if (this.now() - this.lastSampleAtMs >= this.stallAfterMs) this.startStall('no sample could be taken (a component does not answer)', this.lastSampleAtMs);
   }
 
-  private endStall(now: number): void {
+  private startStall(why: string, sinceMs: number): void {
+    if (this.stalledSinceMs !== undefined) return;
+    this.stalledSinceMs = sinceMs;
+    this.onEvent({ atMs: this.now(), kind: 'stall', message: `stalled: ${why}` });
+  }
+
+  private endStall(): void {
     if (this.stalledSinceMs === undefined) return;
+    const now = this.now();
     const seconds = (now - this.stalledSinceMs) / 1000;
     this.stalledSinceMs = undefined;
     const msg = `the run stalled for ${seconds.toFixed(1)} s (no answer from a component: figures of that time are missing or late)`;

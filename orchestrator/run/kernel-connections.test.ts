@@ -51,3 +51,28 @@ test('ss and /proc/net/tcp count the established connections on the port, from t
     for (const s of accepted) s.destroy();
   }
 });
+
+test('a count slower than the sample budget does not hold the sample: the last count stands, with its age, until the new one lands', async () => {
+  // The counting itself slowed down as it is at 1,000,000 held (ss took up to 38 s there); the waiting is what is tested.
+  let counts = 0;
+  class SlowCounter extends KernelConnectionCounter {
+    override async count(): Promise<number> {
+      counts++;
+      await new Promise((r) => setTimeout(r, counts === 1 ? 0 : 600));
+      return counts * 100;
+    }
+  }
+  const counter = new SlowCounter({ port: 1 });
+  const first = await counter.sample('hold', 100);
+  assert.equal(first.connections, 100, 'the first count is waited for: there is nothing older');
+  const t0 = Date.now();
+  const second = await counter.sample('ramp', 100); // a new phase: a fresh count starts, slower than the budget
+  assert.ok(Date.now() - t0 < 400, `returned after ${Date.now() - t0} ms`);
+  assert.equal(second.connections, 100, 'the last count stands while the new one is out');
+  assert.equal(second.atMs, first.atMs, 'and says how old it is');
+  const third = await counter.sample('ramp', 100); // still out: not started twice
+  assert.equal(third.connections, 100);
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal((await counter.sample('ramp', 100)).connections, 200, 'the slow count landed and is used');
+  assert.equal(counts, 2, 'one count at a time');
+});

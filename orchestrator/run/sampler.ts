@@ -91,7 +91,7 @@ export async function takeSample(ctx: SampleContext): Promise<SampleResult> {
   let probesMs = 0;
   const probed = Promise.all(ctx.components.map((c) => settle(c.probe.read()))).then((m) => ((probesMs = performance.now() - p0), m));
   // The kernel's count of the server's connections: any target's, comet-lab's too (its /stats count is the cross-check).
-  const counted = ctx.counter ? settle(ctx.counter.sample(ctx.phase)) : undefined;
+  const counted = ctx.counter ? settle(ctx.counter.sample(ctx.phase, ctx.budgetMs)) : undefined;
   const [answer, statuses, memories, kernel] = await Promise.all([asked[0], asked[1], probed, counted]);
   clearTimeout(deadline);
   const byName = new Map<string, LoadgenStatus>();
