@@ -5,9 +5,9 @@
  * user can read, whose path the ready line gives (`controlTokenFile`) and which is removed when the run ends.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ownTempDir } from '../shared/temp-dir.ts';
 
 /** Shorter tokens are refused: 16 characters of anything is the least a guess should face. */
 export const MIN_TOKEN_LENGTH = 16;
@@ -49,7 +49,7 @@ export interface ControlToken {
 export function controlToken(configured: string | undefined, source: TokenSource | undefined): ControlToken {
   if (configured !== undefined) return { token: configured, source: source ?? 'env', remove: () => {} };
   const token = randomBytes(24).toString('base64url');
-  const dir = mkdtempSync(join(tmpdir(), 'comet-lab-loadgen-'));
+  const dir = ownTempDir('comet-lab-loadgen-');
   const file = join(dir, 'control-token');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { token, source: 'generated', file, remove: () => rmSync(dir, { recursive: true, force: true }) };

@@ -8,12 +8,11 @@
  * one process group to stop), which ends, stopping the rest, when any VM ends. The app is compiled per run with erlc into a temporary folder (about 1 s).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { EXIT, LabError } from '../../shared/errors.ts';
 import { readyPrefix } from '../../shared/ready-line.ts';
+import { ownTempDir } from '../../shared/temp-dir.ts';
 import { connectAllTo } from './loopback-plan.ts';
 import { launchedServer, startServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch, Target } from './target.ts';
@@ -41,7 +40,7 @@ export function mochiwebCommand(ebin: string, port: number, intervalMs: number, 
 }
 
 async function launchMochiweb(l: LocalLaunch): Promise<LaunchedServer> {
-  const ebin = mkdtempSync(join(tmpdir(), 'comet-lab-mochiweb-'));
+  const ebin = ownTempDir('comet-lab-mochiweb-');
   const vms = Math.max(1, l.plan.server.workers);
   try {
     await run('erlc', ['-o', ebin, SOURCE], { timeout: 60_000 });

@@ -11,10 +11,10 @@
  * - `idle`: `GET /test/<id>` answers `ok` and the connection stays open, idle, for as long as the client keeps it:
  *   the least a C event loop spends per held connection.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, LabError } from '../../shared/errors.ts';
+import { ownTempDir } from '../../shared/temp-dir.ts';
 import { launchedServer, startServerProcess, type ServerProcess } from './server-process.ts';
 import type { LaunchedServer, LocalLaunch } from './target.ts';
 
@@ -105,7 +105,7 @@ export function nginxCommand(dir: string): string[] {
 
 /** Starts nginx of `kind` for the local backend, in the server's cgroup; resolves once its port accepts. */
 export async function launchNginx(kind: NginxKind, l: LocalLaunch): Promise<LaunchedServer> {
-  const dir = mkdtempSync(join(tmpdir(), `comet-lab-nginx-${kind}-`));
+  const dir = ownTempDir(`comet-lab-nginx-${kind}-`);
   prepareNginxDir(dir);
   const workers = Math.max(1, l.plan.server.workers);
   writeFileSync(join(dir, 'nginx.conf'), nginxConf({
