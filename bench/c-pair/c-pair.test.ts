@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -170,8 +170,10 @@ test('a broadcast of up to 256 bytes reaches WebSocket (16-bit frame length) and
   }
 });
 
-test('a child that never prints its ready line is killed before start() rejects', { timeout: 10_000 }, async () => {
-  const pidFile = join(mkdtempSync(join(tmpdir(), 'line-control-')), 'pid');
+test('a child that never prints its ready line is killed before start() rejects', { timeout: 10_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'line-control-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pidFile = join(dir, 'pid');
   await assert.rejects(
     LineControlled.start('sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`], 'never ready', 'sleeper', 300),
     /sleeper: no 'never ready' answer in 300 ms/,

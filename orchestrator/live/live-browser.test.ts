@@ -60,13 +60,19 @@ function startCli(t: { after: (fn: () => Promise<void>) => void }, args: string[
 test('a complete flood: the live page follows it, then report.html shows it; both as a reader needs them', async (t) => {
   await mkdir(ARTIFACTS, { recursive: true });
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'comet-lab-pages-'));
-  t.after(() => rm(tmp, { recursive: true, force: true }));
+  // Chromium first, then its folder, in one hook: a folder removed while Chromium still had it open was left behind
+  // by every run (the two were separate hooks, the removal first).
+  let closeBrowser = async () => {};
+  t.after(async () => {
+    await closeBrowser();
+    await rm(tmp, { recursive: true, force: true });
+  });
   // 600 connections at 300/s, a 1 s heartbeat, 5 s of hold, 3 s of sends and a broadcast: every chart gets data.
   const { out, exited } = startCli(t, ['--n', '600', '--rate', '300', '--hold', '5s', '--interval', '1s', '--backend', 'local', '--workers', '1',
     '--loadgen-procs', '1', '--sends-rate', '100', '--sends-duration', '3s', '--broadcast', '--live-port', '0', '--no-metrics', '--json', '--out', tmp]);
   const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 150_000);
   const { context, page, external, pageErrors } = await openBrowser(path.join(tmp, 'chromium'));
-  t.after(() => context.close());
+  closeBrowser = () => context.close();
   await page.goto(liveUrl);
   await waitFor('the hold on the live page', async () => (await page.textContent('#phase')) === 'hold', 30_000);
   await waitFor('the end of the run on the live page', async () => (await page.textContent('#phase')) === 'finished', 60_000);
@@ -99,14 +105,18 @@ test('a complete flood: the live page follows it, then report.html shows it; bot
 test('the live page charts a growing connection count in Chromium, and shows which component died', async (t) => {
   await mkdir(ARTIFACTS, { recursive: true });
   const userData = await mkdtemp(path.join(os.tmpdir(), 'comet-lab-chromium-'));
-  t.after(() => rm(userData, { recursive: true, force: true }));
+  let closeBrowser = async () => {}; // Chromium first, then its folder (as above)
+  t.after(async () => {
+    await closeBrowser();
+    await rm(userData, { recursive: true, force: true });
+  });
 
   // A slow ramp (400 at 60/s, about 7 s) so the page sees several samples while the count climbs.
   const { cli, out, exited } = startCli(t, ['--n', '400', '--rate', '60', '--hold', '20s', '--interval', '1s', '--backend', 'local',
     '--workers', '1', '--loadgen-procs', '1', '--live-port', '0', '--no-metrics', '--json', '--no-report']);
   const liveUrl = await waitFor('the live page address on stderr', async () => /live page: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out.stderr)?.[1], 150_000);
   const { context, page, external, pageErrors } = await openBrowser(userData);
-  t.after(() => context.close());
+  closeBrowser = () => context.close();
   await page.goto(liveUrl);
 
   // The chart's server and client series climb: at least 4 distinct rising values before N is reached.
