@@ -9,18 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildCPair } from '../c-pair/build.ts';
 import { startCPair } from '../c-pair/c-pair.ts';
 import { startCometPair } from './comet-pair.ts';
-import { waitHeld, type Pair, type PairImpl } from './pair.ts';
+import { waitHeld, type Pair, type PairImpl, type PairStageHooks, type PairStageResult } from './pair.ts';
 
-export interface BroadcastStageOptions {
+export interface BroadcastStageOptions extends PairStageHooks<BroadcastRun> {
   ns: number[];
   rounds: number;
   intervalSeconds: number;
   /** Open files a process may hold (the hard nofile limit here). */
   fileLimit: number;
-  signal: AbortSignal;
-  onProgress?: (text: string) => void;
-  onRun?: (run: BroadcastRun) => void;
-  onFailure?: (what: string, error: string) => void;
 }
 
 export interface BroadcastRun {
@@ -39,14 +35,7 @@ export interface BroadcastRun {
   complete: boolean;
 }
 
-export interface BroadcastStageResult {
-  ns: number[];
-  rounds: number;
-  intervalSeconds: number;
-  method: string;
-  runs: BroadcastRun[];
-  failures: Array<{ what: string; error: string }>;
-}
+export interface BroadcastStageResult extends PairStageResult<BroadcastRun>, Pick<BroadcastStageOptions, 'ns' | 'rounds' | 'intervalSeconds'> {}
 
 export const BROADCAST_METHOD =
   'per N, both pairs hold N streams on loopback at once (up to 200,000; one after the other above) with `processes` server processes ' +

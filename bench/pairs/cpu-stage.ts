@@ -12,9 +12,9 @@ import { startCPair } from '../c-pair/c-pair.ts';
 import { startCometPair } from './comet-pair.ts';
 import { measureCpuWindow, type CpuWindow } from './cpu-window.ts';
 import { cpuRunName } from './pair-figures.ts';
-import { waitHeld, type Pair, type PairImpl, type PairSpec, type PairTransport } from './pair.ts';
+import { waitHeld, type Pair, type PairImpl, type PairSpec, type PairStageHooks, type PairStageResult, type PairTransport } from './pair.ts';
 
-export interface CpuStageOptions {
+export interface CpuStageOptions extends PairStageHooks<CpuRun> {
   n: number;
   /** Heartbeat chunks per second asked of the server: n streams at an interval of n / rate. */
   rates: number[];
@@ -22,10 +22,6 @@ export interface CpuStageOptions {
   windowSeconds: number;
   settleSeconds: number;
   rounds: number;
-  signal: AbortSignal;
-  onProgress?: (text: string) => void;
-  onRun?: (run: CpuRun) => void;
-  onFailure?: (what: string, error: string) => void;
 }
 
 export interface CpuRun {
@@ -38,20 +34,12 @@ export interface CpuRun {
   window: CpuWindow;
 }
 
-export interface CpuStageResult {
-  n: number;
-  rates: number[];
-  transports: PairTransport[];
-  windowSeconds: number;
-  settleSeconds: number;
-  rounds: number;
+/** What was asked, as asked, then what the stage found. */
+export interface CpuStageResult extends PairStageResult<CpuRun>, Pick<CpuStageOptions, 'n' | 'rates' | 'transports' | 'windowSeconds' | 'settleSeconds' | 'rounds'> {
   /** gcc that built the C pair. */
   compiler: string;
   /** Whether comet-lab's processes used the batch-io addon, and from where (or why not). */
   batchIo: string;
-  method: string;
-  runs: CpuRun[];
-  failures: Array<{ what: string; error: string }>;
 }
 
 export const CPU_METHOD =

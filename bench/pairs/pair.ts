@@ -48,6 +48,21 @@ export interface Pair {
 
 export type PairImpl = 'c' | 'comet-lab';
 
+/** What the bench gives a stage against the C pair: its stop signal and what to report as it goes (stages never print). */
+export interface PairStageHooks<R> {
+  signal: AbortSignal;
+  onProgress?: (text: string) => void;
+  onRun?: (run: R) => void;
+  onFailure?: (what: string, error: string) => void;
+}
+
+/** What a stage against the C pair writes into the results: how it measured, each run, and each run that failed. */
+export interface PairStageResult<R> {
+  method: string;
+  runs: R[];
+  failures: Array<{ what: string; error: string }>;
+}
+
 /** Sums client totals of several processes. */
 export function sumTotals(parts: ClientTotals[]): ClientTotals {
   const out: ClientTotals = { active: 0, failed: 0, chunks: 0, messages: 0, lastMessageAtMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0 };
